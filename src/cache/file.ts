@@ -1,0 +1,287 @@
+/**
+ * The embedded store: a folder of small entry files, one per key, addressed by the SHA-256 of the
+ * key (like cacache's content folders), written to a temporary name and renamed so a reader never
+ * sees half an entry, and checked at every read (magic, lengths, key, digest, expiry).
+ *
+ *   <root>/v1/entries/ab/cd/<sha256(key)>   one entry
+ *   <root>/v1/tmp/                          writes in progress
+ *   <root>/v1/stats.log                     lifetime counters, one appended line per run
+ *
+ * Least recently used entries go first when the folder grows past its size cap: a hit touches its
+ * entry's mtime.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile, appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { jitteredTtl, parseKey } from './keys.js';
+import { groupUsage, hitRate, type CacheEntry, type CacheStats, type CacheStore } from './store.js';
+
+const MAGIC = Buffer.from('DDCE', 'ascii');
+const VERSION = 1;
+const DIGEST = 16;
+/** Header: magic 4, version 1, pad 3, expiresAt f64 8, key length u32 4, value length u32 4. */
+const HEAD = 24;
+export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.length > 0 ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  return join(base, 'ddcolor');
+}
+
+interface EntryFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+function digest(key: Buffer, value: Buffer): Buffer {
+  return createHash('sha256').update(key).update(value).digest().subarray(0, DIGEST);
+}
+
+export function encodeEntry(key: string, value: Buffer, expiresAt: number): Buffer {
+  const k = Buffer.from(key, 'utf8');
+  const head = Buffer.alloc(HEAD);
+  MAGIC.copy(head, 0);
+  head.writeUInt8(VERSION, 4);
+  head.writeDoubleLE(expiresAt, 8);
+  head.writeUInt32LE(k.length, 16);
+  head.writeUInt32LE(value.length, 20);
+  return Buffer.concat([head, k, value, digest(k, value)]);
+}
+
+interface DecodedEntry {
+  key: string;
+  value: Buffer;
+  expiresAt: number;
+}
+
+/** Parse an entry file; null when it is damaged in any way. */
+export function decodeEntry(buf: Buffer): DecodedEntry | null {
+  if (buf.length < HEAD + DIGEST || !buf.subarray(0, 4).equals(MAGIC) || buf.readUInt8(4) !== VERSION) return null;
+  const expiresAt = buf.readDoubleLE(8);
+  const kl = buf.readUInt32LE(16);
+  const vl = buf.readUInt32LE(20);
+  if (buf.length !== HEAD + kl + vl + DIGEST) return null;
+  const k = buf.subarray(HEAD, HEAD + kl);
+  const value = buf.subarray(HEAD + kl, HEAD + kl + vl);
+  if (!digest(k, value).equals(buf.subarray(HEAD + kl + vl))) return null;
+  return { key: k.toString('utf8'), value, expiresAt };
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export interface FileStoreOptions {
+  maxBytes?: number;
+  now?: () => number;
+}
+
+export class FileStore implements CacheStore {
+  readonly backend = 'file' as const;
+  readonly location: string;
+  readonly maxBytes: number;
+  private readonly base: string;
+  private readonly now: () => number;
+  private wrote = false;
+
+  constructor(readonly root: string, options: FileStoreOptions = {}) {
+    this.location = root;
+    this.base = join(root, 'v1');
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Create the folders; fails with the folder's name when it cannot be written. */
+  async open(): Promise<this> {
+    await mkdir(join(this.base, 'entries'), { recursive: true });
+    await mkdir(join(this.base, 'tmp'), { recursive: true });
+    return this;
+  }
+
+  pathFor(key: string): string {
+    const h = createHash('sha256').update(key).digest('hex');
+    return join(this.base, 'entries', h.slice(0, 2), h.slice(2, 4), h);
+  }
+
+  private async readEntry(key: string): Promise<Buffer | null> {
+    const path = this.pathFor(key);
+    let buf: Buffer;
+    try {
+      buf = await readFile(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    const entry = decodeEntry(buf);
+    if (!entry || entry.key !== key || entry.expiresAt <= this.now()) {
+      await unlink(path).catch(() => undefined);
+      return null;
+    }
+    const t = new Date(this.now());
+    await utimes(path, t, t).catch(() => undefined);
+    return entry.value;
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    return mapLimit(keys, 16, (k) => this.readEntry(k));
+  }
+
+  async setMany(entries: readonly CacheEntry[], ttlMs: number): Promise<void> {
+    await mapLimit(entries, 8, async ({ key, value }) => {
+      const path = this.pathFor(key);
+      const expiresAt = ttlMs > 0 ? this.now() + jitteredTtl(ttlMs) : Number.MAX_VALUE;
+      const tmp = join(this.base, 'tmp', `${randomBytes(8).toString('hex')}.${process.pid}`);
+      await writeFile(tmp, encodeEntry(key, value, expiresAt));
+      await mkdir(join(path, '..'), { recursive: true });
+      await rename(tmp, path);
+    });
+    if (entries.length > 0) this.wrote = true;
+  }
+
+  async deleteKeys(keys: readonly string[]): Promise<number> {
+    const removed = await mapLimit(keys, 16, async (k) => {
+      try {
+        await unlink(this.pathFor(k));
+        return 1;
+      } catch {
+        return 0;
+      }
+    });
+    return removed.reduce<number>((a, b) => a + b, 0);
+  }
+
+  /** Every entry file with its size and mtime. */
+  async listFiles(): Promise<EntryFile[]> {
+    const files: EntryFile[] = [];
+    const top = join(this.base, 'entries');
+    const level1 = await readdir(top).catch(() => [] as string[]);
+    for (const a of level1) {
+      const level2 = await readdir(join(top, a)).catch(() => [] as string[]);
+      for (const b of level2) {
+        const dir = join(top, a, b);
+        const names = await readdir(dir).catch(() => [] as string[]);
+        const stats = await mapLimit(names, 32, async (n) => {
+          const p = join(dir, n);
+          const s = await stat(p).catch(() => null);
+          return s ? { path: p, size: s.size, mtimeMs: s.mtimeMs } : null;
+        });
+        for (const s of stats) if (s) files.push(s);
+      }
+    }
+    return files;
+  }
+
+  /** Read the key of an entry file (header only); null when damaged. */
+  private async keyOf(path: string): Promise<string | null> {
+    const fh = await open(path, 'r').catch(() => null);
+    if (!fh) return null;
+    try {
+      const head = Buffer.alloc(HEAD + 512);
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      if (bytesRead < HEAD || !head.subarray(0, 4).equals(MAGIC)) return null;
+      const kl = head.readUInt32LE(16);
+      if (kl > 512 || bytesRead < HEAD + kl) return null;
+      return head.subarray(HEAD, HEAD + kl).toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async deleteWhere(match: (key: string) => boolean): Promise<number> {
+    const files = await this.listFiles();
+    const removed = await mapLimit(files, 16, async (f) => {
+      const key = await this.keyOf(f.path);
+      if (key === null || !match(key)) return 0;
+      await unlink(f.path).catch(() => undefined);
+      return 1;
+    });
+    return removed.reduce<number>((a, b) => a + b, 0);
+  }
+
+  async addCounters(hits: number, misses: number): Promise<void> {
+    if (hits === 0 && misses === 0) return;
+    await appendFile(join(this.base, 'stats.log'), `${hits} ${misses}\n`);
+  }
+
+  private async counters(): Promise<{ hits: number; misses: number }> {
+    const text = await readFile(join(this.base, 'stats.log'), 'utf8').catch(() => '');
+    let hits = 0;
+    let misses = 0;
+    for (const line of text.split('\n')) {
+      const m = /^(\d+) (\d+)$/.exec(line);
+      if (m) {
+        hits += Number(m[1]);
+        misses += Number(m[2]);
+      }
+    }
+    return { hits, misses };
+  }
+
+  async stats(): Promise<CacheStats> {
+    const files = await this.listFiles();
+    const keyed = await mapLimit(files, 16, async (f) => ({ key: await this.keyOf(f.path), bytes: f.size }));
+    const usage: Array<{ modelId: string; size: number; bytes: number }> = [];
+    for (const k of keyed) {
+      const parsed = k.key ? parseKey(k.key) : null;
+      if (parsed) usage.push({ modelId: parsed.modelId, size: parsed.size, bytes: k.bytes });
+    }
+    const { hits, misses } = await this.counters();
+    const bytes = files.reduce((a, f) => a + f.size, 0);
+    const warnings: string[] = [];
+    if (bytes > this.maxBytes) warnings.push(`the store holds ${bytes} bytes, over its cap of ${this.maxBytes}`);
+    return {
+      backend: 'file',
+      location: this.location,
+      entries: files.length,
+      bytes,
+      hits,
+      misses,
+      hitRate: hitRate(hits, misses),
+      byModel: groupUsage(usage),
+      maxBytes: this.maxBytes,
+      warnings,
+    };
+  }
+
+  /** Delete least recently used entries until the store fits in `maxBytes`; returns how many went. */
+  async prune(maxBytes: number = this.maxBytes): Promise<{ removed: number; bytes: number }> {
+    const files = await this.listFiles();
+    let total = files.reduce((a, f) => a + f.size, 0);
+    let removed = 0;
+    if (total > maxBytes) {
+      files.sort((a, b) => a.mtimeMs - b.mtimeMs);
+      for (const f of files) {
+        if (total <= maxBytes) break;
+        await unlink(f.path).catch(() => undefined);
+        total -= f.size;
+        removed++;
+      }
+    }
+    return { removed, bytes: total };
+  }
+
+  async close(): Promise<void> {
+    if (this.wrote) {
+      this.wrote = false;
+      await this.prune();
+      // Leftovers of killed writers.
+      const tmp = join(this.base, 'tmp');
+      const names = await readdir(tmp).catch(() => [] as string[]);
+      for (const n of names) {
+        const s = await stat(join(tmp, n)).catch(() => null);
+        if (s && this.now() - s.mtimeMs > 3600_000) await rm(join(tmp, n), { force: true });
+      }
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Cache key schema: `ddcolor:v1:<model id>:<size>:<sha256 of the file>`.
+ *
+ * The model id is a hash of the ONNX file's bytes, so a new model can never be served an old
+ * model's results; the size is the model's input size S, since DDColor's output changes with it.
+ */
+export const KEY_PREFIX = 'ddcolor:v1:';
+/** Lifetime hit/miss counters live beside the entries, under a name no entry key can take. */
+export const STATS_KEY = 'ddcolor:stats:v1';
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export function cacheKey(modelId: string, size: number, sha256: string): string {
+  if (!HEX64.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+  return `${KEY_PREFIX}${modelId}:${size}:${sha256}`;
+}
+
+export interface ParsedKey {
+  modelId: string;
+  size: number;
+  sha256: string;
+}
+
+export function parseKey(key: string): ParsedKey | null {
+  if (!key.startsWith(KEY_PREFIX)) return null;
+  const parts = key.slice(KEY_PREFIX.length).split(':');
+  if (parts.length !== 3) return null;
+  const [modelId, size, sha256] = parts as [string, string, string];
+  const s = Number(size);
+  if (!Number.isInteger(s) || s <= 0 || !HEX64.test(sha256)) return null;
+  return { modelId, size: s, sha256 };
+}
+
+/** TTL with a few percent of jitter (default ±5 %), so one night's entries do not expire together. */
+export function jitteredTtl(ttlMs: number, spread = 0.05, random: () => number = Math.random): number {
+  if (ttlMs <= 0) return 0;
+  return Math.max(1000, Math.round(ttlMs * (1 - spread + 2 * spread * random())));
+}

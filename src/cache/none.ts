@@ -1,0 +1,23 @@
+import type { CacheStats, CacheStore } from './store.js';
+
+/** `--cache none`: every lookup misses, nothing is stored. */
+export class NoneStore implements CacheStore {
+  readonly backend = 'none' as const;
+  readonly location = 'none';
+
+  async getMany(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    return keys.map(() => null);
+  }
+  async setMany(): Promise<void> {}
+  async deleteKeys(): Promise<number> {
+    return 0;
+  }
+  async deleteWhere(): Promise<number> {
+    return 0;
+  }
+  async addCounters(): Promise<void> {}
+  async stats(): Promise<CacheStats> {
+    return { backend: 'none', location: 'none', entries: 0, bytes: 0, hits: 0, misses: 0, hitRate: null, byModel: [], warnings: [] };
+  }
+  async close(): Promise<void> {}
+}

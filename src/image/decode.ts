@@ -1,0 +1,74 @@
+/**
+ * Decoding a scan with sharp into what DDColor needs: the upright picture's full-resolution L
+ * channel, the picture resized to the model's square input, and its alpha channel if it has one.
+ *
+ * Handled: EXIF orientation (applied), 8- and 16-bit, grayscale, palette, CMYK and embedded ICC
+ * profiles (converted to sRGB before any Lab math), alpha (kept aside), multi-frame files (first
+ * frame only).
+ */
+import sharp, { type Sharp } from 'sharp';
+import { lightness } from './lab.js';
+
+/** Refuse pictures with more pixels than this unless told otherwise (sharp's own default). */
+export const DEFAULT_MAX_PIXELS = 268_402_689;
+
+export interface DecodedImage {
+  /** Upright width and height. */
+  width: number;
+  height: number;
+  /** sharp's name of the input format (jpeg, png, webp, tiff, gif, ...). */
+  format: string;
+  /** Full-resolution L, width*height values in [0, 100]. */
+  L: Float32Array;
+  /** Alpha, width*height 8-bit values, when the input has an alpha channel. */
+  alpha: Uint8Array | null;
+  /** The upright picture stretched to size x size, as 8-bit gray (1 channel) or sRGB (3 channels). */
+  small: { pixels: Uint8Array; channels: 1 | 3; size: number };
+}
+
+export interface DecodeOptions {
+  maxPixels?: number;
+}
+
+/** The sharp pipeline every read of a scan starts from: first frame, upright. */
+export function openUpright(input: string | Buffer, options: DecodeOptions = {}): Sharp {
+  return sharp(input, { pages: 1, limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS }).rotate();
+}
+
+const GRAY_SPACES = new Set(['b-w', 'grey16']);
+
+/** Decode `input` and resize it to `size` x `size`. Rejects with sharp's reason when it cannot. */
+export async function decodeImage(input: string | Buffer, size: number, options: DecodeOptions = {}): Promise<DecodedImage> {
+  const meta = await sharp(input, { pages: 1, limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS }).metadata();
+  if (!meta.format || !meta.width || !meta.height) throw new Error('not an image sharp can read');
+  const colourChannels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
+  const gray = colourChannels === 1 && GRAY_SPACES.has(meta.space ?? '');
+  const base = openUpright(input, options);
+  const colour = gray
+    ? base.clone().extractChannel(0).toColourspace('b-w')
+    : base.clone().removeAlpha().toColourspace('srgb');
+  const full = await colour.clone().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const channels = full.info.channels as 1 | 3;
+  if (channels !== 1 && channels !== 3) throw new Error(`unexpected ${full.info.channels} channels after decoding`);
+  const { width, height } = full.info;
+  const pixels = new Uint8Array(full.data.buffer, full.data.byteOffset, full.data.byteLength);
+  const L = lightness(pixels, channels, width * height);
+  // The model's input: the upright picture stretched to the square (aspect ratio not kept).
+  const smallBuf = await sharp(full.data, { raw: { width, height, channels } })
+    .resize(size, size, { fit: 'fill' })
+    .raw({ depth: 'uchar' })
+    .toBuffer();
+  let alpha: Uint8Array | null = null;
+  if (meta.hasAlpha) {
+    const a = await base.clone().extractChannel(((meta.channels ?? 4) - 1) as 0 | 1 | 2 | 3).raw({ depth: 'uchar' }).toBuffer();
+    alpha = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  }
+  return {
+    width,
+    height,
+    format: meta.format,
+    L,
+    alpha,
+    small: { pixels: new Uint8Array(smallBuf.buffer, smallBuf.byteOffset, smallBuf.byteLength), channels, size },
+  };
+}

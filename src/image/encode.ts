@@ -1,0 +1,125 @@
+/**
+ * Encoding the colorized picture. The pixels are laid over the scan itself (sharp's `source`
+ * blend replaces them), so the output keeps the scan's EXIF (date taken, camera, description), XMP
+ * and IPTC where the format can hold them, with the orientation reset (the pixels are upright) and
+ * an sRGB ICC profile. Written to a temporary name beside the output and renamed.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Sharp } from 'sharp';
+import { openUpright, type DecodeOptions } from './decode.js';
+
+export type OutputFormat = 'png' | 'jpg' | 'webp' | 'tiff' | 'gif';
+export const FORMAT_CHOICES = ['same', 'png', 'jpg', 'webp', 'tiff'] as const;
+export type FormatChoice = (typeof FORMAT_CHOICES)[number];
+
+/** The format an output is written in, given the input's sharp format and --format. */
+export function outputFormatFor(inputFormat: string | null, choice: FormatChoice): OutputFormat {
+  if (choice !== 'same') return choice;
+  switch (inputFormat) {
+    case 'jpeg':
+      return 'jpg';
+    case 'png':
+    case 'webp':
+    case 'tiff':
+    case 'gif':
+      return inputFormat;
+    default:
+      return 'png';
+  }
+}
+
+/** The format implied by a file's extension (before decoding), for output names. */
+export function formatFromExtension(ext: string): OutputFormat | null {
+  switch (ext.toLowerCase()) {
+    case '.jpg':
+    case '.jpeg':
+      return 'jpg';
+    case '.png':
+      return 'png';
+    case '.webp':
+      return 'webp';
+    case '.tif':
+    case '.tiff':
+      return 'tiff';
+    case '.gif':
+      return 'gif';
+    default:
+      return null;
+  }
+}
+
+export const EXTENSION: Record<OutputFormat, string> = { png: '.png', jpg: '.jpg', webp: '.webp', tiff: '.tiff', gif: '.gif' };
+
+export interface EncodeRequest {
+  /** The scan the pixels were made from (metadata source). */
+  source: string;
+  /** Interleaved 8-bit sRGB, 3 channels, width x height (upright). */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  alpha: Uint8Array | null;
+  format: OutputFormat;
+  quality: number;
+  output: string;
+  decode?: DecodeOptions;
+}
+
+function withFormat(s: Sharp, format: OutputFormat, quality: number): Sharp {
+  switch (format) {
+    case 'jpg':
+      return s.jpeg({ quality, mozjpeg: false, chromaSubsampling: quality >= 90 ? '4:4:4' : '4:2:0' });
+    case 'png':
+      return s.png({ compressionLevel: 6 });
+    case 'webp':
+      return s.webp({ quality });
+    case 'tiff':
+      return s.tiff({ quality, compression: 'lzw' });
+    case 'gif':
+      return s.gif();
+  }
+}
+
+/** Interleave RGB and alpha, or flatten over white for formats without alpha. */
+function withAlpha(req: EncodeRequest): { pixels: Uint8Array; channels: 3 | 4 } {
+  const { rgb, alpha, width, height } = req;
+  if (!alpha) return { pixels: rgb, channels: 3 };
+  const n = width * height;
+  if (req.format === 'jpg') {
+    const out = new Uint8Array(n * 3);
+    for (let i = 0; i < n; i++) {
+      const a = alpha[i]! / 255;
+      for (let c = 0; c < 3; c++) out[i * 3 + c] = Math.round(rgb[i * 3 + c]! * a + 255 * (1 - a));
+    }
+    return { pixels: out, channels: 3 };
+  }
+  const out = new Uint8Array(n * 4);
+  for (let i = 0; i < n; i++) {
+    out[i * 4] = rgb[i * 3]!;
+    out[i * 4 + 1] = rgb[i * 3 + 1]!;
+    out[i * 4 + 2] = rgb[i * 3 + 2]!;
+    out[i * 4 + 3] = alpha[i]!;
+  }
+  return { pixels: out, channels: 4 };
+}
+
+/** Write the output atomically; returns its size in bytes. */
+export async function encodeImage(req: EncodeRequest): Promise<number> {
+  const { pixels, channels } = withAlpha(req);
+  let s = openUpright(req.source, req.decode).composite([
+    { input: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), raw: { width: req.width, height: req.height, channels }, blend: 'source' },
+  ]);
+  if (channels === 3) s = s.removeAlpha();
+  s = withFormat(s.keepMetadata().withIccProfile('srgb'), req.format, req.quality);
+  await mkdir(dirname(req.output), { recursive: true });
+  const tmp = join(dirname(req.output), `.ddcolor-tmp-${randomBytes(6).toString('hex')}-${basename(req.output)}`);
+  try {
+    const info = await s.toFile(tmp);
+    await rename(tmp, req.output);
+    return info.size;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * sRGB <-> CIELAB (D65, 2° observer), the conversions DDColor's pre- and post-processing use.
+ *
+ * The per-pixel work runs on lookup tables: a 256-entry sRGB -> linear table, an interpolated
+ * cube-root table for the Lab f() function, and a 64 Ki-entry linear -> 8-bit sRGB table. The
+ * exact functions are exported too; tests compare the two.
+ */
+
+/** D65 reference white (X and Z; Y is 1). */
+export const D65 = { X: 0.95047, Y: 1, Z: 1.08883 } as const;
+
+const EPSILON = 216 / 24389; // (6/29)^3
+const KAPPA = 24389 / 27;
+const DELTA = 6 / 29;
+
+/** sRGB-encoded value in [0, 1] to linear light. */
+export function srgbToLinear(v: number): number {
+  return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+}
+
+/** Linear light in [0, 1] to sRGB-encoded value in [0, 1]. */
+export function linearToSrgb(v: number): number {
+  return v <= 0.0031308 ? v * 12.92 : 1.055 * Math.pow(v, 1 / 2.4) - 0.055;
+}
+
+function labF(t: number): number {
+  return t > EPSILON ? Math.cbrt(t) : (KAPPA * t + 16) / 116;
+}
+
+function labFInv(t: number): number {
+  return t > DELTA ? t * t * t : (116 * t - 16) / KAPPA;
+}
+
+/** Exact 8-bit sRGB to Lab. */
+export function rgbToLab(r: number, g: number, b: number): [number, number, number] {
+  const R = srgbToLinear(r / 255);
+  const G = srgbToLinear(g / 255);
+  const B = srgbToLinear(b / 255);
+  const X = 0.4124564 * R + 0.3575761 * G + 0.1804375 * B;
+  const Y = 0.2126729 * R + 0.7151522 * G + 0.072175 * B;
+  const Z = 0.0193339 * R + 0.119192 * G + 0.9503041 * B;
+  const fx = labF(X / D65.X);
+  const fy = labF(Y / D65.Y);
+  const fz = labF(Z / D65.Z);
+  return [116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)];
+}
+
+/** Exact Lab to sRGB in [0, 1] per channel, unclamped. */
+export function labToRgbFloat(L: number, a: number, b: number): [number, number, number] {
+  const fy = (L + 16) / 116;
+  const X = D65.X * labFInv(fy + a / 500);
+  const Y = D65.Y * labFInv(fy);
+  const Z = D65.Z * labFInv(fy - b / 200);
+  const R = 3.2404542 * X - 1.5371385 * Y - 0.4985314 * Z;
+  const G = -0.969266 * X + 1.8760108 * Y + 0.041556 * Z;
+  const B = 0.0556434 * X - 0.2040259 * Y + 1.0572252 * Z;
+  return [linearToSrgb(clamp01(R)), linearToSrgb(clamp01(G)), linearToSrgb(clamp01(B))];
+}
+
+/** Exact Lab to 8-bit sRGB, clamped and rounded. */
+export function labToRgb(L: number, a: number, b: number): [number, number, number] {
+  const [r, g, bb] = labToRgbFloat(L, a, b);
+  return [Math.round(r * 255), Math.round(g * 255), Math.round(bb * 255)];
+}
+
+function clamp01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables
+
+/** 8-bit sRGB code -> linear light. */
+export const SRGB8_TO_LINEAR: Float64Array = (() => {
+  const t = new Float64Array(256);
+  for (let i = 0; i < 256; i++) t[i] = srgbToLinear(i / 255);
+  return t;
+})();
+
+/** 8-bit gray code -> L (a gray pixel's L depends on its value alone). */
+const GRAY8_TO_L: Float32Array = (() => {
+  const t = new Float32Array(256);
+  for (let i = 0; i < 256; i++) t[i] = 116 * labF(SRGB8_TO_LINEAR[i]!) - 16;
+  return t;
+})();
+
+const CBRT_STEPS = 4096;
+/** cbrt sampled on [0, 1] in CBRT_STEPS intervals, for linear interpolation. */
+const CBRT_TABLE: Float64Array = (() => {
+  const t = new Float64Array(CBRT_STEPS + 2);
+  for (let i = 0; i <= CBRT_STEPS + 1; i++) t[i] = Math.cbrt(i / CBRT_STEPS);
+  return t;
+})();
+
+/** Lab f() on a luminance in [0, 1] via the interpolated table. */
+function labFFast(y: number): number {
+  if (y <= EPSILON) return (KAPPA * y + 16) / 116;
+  const x = y * CBRT_STEPS;
+  const i = x | 0;
+  const frac = x - i;
+  return CBRT_TABLE[i]! + (CBRT_TABLE[i + 1]! - CBRT_TABLE[i]!) * frac;
+}
+
+const LIN_STEPS = 65536;
+/** Linear light in [0, 1], sampled at bin centres, -> rounded 8-bit sRGB. */
+const LINEAR_TO_SRGB8: Uint8Array = (() => {
+  const t = new Uint8Array(LIN_STEPS);
+  for (let i = 0; i < LIN_STEPS; i++) t[i] = Math.round(linearToSrgb((i + 0.5) / LIN_STEPS) * 255);
+  return t;
+})();
+
+function linearToSrgb8(v: number): number {
+  if (v <= 0) return 0;
+  if (v >= 1) return 255;
+  return LINEAR_TO_SRGB8[(v * LIN_STEPS) | 0]!;
+}
+
+/**
+ * The L channel of interleaved 8-bit pixels with 1 (gray) or 3 (RGB) channels, as a Float32Array
+ * of width*height values in [0, 100].
+ */
+export function lightness(pixels: Uint8Array, channels: 1 | 3, count: number): Float32Array {
+  const out = new Float32Array(count);
+  if (channels === 1) {
+    for (let i = 0; i < count; i++) out[i] = GRAY8_TO_L[pixels[i]!]!;
+    return out;
+  }
+  const lut = SRGB8_TO_LINEAR;
+  for (let i = 0, p = 0; i < count; i++, p += 3) {
+    const r = pixels[p]!;
+    const g = pixels[p + 1]!;
+    const b = pixels[p + 2]!;
+    if (r === g && g === b) {
+      out[i] = GRAY8_TO_L[r]!;
+    } else {
+      const y = 0.2126729 * lut[r]! + 0.7151522 * lut[g]! + 0.072175 * lut[b]!;
+      out[i] = 116 * labFFast(y) - 16;
+    }
+  }
+  return out;
+}
+
+/**
+ * Lab with a = b = 0 back to RGB: the gray picture DDColor's model is fed. With a = b = 0 the
+ * colour is the D65 white scaled to the pixel's luminance, so each channel is sRGB(Y).
+ * Writes R, G, B planes (CHW) of one image into `out` starting at `offset`, values in [0, 1].
+ */
+export function grayPlanesFromL(L: Float32Array, out: Float32Array, offset: number): void {
+  const n = L.length;
+  for (let i = 0; i < n; i++) {
+    const [r, g, b] = labToRgbFloat(L[i]!, 0, 0);
+    out[offset + i] = r;
+    out[offset + n + i] = g;
+    out[offset + 2 * n + i] = b;
+  }
+}
+
+/**
+ * Join a full-resolution L with a and b (same length) into interleaved 8-bit sRGB.
+ */
+export function labToSrgb8(L: Float32Array, a: Float32Array, b: Float32Array, out: Uint8Array): void {
+  const n = L.length;
+  const xn = D65.X;
+  const zn = D65.Z;
+  for (let i = 0, p = 0; i < n; i++, p += 3) {
+    const fy = (L[i]! + 16) / 116;
+    const fx = fy + a[i]! / 500;
+    const fz = fy - b[i]! / 200;
+    const X = xn * (fx > DELTA ? fx * fx * fx : (116 * fx - 16) / KAPPA);
+    const Y = fy > DELTA ? fy * fy * fy : (116 * fy - 16) / KAPPA;
+    const Z = zn * (fz > DELTA ? fz * fz * fz : (116 * fz - 16) / KAPPA);
+    out[p] = linearToSrgb8(3.2404542 * X - 1.5371385 * Y - 0.4985314 * Z);
+    out[p + 1] = linearToSrgb8(-0.969266 * X + 1.8760108 * Y + 0.041556 * Z);
+    out[p + 2] = linearToSrgb8(0.0556434 * X - 0.2040259 * Y + 1.0572252 * Z);
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Writes small ONNX models with DDColor's contract (input `input` float32 [N,3,H,W] RGB in [0,1],
+ * output `output` float32 [N,2,H,W], Lab a and b) out of a few convolutions. They stand in for the
+ * real weights where those cannot be downloaded: the bundled test model (it tints, it does not
+ * colorize) and the models the test suite builds.
+ *
+ * A minimal protobuf encoder for the handful of ONNX messages needed (onnx.proto3 field numbers).
+ */
+
+class ProtoWriter {
+  private readonly chunks: Buffer[] = [];
+
+  private tag(field: number, wire: number): void {
+    this.varint((field << 3) | wire);
+  }
+
+  private varint(value: number | bigint): void {
+    let v = BigInt.asUintN(64, BigInt(value));
+    const bytes: number[] = [];
+    while (v >= 0x80n) {
+      bytes.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    bytes.push(Number(v));
+    this.chunks.push(Buffer.from(bytes));
+  }
+
+  int(field: number, value: number): this {
+    this.tag(field, 0);
+    this.varint(value);
+    return this;
+  }
+
+  float(field: number, value: number): this {
+    this.tag(field, 5);
+    const b = Buffer.alloc(4);
+    b.writeFloatLE(value);
+    this.chunks.push(b);
+    return this;
+  }
+
+  bytes(field: number, value: Uint8Array): this {
+    this.tag(field, 2);
+    this.varint(value.length);
+    this.chunks.push(Buffer.from(value));
+    return this;
+  }
+
+  string(field: number, value: string): this {
+    return this.bytes(field, Buffer.from(value, 'utf8'));
+  }
+
+  message(field: number, build: (w: ProtoWriter) => void): this {
+    const inner = new ProtoWriter();
+    build(inner);
+    return this.bytes(field, inner.finish());
+  }
+
+  finish(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/** One convolution layer: weights laid out [outC, inC, k, k]. */
+export interface ConvLayer {
+  outChannels: number;
+  inChannels: number;
+  kernel: number;
+  weights: number[];
+  bias: number[];
+  /** Apply ReLU after this layer. */
+  relu?: boolean;
+}
+
+export interface TinyModelSpec {
+  /** Fixed square input size, or null for dynamic N, H and W. */
+  size: number | null;
+  /** Fix the batch dimension to this value (the official exports fix it at 1); default dynamic. */
+  batch?: number;
+  layers: ConvLayer[];
+  /** Names of the graph's input and output; DDColor's are `input` and `output`. */
+  inputName?: string;
+  outputName?: string;
+}
+
+const FLOAT = 1;
+const ATTR_INTS = 7;
+
+function valueInfo(w: ProtoWriter, name: string, dims: Array<number | string>): void {
+  w.string(1, name);
+  w.message(2, (type) =>
+    type.message(1, (tensor) => {
+      tensor.int(1, FLOAT);
+      tensor.message(2, (shape) => {
+        for (const d of dims) {
+          shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
+        }
+      });
+    }),
+  );
+}
+
+function initializer(w: ProtoWriter, name: string, dims: number[], values: number[]): void {
+  for (const d of dims) w.int(1, d);
+  w.int(2, FLOAT);
+  w.string(8, name);
+  w.bytes(9, Buffer.from(new Float32Array(values).buffer));
+}
+
+function intsAttribute(w: ProtoWriter, name: string, values: number[]): void {
+  w.string(1, name);
+  for (const v of values) w.int(8, v);
+  w.int(20, ATTR_INTS);
+}
+
+/** Serialise a model of stacked convolutions (same padding) to ONNX bytes. */
+export function buildConvModel(spec: TinyModelSpec): Buffer {
+  const inputName = spec.inputName ?? 'input';
+  const outputName = spec.outputName ?? 'output';
+  const n: number | string = spec.batch ?? 'N';
+  const h: number | string = spec.size ?? 'H';
+  const wd: number | string = spec.size ?? 'W';
+  if (spec.layers.length === 0) throw new Error('a model needs at least one layer');
+  const last = spec.layers[spec.layers.length - 1]!;
+  const first = spec.layers[0]!;
+  if (first.inChannels !== 3 || last.outChannels !== 2) {
+    throw new Error('DDColor contract: 3 input channels, 2 output channels');
+  }
+  const model = new ProtoWriter();
+  model.int(1, 8); // ir_version
+  model.string(2, 'ddcolor-tiny-model');
+  model.message(7, (graph) => {
+    let current = inputName;
+    spec.layers.forEach((layer, i) => {
+      const isLast = i === spec.layers.length - 1;
+      const convOut = isLast && !layer.relu ? outputName : `conv${i}`;
+      const pad = (layer.kernel - 1) >> 1;
+      graph.message(1, (node) => {
+        node.string(1, current).string(1, `w${i}`).string(1, `b${i}`);
+        node.string(2, convOut).string(3, `Conv${i}`).string(4, 'Conv');
+        node.message(5, (a) => intsAttribute(a, 'kernel_shape', [layer.kernel, layer.kernel]));
+        node.message(5, (a) => intsAttribute(a, 'pads', [pad, pad, pad, pad]));
+      });
+      current = convOut;
+      if (layer.relu) {
+        const reluOut = isLast ? outputName : `relu${i}`;
+        graph.message(1, (node) => {
+          node.string(1, current).string(2, reluOut).string(3, `Relu${i}`).string(4, 'Relu');
+        });
+        current = reluOut;
+      }
+    });
+    graph.string(2, 'ddcolor-tiny');
+    spec.layers.forEach((layer, i) => {
+      const count = layer.outChannels * layer.inChannels * layer.kernel * layer.kernel;
+      if (layer.weights.length !== count || layer.bias.length !== layer.outChannels) {
+        throw new Error(`layer ${i}: expected ${count} weights and ${layer.outChannels} biases`);
+      }
+      graph.message(5, (t) =>
+        initializer(t, `w${i}`, [layer.outChannels, layer.inChannels, layer.kernel, layer.kernel], layer.weights),
+      );
+      graph.message(5, (t) => initializer(t, `b${i}`, [layer.outChannels], layer.bias));
+    });
+    graph.message(11, (v) => valueInfo(v, inputName, [n, 3, h, wd]));
+    graph.message(12, (v) => valueInfo(v, outputName, [n, 2, h, wd]));
+  });
+  model.message(8, (op) => op.string(1, '').int(2, 13));
+  return model.finish();
+}
+
+/** A 1x1 convolution [outC, 3] that maps each pixel's RGB to ab linearly: ab = M·rgb + bias. */
+export function linearAbModel(
+  size: number | null,
+  m: [[number, number, number], [number, number, number]],
+  bias: [number, number],
+  batch?: number,
+): Buffer {
+  return buildConvModel({
+    size,
+    ...(batch === undefined ? {} : { batch }),
+    layers: [{ outChannels: 2, inChannels: 3, kernel: 1, weights: [...m[0], ...m[1]], bias }],
+  });
+}
+
+/**
+ * The bundled stand-in model: three convolutions that turn the gray input into a warm sepia-like
+ * tint that follows the picture's tones and edges. It shows the pipeline working end to end; it is
+ * not DDColor and does not colorize.
+ */
+export function tintModel(size: number | null = null): Buffer {
+  // Layer 0: 3x3 box blur of the gray value into 4 feature maps with different offsets.
+  const box = 1 / 27; // 3 input channels x 9 taps
+  const w0: number[] = [];
+  const gains = [1, -1, 1, -1];
+  for (let o = 0; o < 4; o++) for (let t = 0; t < 27; t++) w0.push(gains[o]! * box);
+  const b0 = [0, 1, -0.5, 0.5]; // gray, 1-gray, relu(gray-0.5), relu(0.5-gray)
+  // Layer 1: 1x1 mix to 4 maps (identity with a little mixing, ReLU keeps them positive).
+  const w1 = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
+  // Layer 2: to a and b. Warm highlights and midtones, slightly cool deep shadows.
+  const w2 = [
+    6, 2, 4, -6, // a
+    18, 4, 6, -14, // b
+  ];
+  return buildConvModel({
+    size,
+    layers: [
+      { outChannels: 4, inChannels: 3, kernel: 3, weights: w0, bias: b0, relu: true },
+      { outChannels: 4, inChannels: 4, kernel: 1, weights: w1, bias: [0, 0, 0, 0], relu: true },
+      { outChannels: 2, inChannels: 4, kernel: 1, weights: w2, bias: [2, 4] },
+    ],
+  });
+}
