@@ -23,7 +23,7 @@ export interface DecodedImage {
   /** Alpha, width*height 8-bit values, when the input has an alpha channel. */
   alpha: Uint8Array | null;
   /** The upright picture stretched to size x size, as 8-bit gray (1 channel) or sRGB (3 channels). */
-  small: { pixels: Uint8Array; channels: 1 | 3; size: number };
+  small: { pixels: Uint8Array; channels: 1 | 3; size: number } | null;
 }
 
 export interface DecodeOptions {
@@ -37,8 +37,11 @@ export function openUpright(input: string | Buffer, options: DecodeOptions = {})
 
 const GRAY_SPACES = new Set(['b-w', 'grey16']);
 
-/** Decode `input` and resize it to `size` x `size`. Rejects with sharp's reason when it cannot. */
-export async function decodeImage(input: string | Buffer, size: number, options: DecodeOptions = {}): Promise<DecodedImage> {
+/**
+ * Decode `input`; with a `size`, also stretch it to `size` x `size` for the model (a cached photo
+ * needs only its L). Rejects with sharp's reason when it cannot.
+ */
+export async function decodeImage(input: string | Buffer, size: number | null, options: DecodeOptions = {}): Promise<DecodedImage> {
   const meta = await sharp(input, { pages: 1, limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS }).metadata();
   if (!meta.format || !meta.width || !meta.height) throw new Error('not an image sharp can read');
   const colourChannels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
@@ -54,10 +57,13 @@ export async function decodeImage(input: string | Buffer, size: number, options:
   const pixels = new Uint8Array(full.data.buffer, full.data.byteOffset, full.data.byteLength);
   const L = lightness(pixels, channels, width * height);
   // The model's input: the upright picture stretched to the square (aspect ratio not kept).
-  const smallBuf = await sharp(full.data, { raw: { width, height, channels } })
-    .resize(size, size, { fit: 'fill' })
-    .raw({ depth: 'uchar' })
-    .toBuffer();
+  const smallBuf =
+    size === null
+      ? null
+      : await sharp(full.data, { raw: { width, height, channels } })
+          .resize(size, size, { fit: 'fill' })
+          .raw({ depth: 'uchar' })
+          .toBuffer();
   let alpha: Uint8Array | null = null;
   if (meta.hasAlpha) {
     const a = await base.clone().extractChannel(((meta.channels ?? 4) - 1) as 0 | 1 | 2 | 3).raw({ depth: 'uchar' }).toBuffer();
@@ -69,6 +75,9 @@ export async function decodeImage(input: string | Buffer, size: number, options:
     format: meta.format,
     L,
     alpha,
-    small: { pixels: new Uint8Array(smallBuf.buffer, smallBuf.byteOffset, smallBuf.byteLength), channels, size },
+    small:
+      smallBuf === null || size === null
+        ? null
+        : { pixels: new Uint8Array(smallBuf.buffer, smallBuf.byteOffset, smallBuf.byteLength), channels, size },
   };
 }

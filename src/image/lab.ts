@@ -156,14 +156,22 @@ export function grayPlanesFromL(L: Float32Array, out: Float32Array, offset: numb
 }
 
 /**
- * Join a full-resolution L with a and b (same length) into interleaved 8-bit sRGB.
+ * Join `count` values of L (from `lStart`) with a and b (from 0) into interleaved 8-bit sRGB at
+ * `outStart`. The composite works a row at a time with this, so no full-size a/b planes exist.
  */
-export function labToSrgb8(L: Float32Array, a: Float32Array, b: Float32Array, out: Uint8Array): void {
-  const n = L.length;
+export function labRowToSrgb8(
+  L: Float32Array,
+  lStart: number,
+  a: Float32Array,
+  b: Float32Array,
+  out: Uint8Array,
+  outStart: number,
+  count: number,
+): void {
   const xn = D65.X;
   const zn = D65.Z;
-  for (let i = 0, p = 0; i < n; i++, p += 3) {
-    const fy = (L[i]! + 16) / 116;
+  for (let i = 0, p = outStart; i < count; i++, p += 3) {
+    const fy = (L[lStart + i]! + 16) / 116;
     const fx = fy + a[i]! / 500;
     const fz = fy - b[i]! / 200;
     const X = xn * (fx > DELTA ? fx * fx * fx : (116 * fx - 16) / KAPPA);
@@ -173,4 +181,9 @@ export function labToSrgb8(L: Float32Array, a: Float32Array, b: Float32Array, ou
     out[p + 1] = linearToSrgb8(-0.969266 * X + 1.8760108 * Y + 0.041556 * Z);
     out[p + 2] = linearToSrgb8(0.0556434 * X - 0.2040259 * Y + 1.0572252 * Z);
   }
+}
+
+/** Join a full-resolution L with a and b (same length) into interleaved 8-bit sRGB. */
+export function labToSrgb8(L: Float32Array, a: Float32Array, b: Float32Array, out: Uint8Array): void {
+  labRowToSrgb8(L, 0, a, b, out, 0, L.length);
 }

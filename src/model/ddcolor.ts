@@ -1,0 +1,87 @@
+/**
+ * DDColor's pre- and post-processing (DESIGN.md, "DDColor's numbers").
+ *
+ * Input: the photo stretched to S x S, converted to Lab, a = b = 0, back to RGB in [0, 1], CHW.
+ * Output: ab at S x S, resized bilinearly (half-pixel centres, like torch's
+ * `interpolate(mode='bilinear', align_corners=False)`) to the photo's own size, joined with the
+ * photo's full-resolution L, converted to 8-bit sRGB.
+ *
+ * Hits and fresh inferences take the same path: the ab planes are quantized to 8 bits (what the
+ * cache stores) before compositing, so a photo looks exactly the same whether it came from the
+ * cache or from the model.
+ */
+import type { AbPlanes } from '../cache/codec.js';
+import { grayPlanesFromL, labRowToSrgb8, lightness } from '../image/lab.js';
+
+/** Write one image's model input (3 planes of size*size) into `batch` at image index `index`. */
+export function preprocess(
+  small: { pixels: Uint8Array; channels: 1 | 3; size: number },
+  batch: Float32Array,
+  index: number,
+): void {
+  const n = small.size * small.size;
+  const L = lightness(small.pixels, small.channels, n);
+  grayPlanesFromL(L, batch, index * 3 * n);
+}
+
+interface Axis {
+  i0: Int32Array;
+  i1: Int32Array;
+  f: Float32Array;
+}
+
+/** Source indices and weights for resizing `from` samples to `to`, half-pixel centres. */
+function axis(from: number, to: number): Axis {
+  const i0 = new Int32Array(to);
+  const i1 = new Int32Array(to);
+  const f = new Float32Array(to);
+  const scale = from / to;
+  for (let x = 0; x < to; x++) {
+    let src = (x + 0.5) * scale - 0.5;
+    if (src < 0) src = 0;
+    if (src > from - 1) src = from - 1;
+    const lo = Math.floor(src);
+    i0[x] = lo;
+    i1[x] = Math.min(lo + 1, from - 1);
+    f[x] = src - lo;
+  }
+  return { i0, i1, f };
+}
+
+/**
+ * Join full-resolution L (width*height) with quantized ab planes into interleaved 8-bit sRGB.
+ * The ab planes are upsampled row by row, so memory stays at the L plane plus the output.
+ */
+export function composite(L: Float32Array, width: number, height: number, ab: AbPlanes): Uint8Array {
+  if (L.length !== width * height) throw new Error(`L has ${L.length} values, expected ${width * height}`);
+  const { width: sw, height: sh, data } = ab;
+  const planeA = sw * sh;
+  // Dequantized planes (q - 128) as floats once, so the inner loop is pure arithmetic.
+  const A = new Float32Array(planeA);
+  const B = new Float32Array(planeA);
+  for (let i = 0; i < planeA; i++) {
+    A[i] = data[i]! - 128;
+    B[i] = data[planeA + i]! - 128;
+  }
+  const xs = axis(sw, width);
+  const ys = axis(sh, height);
+  const aRow = new Float32Array(width);
+  const bRow = new Float32Array(width);
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const r0 = ys.i0[y]! * sw;
+    const r1 = ys.i1[y]! * sw;
+    const fy = ys.f[y]!;
+    const gy = 1 - fy;
+    for (let x = 0; x < width; x++) {
+      const c0 = xs.i0[x]!;
+      const c1 = xs.i1[x]!;
+      const fx = xs.f[x]!;
+      const gx = 1 - fx;
+      aRow[x] = gy * (gx * A[r0 + c0]! + fx * A[r0 + c1]!) + fy * (gx * A[r1 + c0]! + fx * A[r1 + c1]!);
+      bRow[x] = gy * (gx * B[r0 + c0]! + fx * B[r0 + c1]!) + fy * (gx * B[r1 + c0]! + fx * B[r1 + c1]!);
+    }
+    labRowToSrgb8(L, y * width, aRow, bRow, out, y * width * 3, width);
+  }
+  return out;
+}

@@ -1,0 +1,175 @@
+/**
+ * The DDColor ONNX model: its identity (a hash of the file's bytes), its input/output contract
+ * (float32 [N, 3, S, S] in, [N, 2, S, S] out), and an onnxruntime-node session on the execution
+ * provider asked for.
+ *
+ * `inspectModel` reads the file and its graph without creating a session, so the input size and
+ * the model id (both part of every cache key) are known at once; `openSession` creates the
+ * session only when a photo actually needs inferring.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { DdcolorError, errorMessage } from '../errors.js';
+import { ELEM_FLOAT32, readOnnxGraphInfo, type TensorInfo } from './onnx-info.js';
+
+export type Device = 'auto' | 'cuda' | 'cpu';
+export const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
+export type ExecutionProvider = 'cuda' | 'cpu';
+
+export interface ModelInfo {
+  path: string;
+  /** First 16 hex digits of the SHA-256 of the ONNX file: part of every cache key. */
+  id: string;
+  sha256: string;
+  bytes: number;
+  input: TensorInfo;
+  output: TensorInfo;
+  /** The square input size the export fixes, or null when H and W are dynamic. */
+  fixedSize: number | null;
+  /** The batch size the export fixes (official exports: 1), or null when dynamic. */
+  fixedBatch: number | null;
+}
+
+const MISSING_MODEL_HELP =
+  'get a DDColor ONNX export (see "Getting a DDColor model" in the README), then pass --model <file> or set DDCOLOR_MODEL';
+
+function pickByName(list: TensorInfo[], name: string): TensorInfo | undefined {
+  return list.find((t) => t.name === name) ?? list[0];
+}
+
+/** Read and check a model file. Throws a `config` DdcolorError naming the file otherwise. */
+export async function inspectModel(path: string): Promise<ModelInfo> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : errorMessage(err);
+    throw new DdcolorError('config', `model ${path}: ${why}; ${MISSING_MODEL_HELP}`, path);
+  }
+  let graph;
+  try {
+    graph = readOnnxGraphInfo(bytes);
+  } catch (err) {
+    throw new DdcolorError('config', `model ${path}: not a readable ONNX file (${errorMessage(err)})`, path);
+  }
+  const input = pickByName(graph.inputs, 'input');
+  const output = pickByName(graph.outputs, 'output');
+  const bad = (why: string): never => {
+    throw new DdcolorError('config', `model ${path}: ${why}; expected DDColor's contract: input float32 [N,3,S,S], output float32 [N,2,S,S]`, path);
+  };
+  if (!input || !output) return bad('the graph has no input or no output');
+  if (input.elemType !== ELEM_FLOAT32 || output.elemType !== ELEM_FLOAT32) bad('input or output is not float32');
+  if (input.shape.length !== 4 || input.shape[1] !== 3) bad(`input ${input.name} has shape [${input.shape.join(',')}]`);
+  if (output.shape.length !== 4 || output.shape[1] !== 2) bad(`output ${output.name} has shape [${output.shape.join(',')}]`);
+  const [n, , h, w] = input.shape;
+  let fixedSize: number | null = null;
+  if (typeof h === 'number' || typeof w === 'number') {
+    if (h !== w) bad(`input is not square (${h}x${w})`);
+    fixedSize = h as number;
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  return {
+    path,
+    id: sha256.slice(0, 16),
+    sha256,
+    bytes: bytes.length,
+    input,
+    output,
+    fixedSize,
+    fixedBatch: typeof n === 'number' && n > 0 ? n : null,
+  };
+}
+
+/** The folder holding onnxruntime-node's native binding for this platform. */
+export function ortBindingDir(): string | null {
+  try {
+    const pkg = dirname(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')));
+    const bin = join(pkg, 'bin');
+    for (const napi of readdirSync(bin)) {
+      const dir = join(bin, napi, process.platform, process.arch);
+      if (existsSync(dir)) return dir;
+    }
+  } catch {
+    // not installed the usual way
+  }
+  return null;
+}
+
+/** Whether onnxruntime-node's CUDA provider library is installed (Linux x64 only). */
+export function cudaProviderInstalled(): boolean {
+  const dir = ortBindingDir();
+  return dir !== null && existsSync(join(dir, 'libonnxruntime_providers_cuda.so'));
+}
+
+export const CUDA_INSTALL_HELP =
+  'install the CUDA provider with: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (Linux x64, CUDA 12 and cuDNN 9 drivers needed)';
+
+export interface ModelSession {
+  readonly provider: ExecutionProvider;
+  /** Run `count` images laid out [count, 3, S, S]; returns [count, 2, S, S]. */
+  run(input: Float32Array, count: number, size: number): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+async function create(path: string, provider: ExecutionProvider, threads?: number): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(path, {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    ...(threads ? { intraOpNumThreads: threads } : {}),
+  });
+}
+
+/**
+ * Create the session. `auto` tries CUDA where its provider is installed and falls back to the CPU;
+ * `cuda` that cannot load is a `config` error, never a silent CPU run.
+ */
+export async function openSession(model: ModelInfo, device: Device, threads?: number): Promise<ModelSession> {
+  let session: ort.InferenceSession | null = null;
+  let provider: ExecutionProvider = 'cpu';
+  if (device === 'cuda' || (device === 'auto' && cudaProviderInstalled())) {
+    if (device === 'cuda' && !cudaProviderInstalled()) {
+      throw new DdcolorError('config', `--device cuda: onnxruntime's CUDA provider is not installed; ${CUDA_INSTALL_HELP}`);
+    }
+    try {
+      session = await create(model.path, 'cuda', threads);
+      provider = 'cuda';
+    } catch (err) {
+      if (device === 'cuda') {
+        throw new DdcolorError('config', `--device cuda: the CUDA provider does not load here (${errorMessage(err)}); check the NVIDIA driver, CUDA 12 and cuDNN 9`);
+      }
+    }
+  }
+  if (!session) {
+    try {
+      session = await create(model.path, 'cpu', threads);
+    } catch (err) {
+      throw new DdcolorError('config', `model ${model.path}: onnxruntime cannot load it (${errorMessage(err)})`, model.path);
+    }
+  }
+  const s = session;
+  const inputName = s.inputNames.includes(model.input.name) ? model.input.name : s.inputNames[0]!;
+  const outputName = s.outputNames.includes(model.output.name) ? model.output.name : s.outputNames[0]!;
+  return {
+    provider,
+    async run(input: Float32Array, count: number, size: number): Promise<Float32Array> {
+      const feeds: Record<string, ort.Tensor> = { [inputName]: new ort.Tensor('float32', input, [count, 3, size, size]) };
+      const results = await s.run(feeds);
+      const out = results[outputName];
+      if (!out || out.type !== 'float32') throw new Error(`model ${model.path}: output ${outputName} is missing or not float32`);
+      const dims = out.dims;
+      if (dims.length !== 4 || dims[0] !== count || dims[1] !== 2 || dims[2] !== size || dims[3] !== size) {
+        throw new Error(`model ${model.path}: output has shape [${dims.join(',')}], expected [${count},2,${size},${size}]`);
+      }
+      return out.data as Float32Array;
+    },
+    async release() {
+      await s.release();
+    },
+  };
+}
