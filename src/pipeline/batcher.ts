@@ -1,0 +1,89 @@
+/**
+ * Gathers decoded photos into inference batches. A batch runs when it is full, or when no other
+ * photo is on its way (every photo that will need the model is already queued), so a batch never
+ * waits for work that is not coming. One batch runs at a time; the next is gathered meanwhile.
+ */
+import { preprocess } from '../model/ddcolor.js';
+import type { ModelSession } from '../model/session.js';
+
+export interface SmallImage {
+  pixels: Uint8Array;
+  channels: 1 | 3;
+  size: number;
+}
+
+interface Pending {
+  image: SmallImage;
+  resolve: (ab: Float32Array) => void;
+  reject: (err: unknown) => void;
+}
+
+export class InferenceBatcher {
+  private readonly queue: Pending[] = [];
+  private expecting = 0;
+  private running = false;
+  /** Seconds spent inside the model, and batches run. */
+  inferenceMs = 0;
+  batches = 0;
+
+  constructor(
+    private readonly session: () => Promise<ModelSession>,
+    readonly size: number,
+    readonly batchSize: number,
+    /** The model's fixed batch dimension, if any: batches are padded to it. */
+    readonly fixedBatch: number | null,
+  ) {}
+
+  /** A photo that will need the model is being decoded. */
+  expect(): void {
+    this.expecting++;
+  }
+
+  /** ...and will not come after all (it failed to decode). */
+  cancel(): void {
+    this.expecting--;
+    this.maybeRun();
+  }
+
+  /** Infer one photo (previously announced with `expect`); resolves with its ab planes [2, S, S]. */
+  infer(image: SmallImage): Promise<Float32Array> {
+    if (image.size !== this.size) return Promise.reject(new Error(`image is ${image.size}px, model runs at ${this.size}px`));
+    return new Promise((resolve, reject) => {
+      this.expecting--;
+      this.queue.push({ image, resolve, reject });
+      this.maybeRun();
+    });
+  }
+
+  private get limit(): number {
+    return this.fixedBatch ?? this.batchSize;
+  }
+
+  private maybeRun(): void {
+    if (this.running || this.queue.length === 0) return;
+    if (this.queue.length < this.limit && this.expecting > 0) return;
+    this.running = true;
+    const items = this.queue.splice(0, this.limit);
+    void this.runBatch(items).finally(() => {
+      this.running = false;
+      this.maybeRun();
+    });
+  }
+
+  private async runBatch(items: Pending[]): Promise<void> {
+    const plane = this.size * this.size;
+    const count = this.fixedBatch ?? items.length;
+    try {
+      const session = await this.session();
+      const input = new Float32Array(count * 3 * plane);
+      items.forEach((it, i) => preprocess(it.image, input, i));
+      const started = performance.now();
+      const out = await session.run(input, count, this.size);
+      this.inferenceMs += performance.now() - started;
+      this.batches++;
+      items.forEach((it, i) => it.resolve(out.subarray(i * 2 * plane, (i + 1) * 2 * plane)));
+    } catch (err) {
+      for (const it of items) it.reject(err);
+    }
+  }
+}

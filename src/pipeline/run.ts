@@ -1,0 +1,444 @@
+/**
+ * One `colorize` run: scan -> state -> hash -> lookup (batched) -> hits | misses -> composite ->
+ * encode -> write -> report (DESIGN.md, "The flow of one run").
+ *
+ * Photos move through in chunks. For a chunk, the cheap stages run with high concurrency: a stat
+ * per photo against the manifest (an up-to-date output is `skipped` without reading the photo),
+ * hashing of the rest, and one batched cache lookup for all their keys. The heavy stages (decode,
+ * inference, composite, encode) run under a concurrency limit, so memory stays bounded whatever
+ * the size of the archive; the next chunk is hashed and looked up while the current one is
+ * decoded, inferred and written.
+ *
+ * Identical photos are inferred once: the first becomes the producer, the others wait for its
+ * result (and count as hits). Results are stored in the cache in batches.
+ */
+import { access, constants, mkdir, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { CorruptValueError, decodeAb, encodeAb, quantizeAb, type AbPlanes } from '../cache/codec.js';
+import { cacheKey } from '../cache/keys.js';
+import { describeSpec, openCache, type CacheSpec, type OpenCacheOptions } from '../cache/open.js';
+import type { CacheEntry, CacheStore } from '../cache/store.js';
+import { hitRate } from '../cache/store.js';
+import { DdcolorError, errorMessage } from '../errors.js';
+import { decodeImage, type DecodedImage } from '../image/decode.js';
+import { encodeImage, type FormatChoice } from '../image/encode.js';
+import { composite } from '../model/ddcolor.js';
+import { openSession, type Device, type ExecutionProvider, type ModelInfo, type ModelSession } from '../model/session.js';
+import { emptyTotals, REPORT_SCHEMA, type FileRecord, type RunReport, type StageTimings, type Totals } from '../report/report.js';
+import { InferenceBatcher } from './batcher.js';
+import { GuardedCache } from './guarded-cache.js';
+import { Limiter } from './limiter.js';
+import { Manifest, type ManifestEntry } from './manifest.js';
+import { planOutputs, type PlannedFile } from './outputs.js';
+import { sha256File } from './hash.js';
+import { scanPaths, type ScanProblem } from './scan.js';
+
+export type RunEvent =
+  | { type: 'stage'; stage: 'scan' | 'colorize' | 'finish' }
+  | { type: 'scanned'; files: number; problems: ScanProblem[] }
+  | { type: 'model-loaded'; provider: ExecutionProvider; ms: number }
+  | { type: 'warning'; message: string }
+  | { type: 'file'; record: FileRecord; done: number; total: number; totals: Totals };
+
+export interface ColorizeOptions {
+  paths: string[];
+  outDir: string;
+  model: ModelInfo;
+  /** The model's input size S (see resolveInputSize). */
+  size: number;
+  /** Why S differs from what was asked, if it does. */
+  sizeNote?: string | null;
+  device: Device;
+  batchSize: number;
+  concurrency: number;
+  cache: CacheSpec;
+  cacheOptions?: OpenCacheOptions;
+  ttlMs: number;
+  format: FormatChoice;
+  quality: number;
+  force: boolean;
+  /** Refuse photos with more pixels than this. */
+  maxPixels?: number;
+  /** Threads for the CPU provider (default: onnxruntime's own choice). */
+  threads?: number;
+  /** Abort: no new photo is started; photos in flight are finished; the report says interrupted. */
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+}
+
+const CHUNK = 256;
+const WRITE_BATCH = 32;
+/** Results kept in memory for duplicates later in the same run (encoded: tens of KB each). */
+const RECENT_RESULTS = 512;
+
+interface Prepared {
+  index: number;
+  file: PlannedFile;
+  size: number;
+  mtimeMs: number;
+  sha: string;
+}
+
+/** Check the output folder can be written before doing any work (exit 2 otherwise). */
+async function ensureWritable(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    throw new DdcolorError('config', `output folder ${dir} cannot be written: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, dir);
+  }
+}
+
+export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
+  const started = Date.now();
+  const emit = opts.onEvent ?? (() => undefined);
+  const outDir = resolve(opts.outDir);
+  const timings: StageTimings = { scanMs: 0, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 };
+
+  emit({ type: 'stage', stage: 'scan' });
+  const t0 = performance.now();
+  const scan = await scanPaths(opts.paths, { exclude: [outDir] });
+  timings.scanMs = performance.now() - t0;
+  emit({ type: 'scanned', files: scan.files.length, problems: scan.problems });
+  await ensureWritable(outDir);
+
+  const planned = planOutputs(scan.files, outDir, opts.format);
+  const manifest = await new Manifest(outDir).load();
+
+  let store: CacheStore | null = null;
+  let openError: unknown = null;
+  try {
+    store = await openCache(opts.cache, opts.cacheOptions);
+  } catch (err) {
+    openError = err;
+  }
+  const cache = new GuardedCache(store, (message) => emit({ type: 'warning', message }));
+  if (openError) cache.failedToOpen(openError);
+
+  let session: Promise<ModelSession> | null = null;
+  let provider: ExecutionProvider | null = null;
+  const getSession = (): Promise<ModelSession> => {
+    session ??= (async () => {
+      const t = performance.now();
+      const s = await openSession(opts.model, opts.device, opts.threads);
+      timings.modelLoadMs = performance.now() - t;
+      provider = s.provider;
+      emit({ type: 'model-loaded', provider: s.provider, ms: timings.modelLoadMs });
+      return s;
+    })();
+    return session;
+  };
+  const S = opts.size;
+  const batcher = new InferenceBatcher(getSession, S, opts.batchSize, opts.model.fixedBatch);
+  const limiter = new Limiter(Math.max(1, opts.concurrency));
+
+  const records: FileRecord[] = planned.map((f) => ({ input: f.path, output: f.output, sha256: null, status: 'failed', error: null }));
+  const totals = emptyTotals();
+  totals.files = planned.length;
+  let done = 0;
+  let fatal = null as DdcolorError | null;
+  let lookups = 0;
+  let lookupHits = 0;
+
+  const finish = (i: number, status: FileRecord['status'], error: string | null = null): void => {
+    const r = records[i]!;
+    r.status = status;
+    r.error = error;
+    if (status === 'failed') r.output = null;
+    totals[status]++;
+    done++;
+    emit({ type: 'file', record: r, done, total: planned.length, totals: { ...totals } });
+  };
+  const failName = (f: PlannedFile, err: unknown): string => `${f.path}: ${errorMessage(err)}`;
+
+  // Results produced in this run, for identical photos: in flight, and recently finished.
+  const inflight = new Map<string, Promise<AbPlanes>>();
+  const recent = new Map<string, Buffer>();
+  const remember = (sha: string, value: Buffer): void => {
+    recent.set(sha, value);
+    if (recent.size > RECENT_RESULTS) recent.delete(recent.keys().next().value!);
+  };
+
+  let writes: CacheEntry[] = [];
+  let writing: Promise<unknown> = Promise.resolve();
+  const flushWrites = (): Promise<unknown> => {
+    const batch = writes;
+    writes = [];
+    if (batch.length > 0) writing = writing.then(() => cache.setMany(batch, opts.ttlMs));
+    return writing;
+  };
+
+  const params = { modelId: opts.model.id, modelSize: S, quality: opts.quality };
+
+  const render = async (p: Prepared, decoded: DecodedImage, ab: AbPlanes): Promise<void> => {
+    let t = performance.now();
+    const rgb = composite(decoded.L, decoded.width, decoded.height, ab);
+    timings.compositeMs += performance.now() - t;
+    t = performance.now();
+    await encodeImage({
+      source: p.file.path,
+      rgb,
+      width: decoded.width,
+      height: decoded.height,
+      alpha: decoded.alpha,
+      format: p.file.format,
+      quality: opts.quality,
+      output: p.file.output,
+      decode: opts.maxPixels ? { maxPixels: opts.maxPixels } : {},
+    });
+    timings.encodeMs += performance.now() - t;
+    const out = await stat(p.file.output);
+    const entry: ManifestEntry = {
+      output: p.file.outputRel,
+      input: p.file.path,
+      inputSize: p.size,
+      inputMtimeMs: p.mtimeMs,
+      sha256: p.sha,
+      ...params,
+      format: p.file.format,
+      outputSize: out.size,
+      outputMtimeMs: out.mtimeMs,
+    };
+    await manifest.record(entry);
+  };
+
+  const decode = async (p: Prepared, size: number | null): Promise<DecodedImage> => {
+    const t = performance.now();
+    try {
+      return await decodeImage(p.file.path, size, opts.maxPixels ? { maxPixels: opts.maxPixels } : {});
+    } finally {
+      timings.decodeMs += performance.now() - t;
+    }
+  };
+
+  /** A photo whose result is known (cache hit or another photo of this run): decode L, composite, write. */
+  const fromResult = async (p: Prepared, result: Promise<AbPlanes>): Promise<void> => {
+    let ab: AbPlanes;
+    try {
+      ab = await result;
+    } catch (err) {
+      finish(p.index, 'failed', failName(p.file, err));
+      return;
+    }
+    await limiter.run(async () => {
+      if (fatal || opts.signal?.aborted) return finishAborted(p);
+      try {
+        const decoded = await decode(p, null);
+        await render(p, decoded, ab);
+        finish(p.index, 'hit');
+      } catch (err) {
+        finish(p.index, 'failed', failName(p.file, err));
+      }
+    });
+  };
+
+  const finishAborted = (p: Prepared): void => {
+    records[p.index]!.sha256 = p.sha;
+    finish(p.index, 'failed', fatal ? `${p.file.path}: not processed (${fatal.message})` : `${p.file.path}: not processed (interrupted)`);
+  };
+
+  /** The first photo of its content with no cached result: decode, infer, store, write. */
+  const produce = (p: Prepared): Promise<void> => {
+    let resolveResult!: (ab: AbPlanes) => void;
+    let rejectResult!: (err: unknown) => void;
+    const result = new Promise<AbPlanes>((res, rej) => {
+      resolveResult = res;
+      rejectResult = rej;
+    });
+    result.catch(() => undefined);
+    inflight.set(p.sha, result);
+    return limiter.run(async () => {
+      if (fatal || opts.signal?.aborted) {
+        rejectResult(new Error('not processed'));
+        inflight.delete(p.sha);
+        return finishAborted(p);
+      }
+      batcher.expect();
+      let decoded: DecodedImage;
+      try {
+        decoded = await decode(p, S);
+      } catch (err) {
+        batcher.cancel();
+        rejectResult(err);
+        inflight.delete(p.sha);
+        finish(p.index, 'failed', failName(p.file, err));
+        return;
+      }
+      let ab: AbPlanes;
+      try {
+        const raw = await batcher.infer(decoded.small!);
+        ab = quantizeAb(raw, S, S);
+      } catch (err) {
+        rejectResult(err);
+        inflight.delete(p.sha);
+        if (err instanceof DdcolorError && (err.kind === 'config' || err.kind === 'usage')) fatal ??= err;
+        finish(p.index, 'failed', failName(p.file, err));
+        return;
+      }
+      const value = encodeAb(ab);
+      resolveResult(ab);
+      inflight.delete(p.sha);
+      remember(p.sha, value);
+      writes.push({ key: cacheKey(opts.model.id, S, p.sha), value });
+      if (writes.length >= WRITE_BATCH) void flushWrites();
+      try {
+        await render(p, decoded, ab);
+        finish(p.index, 'inferred');
+      } catch (err) {
+        finish(p.index, 'failed', failName(p.file, err));
+      }
+    });
+  };
+
+  /** Cheap stages for one chunk: stat, manifest, hash. Returns the photos that need work. */
+  const prepare = async (start: number, files: PlannedFile[]): Promise<Prepared[]> => {
+    const out: Prepared[] = [];
+    const hashLimit = new Limiter(4);
+    await Promise.all(
+      files.map((file, k) =>
+        hashLimit.run(async () => {
+          const index = start + k;
+          let st;
+          try {
+            st = await stat(file.path);
+          } catch (err) {
+            return finish(index, 'failed', failName(file, err));
+          }
+          if (st.size === 0) return finish(index, 'failed', `${file.path}: empty file (0 bytes)`);
+          const entry = manifest.get(file.outputRel);
+          let sha: string;
+          const known = entry && entry.input === file.path && entry.inputSize === st.size && entry.inputMtimeMs === st.mtimeMs;
+          if (known) sha = entry.sha256;
+          else {
+            const t = performance.now();
+            try {
+              sha = await sha256File(file.path);
+            } catch (err) {
+              return finish(index, 'failed', failName(file, err));
+            } finally {
+              timings.hashMs += performance.now() - t;
+            }
+          }
+          records[index]!.sha256 = sha;
+          if (
+            !opts.force &&
+            entry &&
+            entry.sha256 === sha &&
+            entry.modelId === params.modelId &&
+            entry.modelSize === params.modelSize &&
+            entry.quality === params.quality &&
+            entry.format === file.format &&
+            (await outputIntact(file.output, entry))
+          ) {
+            if (!known) await manifest.record({ ...entry, input: file.path, inputSize: st.size, inputMtimeMs: st.mtimeMs });
+            return finish(index, 'skipped');
+          }
+          out.push({ index, file, size: st.size, mtimeMs: st.mtimeMs, sha });
+        }),
+      ),
+    );
+    return out.sort((a, b) => a.index - b.index);
+  };
+
+  /** Batched lookup for a chunk, then hand every photo to its path. */
+  const dispatch = async (items: Prepared[]): Promise<Promise<void>[]> => {
+    const need = new Set<string>();
+    for (const p of items) if (!inflight.has(p.sha) && !recent.has(p.sha)) need.add(p.sha);
+    const shas = opts.force ? [] : [...need];
+    const t = performance.now();
+    const values = await cache.getMany(shas.map((sha) => cacheKey(opts.model.id, S, sha)));
+    timings.lookupMs += performance.now() - t;
+    const found = new Map<string, Buffer>();
+    shas.forEach((sha, i) => {
+      const v = values[i];
+      if (v) found.set(sha, v);
+    });
+    lookups += shas.length;
+    lookupHits += found.size;
+    const tasks: Promise<void>[] = [];
+    for (const p of items) {
+      if (opts.signal?.aborted || fatal) {
+        finishAborted(p);
+        continue;
+      }
+      const running = inflight.get(p.sha);
+      if (running) {
+        tasks.push(fromResult(p, running));
+        continue;
+      }
+      const value = found.get(p.sha) ?? recent.get(p.sha);
+      if (value) {
+        try {
+          const ab = decodeAb(value, S);
+          tasks.push(fromResult(p, Promise.resolve(ab)));
+          continue;
+        } catch (err) {
+          if (!(err instanceof CorruptValueError)) throw err;
+          found.delete(p.sha);
+          lookupHits--;
+          emit({ type: 'warning', message: `cached result for ${p.file.path} is damaged (${err.message}): inferring it again` });
+        }
+      }
+      tasks.push(produce(p));
+    }
+    return tasks;
+  };
+
+  emit({ type: 'stage', stage: 'colorize' });
+  const all: Promise<void>[] = [];
+  try {
+    let next: Promise<Prepared[]> | null = planned.length ? prepare(0, planned.slice(0, CHUNK)) : null;
+    for (let start = 0; next; start += CHUNK) {
+      const items = await next;
+      const following = start + CHUNK;
+      next = following < planned.length && !opts.signal?.aborted && !fatal ? prepare(following, planned.slice(following, following + CHUNK)) : null;
+      all.push(...(await dispatch(items)));
+      await limiter.settle();
+      if ((opts.signal?.aborted || fatal) && next) {
+        // Let the chunk being prepared finish its bookkeeping, then mark the rest not processed.
+        const rest = await next;
+        for (const p of rest) finishAborted(p);
+        next = null;
+        for (let i = following + CHUNK; i < planned.length; i++) {
+          finish(i, 'failed', `${planned[i]!.path}: not processed (${fatal ? fatal.message : 'interrupted'})`);
+        }
+      }
+    }
+    await Promise.all(all);
+    await flushWrites();
+    await cache.addCounters(lookupHits, lookups - lookupHits);
+  } finally {
+    await manifest.save().catch(() => manifest.close());
+    await cache.close();
+    if (session) await (await (session as Promise<ModelSession>).catch(() => null))?.release();
+  }
+  if (fatal) throw fatal;
+
+  emit({ type: 'stage', stage: 'finish' });
+  timings.inferenceMs = batcher.inferenceMs;
+  const desc = store ? { backend: store.backend, location: store.location } : describeSpec(opts.cache);
+  return {
+    schema: REPORT_SCHEMA,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationMs: Date.now() - started,
+    interrupted: opts.signal?.aborted ?? false,
+    model: { path: opts.model.path, id: opts.model.id, inputSize: S, device: provider, note: opts.sizeNote ?? null },
+    cache: { ...desc, degraded: cache.health.degraded, errors: cache.health.errors, error: cache.health.firstError },
+    output: outDir,
+    totals,
+    hitRate: hitRate(totals.hit, totals.inferred),
+    timings,
+    problems: scan.problems,
+    files: records,
+  };
+}
+
+async function outputIntact(path: string, entry: ManifestEntry): Promise<boolean> {
+  try {
+    const st = await stat(path);
+    return st.size === entry.outputSize && st.mtimeMs === entry.outputMtimeMs;
+  } catch {
+    return false;
+  }
+}
