@@ -1,0 +1,117 @@
+/**
+ * `ddcolor colorize <paths...>`: flags in, a pipeline run, progress and a summary out.
+ */
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { resolveCacheSpec } from '../cache/open.js';
+import { FORMAT_CHOICES, type FormatChoice } from '../image/encode.js';
+import { locateModel } from '../model/locate.js';
+import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js';
+import { DEVICES, inspectModel, type Device } from '../model/session.js';
+import { colorize } from '../pipeline/run.js';
+import { writeReport } from '../report/report.js';
+import { parseDuration, parseIntIn, parseSizeFlag } from './parse.js';
+import { renderMode, RunRenderer, summary } from './render.js';
+
+export interface ColorizeFlags {
+  out: string;
+  model?: string;
+  preset: Preset;
+  size?: number;
+  device: Device;
+  batchSize?: number;
+  concurrency?: number;
+  cache?: string;
+  ttl: number;
+  format: FormatChoice;
+  quality: number;
+  force?: boolean;
+  report?: string;
+  json?: boolean;
+  quiet?: boolean;
+  progress: boolean;
+}
+
+export const DEFAULT_TTL = '30d';
+
+export function colorizeCommand(): Command {
+  return new Command('colorize')
+    .description('colorize every photo under the given files and folders, caching each inference')
+    .argument('<paths...>', 'photos or folders of photos (walked recursively)')
+    .option('-o, --out <dir>', 'output folder', './colorized')
+    .option('--model <file>', 'DDColor ONNX file (default: $DDCOLOR_MODEL, else models/ddcolor.onnx)')
+    .addOption(new Option('--preset <name>', 'model input size preset: person 512, building 1024').choices(PRESET_NAMES).default('person'))
+    .option('--size <px>', "model input size, a multiple of 32 (overrides --preset; a model with a fixed input decides)", parseSizeFlag)
+    .addOption(new Option('--device <device>', 'execution provider: auto (CUDA where it loads, else CPU), cuda, cpu').choices(DEVICES).default('auto'))
+    .option('--batch-size <n>', 'photos per inference batch (default 4 on CUDA, 1 on CPU)', parseIntIn(1, 256))
+    .option('--concurrency <n>', 'photos decoded, composited and written at once (default: batch size + 2, at least the cores)', parseIntIn(1, 256))
+    .option('--cache <url>', 'redis://[user:pass@]host:port[/db], rediss://..., file:<dir> or none (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
+    .option('--ttl <duration>', 'how long cached results live, e.g. 30d, 12h (0: forever)', parseDuration, parseDuration(DEFAULT_TTL))
+    .addOption(new Option('--format <format>', 'output format; same keeps the input format where it can be written, else png').choices(FORMAT_CHOICES).default('same'))
+    .option('--quality <1-100>', 'quality for jpg, webp and tiff outputs', parseIntIn(1, 100), 90)
+    .option('--force', 'ignore cached results and up-to-date outputs; infer everything again and refresh the cache')
+    .option('--report <file>', 'where to write the JSON report (default: <out>/ddcolor-report.json)')
+    .option('--json', 'print the report to stdout, and nothing else there')
+    .option('-q, --quiet', 'no progress and no summary; warnings and failures only')
+    .option('--no-progress', 'plain log lines instead of progress bars')
+    .action(async (paths: string[], flags: ColorizeFlags, cmd: Command) => {
+      process.exitCode = await runColorize(paths, flags, cmd);
+    });
+}
+
+export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: Command): Promise<number> {
+  const renderer = new RunRenderer(renderMode(flags));
+  const located = locateModel(flags.model);
+  if (located.warning) renderer.warn(located.warning);
+  const model = await inspectModel(located.path);
+  const { size, note } = resolveInputSize(model, flags.preset, flags.size);
+  if (note) renderer.note(note);
+  const cache = resolveCacheSpec(flags.cache);
+  const outDir = resolve(flags.out);
+  const reportPath = resolve(flags.report ?? join(outDir, 'ddcolor-report.json'));
+  const device = flags.device;
+  const batchSize = flags.batchSize ?? (device === 'cuda' ? 4 : 1);
+  const concurrency = flags.concurrency ?? Math.max(batchSize + 2, Math.min(availableParallelism(), 8));
+
+  // First Ctrl-C: finish what is in flight, write the report; second: exit at once.
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    renderer.warn(`${signal}: finishing the photos in flight, then stopping (press Ctrl-C again to quit at once)`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const report = await colorize({
+      paths,
+      outDir,
+      model,
+      size,
+      sizeNote: note,
+      device,
+      batchSize,
+      concurrency,
+      cache,
+      ttlMs: flags.ttl,
+      format: flags.format,
+      quality: flags.quality,
+      force: flags.force ?? false,
+      signal: abort.signal,
+      onEvent: renderer.onEvent,
+    });
+    renderer.stop();
+    await writeReport(reportPath, report);
+    if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else if (!flags.quiet) process.stdout.write(summary(report, reportPath));
+    if (report.interrupted) return 130;
+    return report.totals.failed > 0 ? 1 : 0;
+  } finally {
+    renderer.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The ddcolor command line: commander in, exit codes out.
+ * Exit codes: 0 all done; 1 some photos failed; 2 usage or configuration error; 130 interrupted.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { DdcolorError, errorMessage } from '../errors.js';
+import { cacheCommand } from './cache.js';
+import { colorizeCommand } from './colorize.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+export function packageVersion(): string {
+  const pkg = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'package.json');
+  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('ddcolor')
+    .description('Colorize folders of old black-and-white photos with DDColor, caching every inference')
+    .version(packageVersion())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.addCommand(colorizeCommand());
+  program.addCommand(cacheCommand());
+  for (const c of program.commands) {
+    c.exitOverride();
+    for (const sub of c.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+/** Run the CLI with `argv` (process.argv form); resolves to the exit code. */
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    process.exitCode = 0;
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; commander has already printed its message.
+      return err.exitCode === 0 ? 0 : EXIT.usage;
+    }
+    if (err instanceof DdcolorError) {
+      process.stderr.write(`ddcolor: ${err.message}\n`);
+      return err.kind === 'interrupted' ? EXIT.interrupted : err.kind === 'input' ? EXIT.failed : EXIT.usage;
+    }
+    process.stderr.write(`ddcolor: ${errorMessage(err)}\n`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Flag values, validated once at the edge with messages that say what was expected. Each parser
+ * throws commander's InvalidArgumentError, which the CLI turns into exit code 2.
+ */
+import { InvalidArgumentError } from 'commander';
+import { DdcolorError } from '../errors.js';
+import { parseSize as parseModelSize } from '../model/presets.js';
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `30d`, `12h`, `90m`, `45s`, `2w`; `0` means no expiry. Returns milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([smhdw])?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a duration such as 30d, 12h, 90m or 45s (or 0 for no expiry), got "${value}"`);
+  const n = Number(m[1]);
+  if (n === 0) return 0;
+  if (!m[2]) throw new InvalidArgumentError(`give the duration a unit (s, m, h, d or w), e.g. ${value}d`);
+  return Math.round(n * UNITS[m[2]]!);
+}
+
+export function parseIntIn(min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}, got "${value}"`);
+    return n;
+  };
+}
+
+export function parseSizeFlag(value: string): number {
+  try {
+    return parseModelSize(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof DdcolorError ? err.message.replace(/^--size \S+: /, '') : String(err));
+  }
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}

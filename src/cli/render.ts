@@ -1,0 +1,128 @@
+/**
+ * Turning run events into terminal output. On a TTY: an ora spinner while scanning and loading
+ * the model, then a cli-progress bar with hits, inferences and ETA. Elsewhere (cron, pipes): plain
+ * lines, a progress line every so often. Everything goes to stderr; stdout is kept for the summary
+ * (or, with --json, the report alone).
+ */
+import cliProgress from 'cli-progress';
+import ora, { type Ora } from 'ora';
+import type { RunEvent } from '../pipeline/run.js';
+import type { RunReport } from '../report/report.js';
+import { formatDuration } from './parse.js';
+
+export type RenderMode = 'tty' | 'plain' | 'silent';
+
+export function renderMode(opts: { quiet?: boolean; progress?: boolean; json?: boolean }, stream: NodeJS.WriteStream = process.stderr): RenderMode {
+  if (opts.quiet) return 'silent';
+  if (opts.progress === false) return 'plain';
+  return stream.isTTY ? 'tty' : 'plain';
+}
+
+const PLAIN_INTERVAL_MS = 30_000;
+
+export class RunRenderer {
+  private spinner: Ora | null = null;
+  private bar: cliProgress.SingleBar | null = null;
+  private lastPlain = 0;
+  private readonly err = process.stderr;
+
+  constructor(
+    readonly mode: RenderMode,
+    /** Print a line per failed photo even in silent mode. */
+    readonly showFailures = true,
+  ) {}
+
+  private line(text: string): void {
+    if (this.bar) this.bar.stop();
+    this.bar = null;
+    this.spinner?.clear();
+    this.err.write(text + '\n');
+    this.spinner?.render();
+  }
+
+  warn(message: string): void {
+    this.line(`ddcolor: warning: ${message}`);
+  }
+
+  note(message: string): void {
+    if (this.mode !== 'silent') this.line(`ddcolor: ${message}`);
+  }
+
+  private startBar(total: number): void {
+    this.bar = new cliProgress.SingleBar(
+      {
+        format: ' {bar} {percentage}% | {value}/{total} | hit {hit} · inferred {inferred} · skipped {skipped} · failed {failed} | ETA {eta_formatted}',
+        stream: this.err,
+        hideCursor: true,
+        etaBuffer: 50,
+        fps: 5,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    this.bar.start(total, 0, { hit: 0, inferred: 0, skipped: 0, failed: 0 });
+  }
+
+  readonly onEvent = (e: RunEvent): void => {
+    switch (e.type) {
+      case 'stage':
+        if (e.stage === 'scan') {
+          if (this.mode === 'tty') this.spinner = ora({ text: 'scanning for photos', stream: this.err }).start();
+          else if (this.mode === 'plain') this.line('ddcolor: scanning for photos');
+        } else if (e.stage === 'finish') {
+          this.bar?.stop();
+          this.bar = null;
+        }
+        return;
+      case 'scanned':
+        for (const p of e.problems) this.line(`ddcolor: ${p.path}: ${p.reason}`);
+        if (this.spinner) {
+          this.spinner.succeed(`found ${e.files} photo${e.files === 1 ? '' : 's'}`);
+          this.spinner = null;
+        } else if (this.mode === 'plain') this.line(`ddcolor: found ${e.files} photo${e.files === 1 ? '' : 's'}`);
+        if (this.mode === 'tty' && e.files > 0) this.startBar(e.files);
+        return;
+      case 'model-loaded':
+        this.note(`model loaded on ${e.provider.toUpperCase()} in ${formatDuration(e.ms)}`);
+        return;
+      case 'warning':
+        this.warn(e.message);
+        return;
+      case 'file': {
+        const t = e.totals;
+        if (e.record.status === 'failed' && this.showFailures) this.line(`ddcolor: failed: ${e.record.error ?? e.record.input}`);
+        if (this.mode === 'tty') {
+          // A note or warning stops the bar (so it is not drawn over); the next photo restarts it.
+          if (!this.bar) this.startBar(e.total);
+          this.bar!.update(e.done, { hit: t.hit, inferred: t.inferred, skipped: t.skipped, failed: t.failed });
+        } else if (this.mode === 'plain') {
+          const now = Date.now();
+          if (now - this.lastPlain >= PLAIN_INTERVAL_MS || e.done === e.total) {
+            this.lastPlain = now;
+            this.line(`ddcolor: ${e.done}/${e.total} photos (hit ${t.hit}, inferred ${t.inferred}, skipped ${t.skipped}, failed ${t.failed})`);
+          }
+        }
+        return;
+      }
+    }
+  };
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = null;
+    this.spinner?.stop();
+    this.spinner = null;
+  }
+}
+
+/** The end-of-run summary: counts, hit rate, time, where the report is. */
+export function summary(report: RunReport, reportPath: string): string {
+  const t = report.totals;
+  const rate = report.hitRate === null ? 'n/a' : `${(report.hitRate * 100).toFixed(1)}%`;
+  const lines = [
+    `${report.interrupted ? 'Interrupted' : 'Done'}: ${t.files} photo${t.files === 1 ? '' : 's'} in ${formatDuration(report.durationMs)}: ` +
+      `${t.inferred} inferred, ${t.hit} from cache, ${t.skipped} up to date, ${t.failed} failed (hit rate ${rate})`,
+    `Model ${report.model.id} at ${report.model.inputSize}px on ${report.model.device ?? 'no device (nothing needed the model)'}; cache ${report.cache.backend} ${report.cache.location}${report.cache.degraded ? ' (DEGRADED: ran without it)' : ''}`,
+    `Outputs in ${report.output}; report: ${reportPath}`,
+  ];
+  return lines.join('\n') + '\n';
+}
