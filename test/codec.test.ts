@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CorruptValueError, decodeAb, encodeAb, quantizeAb } from '../src/cache/codec.js';
+import { cacheKey, jitteredTtl, parseKey } from '../src/cache/keys.js';
+
+function planes(size: number): Float32Array {
+  const ab = new Float32Array(2 * size * size);
+  for (let i = 0; i < ab.length; i++) ab[i] = Math.sin(i / 97) * 60 + (i < size * size ? 10 : -20);
+  return ab;
+}
+
+test('an ab value survives encoding: quantized to within half a Lab unit, and small', () => {
+  const size = 64;
+  const ab = planes(size);
+  const q = quantizeAb(ab, size, size);
+  const value = encodeAb(q);
+  const back = decodeAb(value, size);
+  assert.equal(back.width, size);
+  assert.deepEqual(back.data, q.data);
+  for (let i = 0; i < ab.length; i++) assert.ok(Math.abs(back.data[i]! - 128 - ab[i]!) <= 0.5 + 1e-6);
+  assert.ok(value.length < 2 * size * size, `compressed to ${value.length} bytes`);
+});
+
+test('quantization clamps values outside -128..127', () => {
+  const q = quantizeAb(Float32Array.from([-500, 500]), 1, 1);
+  assert.deepEqual([...q.data], [0, 255]);
+});
+
+test('a flipped bit, a truncated value, a wrong size or foreign bytes are refused, never decoded', () => {
+  const value = encodeAb(quantizeAb(planes(32), 32, 32));
+  const flipped = Buffer.from(value);
+  flipped[flipped.length - 3]! ^= 0x10;
+  assert.throws(() => decodeAb(flipped, 32), CorruptValueError);
+  assert.throws(() => decodeAb(value.subarray(0, value.length - 5), 32), CorruptValueError);
+  assert.throws(() => decodeAb(value, 64), CorruptValueError);
+  assert.throws(() => decodeAb(Buffer.from('hello world, this is not an ab value'), 32), CorruptValueError);
+  const badSum = Buffer.from(value);
+  badSum[17]! ^= 1;
+  assert.throws(() => decodeAb(badSum, 32), /checksum/);
+});
+
+test('cache keys follow ddcolor:v1:<model id>:<size>:<sha256> and parse back', () => {
+  const sha = 'a'.repeat(64);
+  const key = cacheKey('0123456789abcdef', 512, sha);
+  assert.equal(key, `ddcolor:v1:0123456789abcdef:512:${sha}`);
+  assert.deepEqual(parseKey(key), { modelId: '0123456789abcdef', size: 512, sha256: sha });
+  assert.equal(parseKey('ddcolor:stats:v1'), null);
+  assert.equal(parseKey('other:v1:x:1:' + sha), null);
+  assert.throws(() => cacheKey('m', 512, 'not-a-hash'));
+});
+
+test('TTL jitter spreads expiry over ±5% of the TTL', () => {
+  const ttl = 30 * 86_400_000;
+  const values = Array.from({ length: 1000 }, () => jitteredTtl(ttl));
+  assert.ok(values.every((v) => v >= ttl * 0.95 && v <= ttl * 1.05));
+  assert.ok(new Set(values).size > 900, 'expiries are spread, not equal');
+  assert.equal(jitteredTtl(0), 0);
+});

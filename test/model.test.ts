@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readOnnxGraphInfo } from '../src/model/onnx-info.js';
+import { resolveInputSize } from '../src/model/presets.js';
+import { inspectModel, openSession } from '../src/model/session.js';
+import { buildConvModel, linearAbModel, tintModel } from '../src/model/tiny-model.js';
+import { DdcolorError } from '../src/errors.js';
+import { cleanup, tempDir } from './helpers.js';
+
+after(cleanup);
+
+test('the graph reader finds names, types and shapes of fixed and dynamic exports', () => {
+  const dyn = readOnnxGraphInfo(tintModel(null));
+  assert.deepEqual(dyn.inputs, [{ name: 'input', elemType: 1, shape: ['N', 3, 'H', 'W'] }]);
+  assert.deepEqual(dyn.outputs, [{ name: 'output', elemType: 1, shape: ['N', 2, 'H', 'W'] }]);
+  const fixed = readOnnxGraphInfo(linearAbModel(256, [[0, 0, 0], [0, 0, 0]], [0, 0], 1));
+  assert.deepEqual(fixed.inputs[0]!.shape, [1, 3, 256, 256]);
+});
+
+test('a fixed-shape export dictates the input size and says so; a dynamic one follows the preset or --size', async () => {
+  const dir = await tempDir();
+  const fixedPath = join(dir, 'fixed.onnx');
+  await writeFile(fixedPath, linearAbModel(256, [[0, 0, 0], [0, 0, 0]], [0, 0], 1));
+  const fixed = await inspectModel(fixedPath);
+  assert.equal(fixed.fixedSize, 256);
+  assert.equal(fixed.fixedBatch, 1);
+  const r = resolveInputSize(fixed, 'person', undefined);
+  assert.equal(r.size, 256);
+  assert.match(r.note ?? '', /fixed 256x256 input: using 256 instead of 512/);
+  const dynPath = join(dir, 'dyn.onnx');
+  await writeFile(dynPath, tintModel(null));
+  const dyn = await inspectModel(dynPath);
+  assert.equal(dyn.fixedSize, null);
+  assert.deepEqual(resolveInputSize(dyn, 'building', undefined), { size: 1024, note: null });
+  assert.deepEqual(resolveInputSize(dyn, 'person', 384), { size: 384, note: null });
+});
+
+test('the model id comes from the file bytes: a different model never shares cache keys', async () => {
+  const dir = await tempDir();
+  const a = join(dir, 'a.onnx');
+  const b = join(dir, 'b.onnx');
+  const a2 = join(dir, 'copy-of-a.onnx');
+  await writeFile(a, linearAbModel(null, [[1, 0, 0], [0, 0, 0]], [0, 0]));
+  await writeFile(a2, linearAbModel(null, [[1, 0, 0], [0, 0, 0]], [0, 0]));
+  await writeFile(b, linearAbModel(null, [[2, 0, 0], [0, 0, 0]], [0, 0]));
+  const [ia, ia2, ib] = await Promise.all([inspectModel(a), inspectModel(a2), inspectModel(b)]);
+  assert.match(ia.id, /^[0-9a-f]{16}$/);
+  assert.equal(ia.id, ia2.id);
+  assert.notEqual(ia.id, ib.id);
+});
+
+test('missing files, non-ONNX files and models with the wrong contract are config errors naming the file', async () => {
+  const dir = await tempDir();
+  const missing = join(dir, 'nope.onnx');
+  await assert.rejects(inspectModel(missing), (e: unknown) => e instanceof DdcolorError && e.kind === 'config' && e.message.includes(missing) && /README/.test(e.message));
+  const junk = join(dir, 'junk.onnx');
+  await writeFile(junk, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+  await assert.rejects(inspectModel(junk), (e: unknown) => e instanceof DdcolorError && e.message.includes(junk));
+  const wrong = join(dir, 'wrong.onnx');
+  // 3 -> 3 channels: not DDColor's [N,2,H,W] output.
+  await writeFile(wrong, buildConvModel({ size: null, breakContract: true, layers: [{ outChannels: 3, inChannels: 3, kernel: 1, weights: new Array(9).fill(0), bias: [0, 0, 0] }] }));
+  await assert.rejects(inspectModel(wrong), (e: unknown) => e instanceof DdcolorError && e.message.includes(wrong) && /output output has shape \[N,3,H,W\]/.test(e.message));
+});
+
+test('a session runs a batch on the CPU and returns [N,2,S,S]', async () => {
+  const dir = await tempDir();
+  const path = join(dir, 'lin.onnx');
+  await writeFile(path, linearAbModel(null, [[10, 0, 0], [0, 0, -10]], [1, 2]));
+  const model = await inspectModel(path);
+  const s = await openSession(model, 'auto');
+  assert.equal(s.provider, 'cpu');
+  const size = 32;
+  const input = new Float32Array(2 * 3 * size * size);
+  input.fill(0.5, 0, 3 * size * size);
+  input.fill(1, 3 * size * size);
+  const out = await s.run(input, 2, size);
+  assert.equal(out.length, 2 * 2 * size * size);
+  assert.ok(Math.abs(out[0]! - 6) < 1e-5); // a = 10*0.5 + 1
+  assert.ok(Math.abs(out[size * size]! - -3) < 1e-5); // b = -10*0.5 + 2
+  assert.ok(Math.abs(out[2 * size * size]! - 11) < 1e-5); // second image: a = 10*1 + 1
+  await s.release();
+});
+
+test('--device cuda without the CUDA provider is a config error, never a silent CPU run', async () => {
+  const dir = await tempDir();
+  const path = join(dir, 'm.onnx');
+  await writeFile(path, tintModel(null));
+  const model = await inspectModel(path);
+  await assert.rejects(openSession(model, 'cuda'), (e: unknown) => e instanceof DdcolorError && e.kind === 'config' && /CUDA/.test(e.message));
+});

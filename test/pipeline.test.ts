@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import sharp from 'sharp';
+import { cacheKey } from '../src/cache/keys.js';
+import { FileStore } from '../src/cache/file.js';
+import type { CacheSpec } from '../src/cache/open.js';
+import { rgbToLab } from '../src/image/lab.js';
+import { inspectModel, type ModelInfo } from '../src/model/session.js';
+import { linearAbModel, tintModel } from '../src/model/tiny-model.js';
+import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
+import type { RunReport } from '../src/report/report.js';
+import * as fx from './fixtures.js';
+import { ALBUM, cleanup, tempDir } from './helpers.js';
+
+let work: string;
+let tint: ModelInfo;
+
+before(async () => {
+  work = await tempDir();
+  await writeFile(join(work, 'tint.onnx'), tintModel(null));
+  tint = await inspectModel(join(work, 'tint.onnx'));
+});
+after(cleanup);
+
+function options(paths: string[], outDir: string, cache: CacheSpec, extra: Partial<ColorizeOptions> = {}): ColorizeOptions {
+  return {
+    paths,
+    outDir,
+    model: tint,
+    size: 64,
+    device: 'cpu',
+    batchSize: 2,
+    concurrency: 3,
+    cache,
+    ttlMs: 86_400_000,
+    format: 'same',
+    quality: 90,
+    force: false,
+    ...extra,
+  };
+}
+
+function byName(report: RunReport): Map<string, RunReport['files'][number]> {
+  return new Map(report.files.map((f) => [f.input.split('/').slice(-2).join('/'), f]));
+}
+
+async function sha(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
+}
+
+async function labAt(path: string, x: number, y: number): Promise<[number, number, number]> {
+  const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const p = (y * info.width + x) * info.channels;
+  return rgbToLab(data[p]!, data[p + 1]!, data[p + 2]!);
+}
+
+test("colour comes out right: the photo's own L with the model's ab, upsampled to full size", async () => {
+  const dir = await tempDir();
+  // A gray gradient, 300x100: L from about 30 to 65, where a = 20, b = -30 is in the sRGB gamut.
+  const w = 300;
+  const h = 100;
+  const gray = Buffer.alloc(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) gray[y * w + x] = 70 + Math.round((x / (w - 1)) * 100);
+  const input = join(dir, 'gradient.png');
+  await sharp(gray, { raw: { width: w, height: h, channels: 1 } }).png().toFile(input);
+  await writeFile(join(dir, 'const.onnx'), linearAbModel(null, [[0, 0, 0], [0, 0, 0]], [20, -30]));
+  const model = await inspectModel(join(dir, 'const.onnx'));
+  const report = await colorize(options([input], join(dir, 'out'), { kind: 'none' }, { model, size: 32 }));
+  assert.equal(report.totals.inferred, 1);
+  const out = join(dir, 'out', 'gradient.png');
+  const meta = await sharp(out).metadata();
+  assert.equal(meta.width, w);
+  assert.equal(meta.height, h);
+  for (const x of [10, 150, 290]) {
+    const [L, a, b] = await labAt(out, x, 50);
+    const L0 = rgbToLab(gray[50 * w + x]!, gray[50 * w + x]!, gray[50 * w + x]!)[0];
+    assert.ok(Math.abs(L - L0) < 1.5, `L kept at x=${x}: ${L} vs ${L0}`);
+    assert.ok(Math.abs(a - 20) < 2.5, `a at x=${x}: ${a}`);
+    assert.ok(Math.abs(b - -30) < 2.5, `b at x=${x}: ${b}`);
+  }
+});
+
+test('the model is fed the gray picture (L with a = b = 0) and its ab follows the photo', async () => {
+  const dir = await tempDir();
+  const w = 128;
+  const h = 64;
+  const gray = Buffer.alloc(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) gray[y * w + x] = x < w / 2 ? 60 : 200;
+  const input = join(dir, 'halves.png');
+  await sharp(gray, { raw: { width: w, height: h, channels: 1 } }).png().toFile(input);
+  // a = 60 * R - 30, where R is the model's red input plane (the gray value in [0, 1]).
+  await writeFile(join(dir, 'lin.onnx'), linearAbModel(null, [[60, 0, 0], [0, 0, 0]], [-30, 0]));
+  const model = await inspectModel(join(dir, 'lin.onnx'));
+  await colorize(options([input], join(dir, 'out'), { kind: 'none' }, { model, size: 64 }));
+  const out = join(dir, 'out', 'halves.png');
+  const [, aDark] = await labAt(out, 10, 32);
+  const [, aLight] = await labAt(out, 118, 32);
+  assert.ok(Math.abs(aDark - (60 * (60 / 255) - 30)) < 2, `a on the dark half: ${aDark}`);
+  assert.ok(Math.abs(aLight - (60 * (200 / 255) - 30)) < 2, `a on the light half: ${aLight}`);
+});
+
+test('the sample album end to end: outputs mirror the folders, a re-run skips without hashing, a cache serves a new folder', async () => {
+  const dir = await tempDir();
+  const album = join(dir, 'album');
+  await mkdir(join(album, 'family'), { recursive: true });
+  for (const f of ['cameraman.png', 'coins.png', 'family/astronaut-1984.jpg', 'family/cafe.jpg', 'family/cat.jpg']) {
+    await copyFile(join(ALBUM, f), join(album, f));
+  }
+  const before = await Promise.all(['cameraman.png', 'family/cat.jpg'].map((f) => sha(join(album, f))));
+  const cache: CacheSpec = { kind: 'file', dir: join(dir, 'cache') };
+  const out = join(dir, 'out');
+
+  const first = await colorize(options([album], out, cache));
+  assert.deepEqual(first.totals, { files: 5, hit: 0, inferred: 5, skipped: 0, failed: 0 });
+  assert.equal(first.schema, 'ddcolor.report/v1');
+  assert.equal(first.model.id, tint.id);
+  assert.equal(first.model.inputSize, 64);
+  assert.equal(first.model.device, 'cpu');
+  assert.equal(first.cache.backend, 'file');
+  assert.equal(first.cache.degraded, false);
+  for (const f of first.files) assert.match(f.sha256 ?? '', /^[0-9a-f]{64}$/);
+  const names = (await readdir(out, { recursive: true })).sort();
+  assert.deepEqual(names, ['.ddcolor-manifest.ndjson', 'cameraman.png', 'coins.png', 'family', 'family/astronaut-1984.jpg', 'family/cafe.jpg', 'family/cat.jpg']);
+  for (const f of ['cameraman.png', 'family/cat.jpg']) {
+    const [a, b] = await Promise.all([sharp(join(album, f)).metadata(), sharp(join(out, f)).metadata()]);
+    assert.equal(b.width, a.width);
+    assert.equal(b.height, a.height);
+    assert.equal(b.format, a.format);
+    assert.equal(b.channels, 3, `${f} is written in colour`);
+  }
+  // Inputs are never modified.
+  assert.deepEqual(await Promise.all(['cameraman.png', 'family/cat.jpg'].map((f) => sha(join(album, f)))), before);
+
+  const second = await colorize(options([album], out, cache));
+  assert.deepEqual(second.totals, { files: 5, hit: 0, inferred: 0, skipped: 5, failed: 0 });
+  assert.equal(second.timings.hashMs, 0, 'unchanged files are not hashed');
+  assert.equal(second.model.device, null, 'the model is never loaded when nothing needs it');
+
+  // A touched file is hashed again, found unchanged, and skipped; an edited one is inferred again.
+  const t = new Date(Date.now() + 5000);
+  await utimes(join(album, 'coins.png'), t, t);
+  await sharp(join(ALBUM, 'family/cat.jpg')).flop().jpeg().toFile(join(album, 'family/cat.jpg'));
+  const third = await colorize(options([album], out, cache));
+  const files = byName(third);
+  assert.equal(files.get('album/coins.png')!.status, 'skipped');
+  assert.equal(files.get('family/cat.jpg')!.status, 'inferred');
+  assert.equal(third.totals.skipped, 4);
+
+  // A deleted output is rendered again from the cache; another output folder is served by the cache.
+  await rm(join(out, 'cameraman.png'));
+  const fourth = await colorize(options([album], out, cache));
+  assert.equal(byName(fourth).get('album/cameraman.png')!.status, 'hit');
+  const other = await colorize(options([album], join(dir, 'other'), cache));
+  assert.deepEqual(other.totals, { files: 5, hit: 5, inferred: 0, skipped: 0, failed: 0 });
+  // The output of a hit is the same picture as the output of the inference.
+  assert.deepEqual(await readFile(join(dir, 'other', 'coins.png')), await readFile(join(out, 'coins.png')));
+
+  // --force infers everything again.
+  const forced = await colorize(options([album], out, cache, { force: true }));
+  assert.equal(forced.totals.inferred, 5);
+  // A different model size is a different result: nothing is skipped or served.
+  const bigger = await colorize(options([album], out, cache, { size: 96 }));
+  assert.equal(bigger.totals.inferred, 5);
+});
+
+test('identical photos in one run are inferred once', async () => {
+  const dir = await tempDir();
+  const src = join(dir, 'in');
+  await mkdir(join(src, 'a'), { recursive: true });
+  await mkdir(join(src, 'b'), { recursive: true });
+  for (const p of ['a/cat.jpg', 'b/cat.jpg', 'b/cat-copy.jpg']) await copyFile(join(ALBUM, 'family/cat.jpg'), join(src, p));
+  await copyFile(fx.CAMERAMAN, join(src, 'a', 'cameraman.png'));
+  const report = await colorize(options([src], join(dir, 'out'), { kind: 'none' }));
+  assert.equal(report.totals.inferred, 2);
+  assert.equal(report.totals.hit, 2);
+  assert.equal(report.totals.failed, 0);
+});
+
+test('bad files fail with a reason naming them; the rest of the run goes on', async () => {
+  const dir = await tempDir();
+  const scans = await fx.mixedFolder(dir);
+  const report = await colorize(options([scans], join(dir, 'out'), { kind: 'none' }));
+  const files = byName(report);
+  assert.equal(report.totals.files, 5, 'notes.txt is not a photo');
+  assert.equal(files.get('scans/cameraman.png')!.status, 'inferred');
+  assert.equal(files.get('box1/cat.jpg')!.status, 'inferred');
+  for (const bad of ['scans/empty.jpg', 'scans/letter.jpg', 'scans/truncated.jpg']) {
+    const r = files.get(bad)!;
+    assert.equal(r.status, 'failed', bad);
+    assert.ok(r.error?.includes(join(scans, bad.split('/')[1]!)), `${bad}: ${r.error}`);
+    assert.equal(r.output, null);
+  }
+  assert.match(files.get('scans/empty.jpg')!.error!, /empty file/);
+  // No partial or temporary files are left behind.
+  const left = await readdir(join(dir, 'out'), { recursive: true });
+  assert.deepEqual(left.filter((n) => n.includes('tmp')), []);
+  assert.deepEqual(left.filter((n) => /empty|letter|truncated/.test(n)), []);
+});
+
+test('every kind of scan: EXIF orientation, 16-bit, palette, alpha, CMYK, multi-frame', async () => {
+  const dir = await tempDir();
+  const src = join(dir, 'kinds');
+  await mkdir(src);
+  await fx.orientedJpeg(join(src, 'oriented.jpg'));
+  await fx.sixteenBitPng(join(src, 'deep.png'));
+  await fx.palettePng(join(src, 'palette.png'));
+  await fx.alphaPng(join(src, 'alpha.png'));
+  await fx.cmykJpeg(join(src, 'cmyk.jpg'));
+  await fx.multiFrameGif(join(src, 'frames.gif'));
+  await fx.multiPageTiff(join(src, 'pages.tiff'));
+  const out = join(dir, 'out');
+  const report = await colorize(options([src], out, { kind: 'none' }));
+  assert.deepEqual(report.totals, { files: 7, hit: 0, inferred: 7, skipped: 0, failed: 0 }, JSON.stringify(report.files.filter((f) => f.error)));
+
+  const oriented = await sharp(join(out, 'oriented.jpg')).metadata();
+  assert.equal(oriented.width, 80, 'EXIF orientation applied: the picture is upright');
+  assert.equal(oriented.height, 120);
+  assert.ok(oriented.orientation === undefined || oriented.orientation === 1, 'orientation reset');
+  const exif = oriented.exif?.toString('latin1') ?? '';
+  assert.ok(exif.includes('Kodak') && exif.includes('Brownie') && exif.includes('Grandma at the lake') && exif.includes('1952:07:14'), 'EXIF kept');
+  assert.ok(oriented.icc && oriented.icc.toString('latin1').includes('s\0R\0G\0B'), 'sRGB ICC profile');
+
+  const alpha = await sharp(join(out, 'alpha.png')).metadata();
+  assert.equal(alpha.hasAlpha, true, 'alpha is kept in a PNG');
+  const [outPx, inPx] = await Promise.all([sharp(join(out, 'alpha.png')).raw().toBuffer(), sharp(join(src, 'alpha.png')).raw().toBuffer()]);
+  assert.equal(outPx[3], inPx[3], "alpha values are the input's");
+  assert.ok(inPx[3]! > 100 && inPx[3]! < 150);
+
+  const gif = await sharp(join(out, 'frames.gif')).metadata();
+  assert.deepEqual([gif.width, gif.height], [40, 30], 'first frame of a GIF');
+  const tiff = await sharp(join(out, 'pages.tiff')).metadata();
+  assert.deepEqual([tiff.width, tiff.height, tiff.pages ?? 1], [50, 40, 1], 'first page of a TIFF');
+  for (const f of ['deep.png', 'palette.png', 'cmyk.jpg']) {
+    const m = await sharp(join(out, f)).metadata();
+    assert.equal(m.space, 'srgb', `${f} is written as sRGB`);
+    assert.equal(m.depth, 'uchar', `${f} is 8-bit`);
+  }
+});
+
+test('--format names outputs by the format and never lets two inputs overwrite one output', async () => {
+  const dir = await tempDir();
+  const src = join(dir, 'in');
+  await mkdir(src);
+  await copyFile(join(ALBUM, 'family/cat.jpg'), join(src, 'a.jpg'));
+  await copyFile(fx.CAMERAMAN, join(src, 'a.png'));
+  const out = join(dir, 'out');
+  const report = await colorize(options([src], out, { kind: 'none' }, { format: 'png' }));
+  assert.equal(report.totals.failed, 0);
+  const outputs = new Map(report.files.map((f) => [f.input.split('/').pop(), f.output!.split('/').pop()]));
+  assert.equal(outputs.get('a.png'), 'a.png');
+  assert.equal(outputs.get('a.jpg'), 'a-jpg.png');
+  assert.equal((await sharp(join(out, 'a-jpg.png')).metadata()).format, 'png');
+  const jpg = await colorize(options([join(src, 'a.png')], join(dir, 'jpg'), { kind: 'none' }, { format: 'jpg' }));
+  assert.equal(jpg.files[0]!.output, join(dir, 'jpg', 'a.jpg'));
+});
+
+test('an output folder inside the input folder is not walked', async () => {
+  const dir = await tempDir();
+  await copyFile(fx.CAMERAMAN, join(dir, 'cameraman.png'));
+  await colorize(options([dir], join(dir, 'colorized'), { kind: 'none' }));
+  const again = await colorize(options([dir], join(dir, 'colorized'), { kind: 'none' }));
+  assert.equal(again.totals.files, 1);
+  assert.equal(again.totals.skipped, 1);
+});
+
+test('a damaged cached value is a miss: inferred again and overwritten', async () => {
+  const dir = await tempDir();
+  await copyFile(fx.CAMERAMAN, join(dir, 'c.png'));
+  const store = await new FileStore(join(dir, 'cache')).open();
+  const key = cacheKey(tint.id, 64, await sha(join(dir, 'c.png')));
+  await store.setMany([{ key, value: Buffer.from('DDAB garbage that is not a value') }], 60_000);
+  const warnings: string[] = [];
+  const report = await colorize(
+    options([join(dir, 'c.png')], join(dir, 'out'), { kind: 'file', dir: join(dir, 'cache') }, {
+      onEvent: (e) => e.type === 'warning' && warnings.push(e.message),
+    }),
+  );
+  assert.equal(report.totals.inferred, 1);
+  assert.match(warnings.join('\n'), /damaged/);
+  const [value] = await store.getMany([key]);
+  assert.ok(value && value.subarray(0, 4).toString() === 'DDAB' && value.length > 40, 'overwritten with a good value');
+  const again = await colorize(options([join(dir, 'c.png')], join(dir, 'out2'), { kind: 'file', dir: join(dir, 'cache') }));
+  assert.equal(again.totals.hit, 1);
+});
+
+test('an interrupted run starts nothing new and says so', async () => {
+  const dir = await tempDir();
+  const ac = new AbortController();
+  ac.abort();
+  const report = await colorize(options([ALBUM], join(dir, 'out'), { kind: 'none' }, { signal: ac.signal }));
+  assert.equal(report.interrupted, true);
+  assert.equal(report.totals.inferred, 0);
+  assert.ok(report.files.every((f) => f.status === 'failed' && /interrupted/.test(f.error ?? '')));
+});
