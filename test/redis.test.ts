@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import sharp from 'sharp';
+import { STATS_KEY, cacheKey } from '../src/cache/keys.js';
+import { RedisStore } from '../src/cache/redis.js';
+import { inspectModel, type ModelInfo } from '../src/model/session.js';
+import { tintModel } from '../src/model/tiny-model.js';
+import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
+import { ALBUM, cleanup, freePort, startRedis, tempDir } from './helpers.js';
+
+let tint: ModelInfo;
+let album: string;
+
+before(async () => {
+  const dir = await tempDir();
+  await writeFile(join(dir, 'tint.onnx'), tintModel(null));
+  tint = await inspectModel(join(dir, 'tint.onnx'));
+  // Twelve distinct photos: the album, and flipped and resized variants.
+  album = join(dir, 'album');
+  await mkdir(album);
+  const sources = ['cameraman.png', 'coins.png', 'family/astronaut-1984.jpg', 'family/cafe.jpg', 'family/cat.jpg'];
+  for (const [i, f] of sources.entries()) {
+    await copyFile(join(ALBUM, f), join(album, `${i}-${f.split('/').pop()}`));
+    await sharp(join(ALBUM, f)).flop().resize(200).png().toFile(join(album, `${i}-flop.png`));
+  }
+  await sharp(join(ALBUM, 'coins.png')).flip().png().toFile(join(album, 'x-flip.png'));
+  await sharp(join(ALBUM, 'cameraman.png')).flip().png().toFile(join(album, 'y-flip.png'));
+});
+after(cleanup);
+
+function sha(n: number): string {
+  return n.toString(16).padStart(64, '0');
+}
+
+function options(outDir: string, url: string, extra: Partial<ColorizeOptions> = {}): ColorizeOptions {
+  return {
+    paths: [album],
+    outDir,
+    model: tint,
+    size: 64,
+    device: 'cpu',
+    batchSize: 2,
+    concurrency: 2,
+    cache: { kind: 'redis', url },
+    cacheOptions: { timeouts: { connectTimeoutMs: 500, commandTimeoutMs: 1000 } },
+    ttlMs: 86_400_000,
+    format: 'png',
+    quality: 90,
+    force: false,
+    ...extra,
+  };
+}
+
+test('lookups are pipelined MGETs: one round trip for a batch, never one command per key', async () => {
+  const server = await startRedis();
+  const store = await RedisStore.fromUrl(server.url).open();
+  const entries = Array.from({ length: 200 }, (_, i) => ({ key: cacheKey('m', 512, sha(i)), value: Buffer.from(`value ${i}`) }));
+  await store.setMany(entries.slice(0, 150), 60_000);
+  const admin = server.client();
+  await admin.config('RESETSTAT');
+  const values = await store.getMany(entries.map((e) => e.key));
+  assert.equal(values.length, 200);
+  assert.equal(values[3]!.toString(), 'value 3');
+  assert.equal(values[199], null);
+  const stats = await admin.info('commandstats');
+  const mget = /cmdstat_mget:calls=(\d+)/.exec(stats);
+  const get = /cmdstat_get:calls=(\d+)/.exec(stats);
+  assert.equal(Number(mget?.[1]), Math.ceil(200 / store.batchKeys), 'one MGET per batch of keys');
+  assert.equal(get, null, 'no single GETs');
+  await store.close();
+});
+
+test('entries carry a jittered TTL; invalidation and stats never touch keys that are not ddcolor entries', async () => {
+  const server = await startRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+  const store = await RedisStore.fromUrl(server.url).open();
+  const admin = server.client();
+  await admin.set('someone:else', 'keep me');
+  await admin.set('ddcolor:v1:not-a-valid-key', 'keep me too');
+  const ttl = 3_600_000;
+  await store.setMany(Array.from({ length: 40 }, (_, i) => ({ key: cacheKey('m1', 512, sha(i)), value: Buffer.alloc(100, i) })), ttl);
+  await store.setMany([{ key: cacheKey('m2', 1024, sha(1)), value: Buffer.alloc(50) }], ttl);
+  const pttls = await Promise.all(Array.from({ length: 40 }, (_, i) => admin.pttl(cacheKey('m1', 512, sha(i)))));
+  assert.ok(pttls.every((t) => t > ttl * 0.94 && t <= ttl * 1.05), `TTLs within ±5%: ${Math.min(...pttls)}..${Math.max(...pttls)}`);
+  assert.ok(new Set(pttls.map((t) => Math.round(t / 1000))).size > 5, 'expiries are spread');
+  await store.addCounters(7, 3);
+  const stats = await store.stats();
+  assert.equal(stats.entries, 41);
+  assert.equal(stats.bytes, 40 * 100 + 50);
+  assert.equal(stats.hits, 7);
+  assert.equal(stats.misses, 3);
+  assert.equal(stats.hitRate, 0.7);
+  assert.deepEqual(stats.byModel.map((m) => [m.modelId, m.size, m.entries]), [['m1', 512, 40], ['m2', 1024, 1]]);
+  assert.equal(stats.redis?.policy, 'allkeys-lru');
+  assert.equal(stats.redis?.maxmemory, 64 * 1024 * 1024);
+  assert.deepEqual(stats.warnings, []);
+  assert.equal(await store.deleteWhere((k) => k.includes(':m2:')), 1);
+  assert.equal(await store.deleteWhere(() => true), 40);
+  assert.equal(await admin.get('someone:else'), 'keep me');
+  assert.equal(await admin.get('ddcolor:v1:not-a-valid-key'), 'keep me too');
+  assert.equal(await admin.exists(STATS_KEY), 1);
+  await store.close();
+});
+
+test('stats warn when Redis would refuse writes (noeviction) or has no maxmemory', async () => {
+  const server = await startRedis(['--maxmemory-policy', 'noeviction']);
+  const store = await RedisStore.fromUrl(server.url).open();
+  const stats = await store.stats();
+  assert.equal(stats.redis?.policy, 'noeviction');
+  assert.ok(stats.warnings.some((w) => /noeviction/.test(w)));
+  assert.ok(stats.warnings.some((w) => /maxmemory is not set/.test(w)));
+  await store.close();
+});
+
+test('a shared Redis serves a second run, in another folder, from the cache', async () => {
+  const server = await startRedis();
+  const dir = await tempDir();
+  const first = await colorize(options(join(dir, 'a'), server.url));
+  assert.equal(first.totals.inferred, 12);
+  assert.equal(first.cache.backend, 'redis');
+  assert.equal(first.cache.location, `127.0.0.1:${server.port}`);
+  const second = await colorize(options(join(dir, 'b'), server.url));
+  assert.deepEqual(second.totals, { files: 12, hit: 12, inferred: 0, skipped: 0, failed: 0 });
+  const counters = await server.client().hgetall(STATS_KEY);
+  assert.equal(Number(counters.hits), 12);
+  assert.equal(Number(counters.misses), 12);
+});
+
+test('a Redis that is down from the start: the run warns, finishes every output and is marked degraded', async () => {
+  const port = await freePort();
+  const dir = await tempDir();
+  const warnings: string[] = [];
+  const started = Date.now();
+  const report = await colorize(options(join(dir, 'out'), `redis://127.0.0.1:${port}`, { onEvent: (e) => e.type === 'warning' && warnings.push(e.message) }));
+  assert.equal(report.totals.inferred, 12);
+  assert.equal(report.totals.failed, 0);
+  assert.equal(report.cache.degraded, true);
+  assert.equal(warnings.length, 1, 'warned once');
+  assert.ok(Date.now() - started < 60_000);
+  assert.equal((await readdir(join(dir, 'out'))).filter((n) => n.endsWith('.png')).length, 12);
+});
+
+test('a Redis killed in the middle of a run: warned once, degraded, every output written, no hang', async () => {
+  const server = await startRedis();
+  const dir = await tempDir();
+  const warnings: string[] = [];
+  let killed = false;
+  const report = await colorize(
+    options(join(dir, 'out'), server.url, {
+      concurrency: 1,
+      batchSize: 1,
+      onEvent: (e) => {
+        if (e.type === 'warning') warnings.push(e.message);
+        if (e.type === 'file' && !killed) {
+          killed = true;
+          server.process.kill('SIGKILL');
+        }
+      },
+    }),
+  );
+  assert.equal(report.totals.failed, 0, JSON.stringify(report.files.filter((f) => f.error)));
+  assert.equal(report.totals.inferred + report.totals.hit, 12);
+  assert.equal(report.cache.degraded, true);
+  assert.equal(warnings.filter((w) => /cache/.test(w)).length, 1);
+  assert.equal((await readdir(join(dir, 'out'))).filter((n) => n.endsWith('.png')).length, 12);
+});
+
+test('a damaged value in Redis is a miss and is overwritten', async () => {
+  const server = await startRedis();
+  const dir = await tempDir();
+  const first = await colorize(options(join(dir, 'a'), server.url));
+  const admin = server.client();
+  const key = cacheKey(tint.id, 64, first.files[0]!.sha256!);
+  const good = await admin.getBuffer(key);
+  await admin.set(key, good!.subarray(0, good!.length - 10));
+  const second = await colorize(options(join(dir, 'b'), server.url));
+  assert.equal(second.totals.inferred, 1);
+  assert.equal(second.totals.hit, 11);
+  assert.deepEqual(await admin.getBuffer(key), good);
+});
