@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Runs the compiled test files (dist/test/*.test.js) with Node's test runner.
+// Each file runs in its own process; integration tests start their own redis-server processes.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = join(import.meta.dirname, '..', 'dist', 'test');
+const files = readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(dir, f));
+const only = process.argv.slice(2);
+const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...selected], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

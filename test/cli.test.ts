@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { tintModel } from '../src/model/tiny-model.js';
+import { ALBUM, cleanup, runCli, startRedis, tempDir } from './helpers.js';
+
+let dir: string;
+let model: string;
+
+before(async () => {
+  dir = await tempDir();
+  model = join(dir, 'tint.onnx');
+  await writeFile(model, tintModel(null));
+});
+after(cleanup);
+
+test('colorize: exit 0, a summary on stdout, the report in the output folder', async () => {
+  const out = join(dir, 'out0');
+  const r = await runCli(['colorize', ALBUM, '-o', out, '--model', model, '--size', '64', '--cache', `file:${join(dir, 'cache0')}`, '--no-progress']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /5 photos .*: 5 inferred, 0 from cache, 0 up to date, 0 failed/);
+  assert.match(r.stdout, new RegExp(`report: ${join(out, 'ddcolor-report.json')}`));
+  assert.match(r.stderr, /model loaded on CPU/);
+  const report = JSON.parse(await readFile(join(out, 'ddcolor-report.json'), 'utf8')) as { schema: string; totals: { inferred: number } };
+  assert.equal(report.schema, 'ddcolor.report/v1');
+  assert.equal(report.totals.inferred, 5);
+});
+
+test('--json prints the report and nothing else on stdout', async () => {
+  const out = join(dir, 'out1');
+  const r = await runCli(['colorize', ALBUM, '-o', out, '--model', model, '--size', '64', '--cache', 'none', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as { totals: { files: number }; cache: { backend: string } };
+  assert.equal(report.totals.files, 5);
+  assert.equal(report.cache.backend, 'none');
+});
+
+test('exit 1 when some photos fail, naming them on stderr and in the report', async () => {
+  const src = join(dir, 'bad');
+  await mkdir(src);
+  await copyFile(join(ALBUM, 'coins.png'), join(src, 'coins.png'));
+  await writeFile(join(src, 'broken.png'), 'not a png');
+  const out = join(dir, 'out2');
+  const r = await runCli(['colorize', src, '-o', out, '--model', model, '--size', '64', '--cache', 'none', '-q']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '', 'quiet: no summary');
+  assert.match(r.stderr, new RegExp(`failed: ${join(src, 'broken.png')}: `));
+  const report = JSON.parse(await readFile(join(out, 'ddcolor-report.json'), 'utf8')) as { totals: { failed: number; inferred: number } };
+  assert.deepEqual([report.totals.failed, report.totals.inferred], [1, 1]);
+});
+
+test('exit 2 for usage and configuration errors, with a message that says what is wrong', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['colorize', join(dir, 'no-such-folder'), '--model', model], /no-such-folder: no such file or folder/],
+    [['colorize', ALBUM, '--model', join(dir, 'missing.onnx')], /missing\.onnx: no such file.*README/],
+    [['colorize', ALBUM, '--model', model, '--size', '100'], /multiple of 32/],
+    [['colorize', ALBUM, '--model', model, '--preset', 'landscape'], /Allowed choices are person, building/],
+    [['colorize', ALBUM, '--model', model, '--cache', 'memcached://x'], /expected redis:\/\/.*file:<dir> or none/],
+    [['colorize', ALBUM, '--model', model, '--ttl', 'forever'], /expected a duration/],
+    [['colorize', ALBUM, '--model', model, '--quality', '0'], /from 1 to 100/],
+    [['colorize', ALBUM, '--model', model, '--device', 'cuda', '--cache', 'none', '-o', join(dir, 'cuda')], /CUDA/],
+    [['colorize'], /missing required argument/],
+    [['frobnicate'], /unknown command/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+    assert.match(r.stderr, message, args.join(' '));
+  }
+});
+
+test('exit 2 when the output folder cannot be written', async () => {
+  if (process.getuid?.() === 0) {
+    // root can write anywhere: use a path under a file instead of a read-only folder.
+    const file = join(dir, 'a-file');
+    await writeFile(file, '');
+    const r = await runCli(['colorize', ALBUM, '--model', model, '--cache', 'none', '-o', join(file, 'out')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /output folder .* cannot be written/);
+    return;
+  }
+  const ro = join(dir, 'readonly');
+  await mkdir(ro);
+  await chmod(ro, 0o555);
+  const r = await runCli(['colorize', ALBUM, '--model', model, '--cache', 'none', '-o', join(ro, 'out')]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /cannot be written/);
+});
+
+test('without a model installed, the tiny test model is used and the run says plainly it only tints', async () => {
+  const r = await runCli(['colorize', join(ALBUM, 'coins.png'), '-o', join(dir, 'out3'), '--size', '64', '--cache', 'none', '--no-progress']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /TINTS photos sepia and does NOT colorize/);
+});
+
+test('cache stats and invalidate on Redis, with --json', async () => {
+  const server = await startRedis();
+  const out = join(dir, 'out4');
+  const cache = ['--cache', server.url];
+  let r = await runCli(['colorize', ALBUM, '-o', out, '--model', model, '--size', '64', ...cache, '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  await server.client().set('not:ours', '1');
+  r = await runCli(['cache', 'stats', ...cache, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const stats = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.equal(stats.backend, 'redis');
+  assert.equal(stats.entries, 5);
+  assert.equal(stats.misses, 5);
+  assert.equal(stats.hits, 0);
+  assert.equal(stats.hitRate, 0);
+  assert.ok((stats.bytes as number) > 0);
+  r = await runCli(['cache', 'stats', ...cache]);
+  assert.match(r.stdout, /entries:\s+5/);
+  assert.match(r.stdout, /policy noeviction/);
+  assert.match(r.stderr, /warning: .*noeviction/);
+
+  r = await runCli(['cache', 'invalidate', join(ALBUM, 'coins.png'), '--model', model, '--size', '64', ...cache, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { removed: number }).removed, 1);
+  r = await runCli(['cache', 'invalidate', '--all', ...cache]);
+  assert.equal(r.code, 2, 'refuses --all without --yes when not on a terminal');
+  assert.match(r.stderr, /--yes/);
+  r = await runCli(['cache', 'invalidate', '--all', '--yes', ...cache]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /removed 4 cached results/);
+  assert.equal(await server.client().get('not:ours'), '1');
+});
+
+test('cache stats on the embedded store', async () => {
+  const cacheDir = join(dir, 'cache5');
+  const r0 = await runCli(['colorize', join(ALBUM, 'family'), '-o', join(dir, 'out5'), '--model', model, '--size', '64', '--cache', `file:${cacheDir}`, '-q']);
+  assert.equal(r0.code, 0, r0.stderr);
+  const r = await runCli(['cache', 'stats', '--json'], { XDG_CACHE_HOME: join(dir, 'xdg') });
+  assert.equal((JSON.parse(r.stdout) as { location: string }).location, join(dir, 'xdg', 'ddcolor'), 'default: $XDG_CACHE_HOME/ddcolor');
+  const r2 = await runCli(['cache', 'stats', '--json'], { DDCOLOR_CACHE: `file:${cacheDir}` });
+  const s = JSON.parse(r2.stdout) as { backend: string; entries: number };
+  assert.deepEqual([s.backend, s.entries], ['file', 3]);
+});
