@@ -138,3 +138,121 @@ export async function writeModelFile(dir: string, name: string, bytes: Buffer): 
   await writeFile(path, bytes);
   return path;
 }
+
+export interface RedisCluster {
+  nodes: RedisServer[];
+  url: string;
+  stop(): Promise<void>;
+}
+
+function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${out}`));
+    });
+  });
+}
+
+/** A real 3-master Redis Cluster (no replicas) on free loopback ports. */
+export async function startCluster(masters = 3): Promise<RedisCluster> {
+  const nodes: RedisServer[] = [];
+  for (let i = 0; i < masters; i++) {
+    const port = await freePort();
+    nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'], port));
+  }
+  await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const infos = await Promise.all(nodes.map((n) => run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])));
+    if (infos.every((i) => i.includes('cluster_state:ok'))) break;
+    if (Date.now() > deadline) throw new Error('cluster did not become ready');
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return {
+    nodes,
+    url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
+    async stop() {
+      for (const n of nodes) await n.stop();
+    },
+  };
+}
+
+export interface RedisSentinelSetup {
+  master: RedisServer;
+  replica: RedisServer;
+  sentinel: RedisServer;
+  name: string;
+  url: string;
+  /** The address the sentinel currently gives for the master. */
+  masterPort(): Promise<number>;
+}
+
+/** A master, a replica and one Sentinel watching them (quorum 1, fast failover). */
+export async function startSentinel(name = 'ddcolor-master'): Promise<RedisSentinelSetup> {
+  const master = await startRedis();
+  const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)]);
+  const dir = await tempDir('ddcolor-sentinel-');
+  const port = await freePort();
+  const conf = join(dir, 'sentinel.conf');
+  await writeFile(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 5000`,
+      `sentinel parallel-syncs ${name} 1`,
+      '',
+    ].join('\n'),
+  );
+  const proc = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
+  let exited = false;
+  proc.on('exit', () => (exited = true));
+  const sentinel: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    process: proc,
+    async stop() {
+      if (exited) return;
+      await new Promise<void>((res) => {
+        proc.once('exit', () => res());
+        proc.kill('SIGKILL');
+      });
+    },
+    client() {
+      const c = new Redis({ port, host: '127.0.0.1' });
+      c.on('error', () => undefined);
+      return c;
+    },
+  };
+  cleanups.push(() => sentinel.stop());
+  await waitForPing(port);
+  // Wait until the replica is in sync, so a failover has the data.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const info = await run('redis-cli', ['-p', String(replica.port), 'info', 'replication']);
+    if (/master_link_status:up/.test(info)) break;
+    if (Date.now() > deadline) throw new Error('replica did not sync');
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return {
+    master,
+    replica,
+    sentinel,
+    name,
+    url: `redis-sentinel://127.0.0.1:${port}/${name}`,
+    async masterPort() {
+      const out = await run('redis-cli', ['-p', String(port), 'sentinel', 'get-master-addr-by-name', name]);
+      return Number(out.trim().split('\n')[1]);
+    },
+  };
+}

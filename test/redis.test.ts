@@ -55,7 +55,7 @@ function options(outDir: string, url: string, extra: Partial<ColorizeOptions> = 
 
 test('lookups are pipelined MGETs: one round trip for a batch, never one command per key', async () => {
   const server = await startRedis();
-  const store = await RedisStore.fromUrl(server.url).open();
+  const store = await RedisStore.single(server.url).open();
   const entries = Array.from({ length: 200 }, (_, i) => ({ key: cacheKey('m', 512, sha(i)), value: Buffer.from(`value ${i}`) }));
   await store.setMany(entries.slice(0, 150), 60_000);
   const admin = server.client();
@@ -74,7 +74,7 @@ test('lookups are pipelined MGETs: one round trip for a batch, never one command
 
 test('entries carry a jittered TTL; invalidation and stats never touch keys that are not ddcolor entries', async () => {
   const server = await startRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
-  const store = await RedisStore.fromUrl(server.url).open();
+  const store = await RedisStore.single(server.url).open();
   const admin = server.client();
   await admin.set('someone:else', 'keep me');
   await admin.set('ddcolor:v1:not-a-valid-key', 'keep me too');
@@ -105,7 +105,7 @@ test('entries carry a jittered TTL; invalidation and stats never touch keys that
 
 test('stats warn when Redis would refuse writes (noeviction) or has no maxmemory', async () => {
   const server = await startRedis(['--maxmemory-policy', 'noeviction']);
-  const store = await RedisStore.fromUrl(server.url).open();
+  const store = await RedisStore.single(server.url).open();
   const stats = await store.stats();
   assert.equal(stats.redis?.policy, 'noeviction');
   assert.ok(stats.warnings.some((w) => /noeviction/.test(w)));

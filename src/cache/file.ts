@@ -5,6 +5,7 @@
  *
  *   <root>/v1/entries/ab/cd/<sha256(key)>   one entry
  *   <root>/v1/tmp/                          writes in progress
+ *   <root>/v1/locks/<sha256(key)>           short-lived locks: owner and expiry, created exclusively
  *   <root>/v1/stats.log                     lifetime counters, one appended line per run
  *
  * Least recently used entries go first when the folder grows past its size cap: a hit touches its
@@ -159,6 +160,71 @@ export class FileStore implements CacheStore {
       }
     });
     return removed.reduce<number>((a, b) => a + b, 0);
+  }
+
+  private lockPath(key: string): string {
+    return join(this.base, 'locks', createHash('sha256').update(key).digest('hex'));
+  }
+
+  private async readLock(path: string): Promise<{ owner: string; expiresAt: number } | null> {
+    const text = await readFile(path, 'utf8').catch(() => null);
+    if (text === null) return null;
+    const [owner, expires] = text.split('\n');
+    return { owner: owner ?? '', expiresAt: Number(expires) || 0 };
+  }
+
+  private async lockOne(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    const path = this.lockPath(key);
+    const body = `${owner}\n${this.now() + ttlMs}\n`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(path, body, { flag: 'wx' });
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const held = await this.readLock(path);
+      if (held && held.expiresAt > this.now()) return false;
+      // Expired (its owner died): move it aside atomically, so only one run reclaims it.
+      const aside = join(this.base, 'tmp', `stale-lock-${randomBytes(8).toString('hex')}`);
+      try {
+        await rename(path, aside);
+      } catch {
+        continue;
+      }
+      const moved = await this.readLock(aside);
+      if (moved && moved.expiresAt > this.now()) {
+        // Someone reclaimed it between our read and the rename: give it back.
+        await rename(aside, path).catch(() => undefined);
+        return false;
+      }
+      await rm(aside, { force: true });
+    }
+    return false;
+  }
+
+  async tryLock(keys: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
+    await mkdir(join(this.base, 'locks'), { recursive: true });
+    return mapLimit(keys, 16, (k) => this.lockOne(k, owner, ttlMs));
+  }
+
+  async unlock(keys: readonly string[], owner: string): Promise<void> {
+    await mapLimit(keys, 16, async (k) => {
+      const path = this.lockPath(k);
+      const held = await this.readLock(path);
+      if (held?.owner === owner) await unlink(path).catch(() => undefined);
+    });
+  }
+
+  async refreshLocks(keys: readonly string[], owner: string, ttlMs: number): Promise<void> {
+    await mapLimit(keys, 16, async (k) => {
+      const path = this.lockPath(k);
+      const held = await this.readLock(path);
+      if (held?.owner !== owner) return;
+      const tmp = join(this.base, 'tmp', `lock-${randomBytes(8).toString('hex')}`);
+      await writeFile(tmp, `${owner}\n${this.now() + ttlMs}\n`);
+      await rename(tmp, path);
+    });
   }
 
   /** Every entry file with its size and mtime. */

@@ -8,6 +8,14 @@ export const KEY_PREFIX = 'ddcolor:v1:';
 /** Lifetime hit/miss counters live beside the entries, under a name no entry key can take. */
 export const STATS_KEY = 'ddcolor:stats:v1';
 
+/** Short-lived locks that make one run (of many sharing the cache) infer a photo. */
+export const LOCK_PREFIX = 'ddcolor:lock:v1:';
+
+/** The lock key guarding an entry key. */
+export function lockKeyFor(entryKey: string): string {
+  return LOCK_PREFIX + entryKey.slice(KEY_PREFIX.length);
+}
+
 const HEX64 = /^[0-9a-f]{64}$/;
 
 export function cacheKey(modelId: string, size: number, sha256: string): string {

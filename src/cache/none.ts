@@ -15,6 +15,12 @@ export class NoneStore implements CacheStore {
   async deleteWhere(): Promise<number> {
     return 0;
   }
+  /** Nothing is shared, so every lock is granted. */
+  async tryLock(keys: readonly string[]): Promise<boolean[]> {
+    return keys.map(() => true);
+  }
+  async unlock(): Promise<void> {}
+  async refreshLocks(): Promise<void> {}
   async addCounters(): Promise<void> {}
   async stats(): Promise<CacheStats> {
     return { backend: 'none', location: 'none', entries: 0, bytes: 0, hits: 0, misses: 0, hitRate: null, byModel: [], warnings: [] };

@@ -1,16 +1,21 @@
 /**
- * Redis implementation of the cache, on ioredis.
+ * Redis implementation of the cache, on ioredis: a single server, Sentinel (failover followed by
+ * ioredis), or Redis Cluster.
  *
  * ioredis queues commands while disconnected and has no command timeout by default, so a dead
  * server makes a run wait forever. Here the offline queue is off, connect and commands have bounded
  * timeouts, and a request is retried at most once: a server that goes away fails fast, and the
- * pipeline degrades to no cache.
+ * pipeline degrades to no cache; ioredis keeps reconnecting in the background, so a server that
+ * comes back is used again.
  *
  * Lookups are pipelined MGETs of at most `batchKeys` keys each (values are tens of KB, so a batch
- * stays a few MB): one round trip per call, never one per file.
+ * stays a few MB): one round trip per call, never one per file. In a cluster, MGET across slots is
+ * refused (CROSSSLOT) and a pipeline must stay on one node, so keys are grouped by node, then by
+ * slot: one pipeline per master, sent in parallel.
  */
-import { Redis, type RedisOptions } from 'ioredis';
-import { KEY_PREFIX, STATS_KEY, jitteredTtl, parseKey } from './keys.js';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { KEY_PREFIX, STATS_KEY, jitteredTtl, lockKeyFor, parseKey } from './keys.js';
 import { groupUsage, hitRate, type CacheEntry, type CacheStats, type CacheStore, type RedisMemoryInfo } from './store.js';
 
 export interface RedisTimeouts {
@@ -33,12 +38,7 @@ export function safeRedisOptions(t: RedisTimeouts = DEFAULT_TIMEOUTS): RedisOpti
   };
 }
 
-/** host:port[/db] of a redis URL, without credentials. */
-export function redisLocation(url: string): string {
-  const u = new URL(url);
-  const db = u.pathname && u.pathname !== '/' ? u.pathname : '';
-  return `${u.hostname}:${u.port || '6379'}${db}`;
-}
+export type Topology = 'single' | 'sentinel' | 'cluster';
 
 export function parseInfo(text: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -60,13 +60,27 @@ export function memoryWarnings(info: RedisMemoryInfo): string[] {
   return w;
 }
 
+/** Compare-and-delete: release a lock only if this run still owns it. */
+const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+/** Compare-and-extend: keep a lock this run still owns. */
+const REFRESH = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+
+type Client = Redis | Cluster;
+
+/** Keys of one batch that go to one node, split into groups that may share a multi-key command. */
+interface NodeGroup {
+  node: string;
+  groups: Array<{ indices: number[]; keys: string[] }>;
+}
+
 export class RedisStore implements CacheStore {
   readonly backend = 'redis' as const;
   lastError: Error | null = null;
 
   constructor(
-    readonly client: Redis,
+    readonly client: Client,
     readonly location: string,
+    readonly topology: Topology = client instanceof Cluster ? 'cluster' : 'single',
     readonly batchKeys = 64,
   ) {
     client.on('error', (err: Error) => {
@@ -74,8 +88,26 @@ export class RedisStore implements CacheStore {
     });
   }
 
-  static fromUrl(url: string, timeouts: RedisTimeouts = DEFAULT_TIMEOUTS): RedisStore {
-    return new RedisStore(new Redis(url, safeRedisOptions(timeouts)), redisLocation(url));
+  static single(url: string, timeouts: RedisTimeouts = DEFAULT_TIMEOUTS, location?: string): RedisStore {
+    return new RedisStore(new Redis(url, safeRedisOptions(timeouts)), location ?? redisLocation(url), 'single');
+  }
+
+  static sentinel(options: RedisOptions, location: string, timeouts: RedisTimeouts = DEFAULT_TIMEOUTS): RedisStore {
+    return new RedisStore(new Redis({ ...safeRedisOptions(timeouts), ...options }), location, 'sentinel');
+  }
+
+  static cluster(nodes: Array<{ host: string; port: number }>, redisOptions: RedisOptions, location: string, timeouts: RedisTimeouts = DEFAULT_TIMEOUTS): RedisStore {
+    const options: ClusterOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRedirections: 4,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      slotsRefreshTimeout: timeouts.connectTimeoutMs,
+      clusterRetryStrategy: (times: number) => Math.min(200 * times, 2000),
+      redisOptions: { ...safeRedisOptions(timeouts), lazyConnect: false, ...redisOptions },
+    };
+    return new RedisStore(new Cluster(nodes, options), location, 'cluster');
   }
 
   /** Connect within the connect timeout; rejects with the server's address in the message. */
@@ -83,6 +115,7 @@ export class RedisStore implements CacheStore {
     if (this.client.status === 'ready') return this;
     try {
       await this.client.connect();
+      if (this.client instanceof Cluster) await this.client.ping();
     } catch (err) {
       this.client.disconnect();
       throw new Error(`cannot connect to Redis at ${this.location}: ${(err as Error).message}`);
@@ -90,60 +123,167 @@ export class RedisStore implements CacheStore {
     return this;
   }
 
-  private chunks<T>(items: readonly T[], size = this.batchKeys): T[][] {
-    const out: T[][] = [];
-    for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-    return out;
+  /** Group keys so that each pipeline talks to one node and each multi-key command to one slot. */
+  private plan(keys: readonly string[]): NodeGroup[] {
+    if (!(this.client instanceof Cluster)) {
+      const groups: NodeGroup['groups'] = [];
+      for (let i = 0; i < keys.length; i += this.batchKeys) {
+        const indices = Array.from({ length: Math.min(this.batchKeys, keys.length - i) }, (_, k) => i + k);
+        groups.push({ indices, keys: indices.map((j) => keys[j]!) });
+      }
+      return [{ node: 'single', groups }];
+    }
+    const slots = this.client.slots;
+    const byNode = new Map<string, Map<number, { indices: number[]; keys: string[] }>>();
+    keys.forEach((key, i) => {
+      const slot = calculateSlot(key);
+      const node = slots[slot]?.[0] ?? 'unknown';
+      let n = byNode.get(node);
+      if (!n) byNode.set(node, (n = new Map()));
+      let g = n.get(slot);
+      if (!g) n.set(slot, (g = { indices: [], keys: [] }));
+      g.indices.push(i);
+      g.keys.push(key);
+    });
+    return [...byNode].map(([node, m]) => ({ node, groups: [...m.values()] }));
+  }
+
+  /** Run one pipeline per node (in parallel); `add` queues the commands of a group. */
+  private async perNode(
+    keys: readonly string[],
+    add: (pipe: ChainableCommander, group: { indices: number[]; keys: string[] }) => number,
+    take: (result: unknown, group: { indices: number[]; keys: string[] }, commandIndex: number) => void,
+  ): Promise<void> {
+    if (keys.length === 0) return;
+    await Promise.all(
+      this.plan(keys).map(async (node) => {
+        const pipe = this.client.pipeline();
+        const counts = node.groups.map((g) => add(pipe, g));
+        const results = await pipe.exec();
+        if (!results) throw new Error('Redis pipeline was aborted');
+        let r = 0;
+        node.groups.forEach((g, gi) => {
+          for (let c = 0; c < counts[gi]!; c++, r++) {
+            const [err, value] = results[r]!;
+            if (err) throw err;
+            take(value, g, c);
+          }
+        });
+      }),
+    );
   }
 
   async getMany(keys: readonly string[]): Promise<Array<Buffer | null>> {
-    if (keys.length === 0) return [];
-    const pipe = this.client.pipeline();
-    const batches = this.chunks(keys);
-    for (const b of batches) pipe.mgetBuffer(...b);
-    const results = await pipe.exec();
-    if (!results) throw new Error('Redis pipeline was aborted');
-    const out: Array<Buffer | null> = [];
-    for (const [err, values] of results) {
-      if (err) throw err;
-      out.push(...(values as Array<Buffer | null>));
-    }
+    const out: Array<Buffer | null> = new Array(keys.length).fill(null);
+    await this.perNode(
+      keys,
+      (pipe, g) => {
+        pipe.mgetBuffer(...g.keys);
+        return 1;
+      },
+      (values, g) => (values as Array<Buffer | null>).forEach((v, k) => (out[g.indices[k]!] = v)),
+    );
     return out;
   }
 
   async setMany(entries: readonly CacheEntry[], ttlMs: number): Promise<void> {
-    for (const batch of this.chunks(entries)) {
-      const pipe = this.client.pipeline();
-      for (const { key, value } of batch) {
-        if (ttlMs > 0) pipe.set(key, value, 'PX', jitteredTtl(ttlMs));
-        else pipe.set(key, value);
-      }
-      const results = await pipe.exec();
-      for (const [err] of results ?? []) if (err) throw err;
-    }
+    const byKey = new Map(entries.map((e) => [e.key, e.value]));
+    await this.perNode(
+      [...byKey.keys()],
+      (pipe, g) => {
+        for (const key of g.keys) {
+          if (ttlMs > 0) pipe.set(key, byKey.get(key)!, 'PX', jitteredTtl(ttlMs));
+          else pipe.set(key, byKey.get(key)!);
+        }
+        return g.keys.length;
+      },
+      () => undefined,
+    );
   }
 
   async deleteKeys(keys: readonly string[]): Promise<number> {
     let n = 0;
-    for (const batch of this.chunks(keys, 500)) n += await this.client.unlink(...batch);
+    await this.perNode(
+      keys,
+      (pipe, g) => {
+        pipe.unlink(...g.keys);
+        return 1;
+      },
+      (count) => (n += Number(count)),
+    );
     return n;
   }
 
-  /** SCAN (never KEYS) over ddcolor's entries in batches. */
-  private async scanKeys(onBatch: (keys: string[]) => Promise<void>): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', `${KEY_PREFIX}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await onBatch(keys);
-    } while (cursor !== '0');
+  async tryLock(keys: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
+    const out: boolean[] = new Array(keys.length).fill(false);
+    const lockKeys = keys.map(lockKeyFor);
+    await this.perNode(
+      lockKeys,
+      (pipe, g) => {
+        for (const k of g.keys) pipe.set(k, owner, 'PX', ttlMs, 'NX');
+        return g.keys.length;
+      },
+      (reply, g, c) => (out[g.indices[c]!] = reply === 'OK'),
+    );
+    return out;
+  }
+
+  async unlock(keys: readonly string[], owner: string): Promise<void> {
+    await this.perNode(
+      keys.map(lockKeyFor),
+      (pipe, g) => {
+        for (const k of g.keys) pipe.eval(UNLOCK, 1, k, owner);
+        return g.keys.length;
+      },
+      () => undefined,
+    );
+  }
+
+  async refreshLocks(keys: readonly string[], owner: string, ttlMs: number): Promise<void> {
+    await this.perNode(
+      keys.map(lockKeyFor),
+      (pipe, g) => {
+        for (const k of g.keys) pipe.eval(REFRESH, 1, k, owner, String(ttlMs));
+        return g.keys.length;
+      },
+      () => undefined,
+    );
+  }
+
+  /** The servers that hold data: the masters of a cluster, or the one server. */
+  private masters(): Redis[] {
+    return this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+  }
+
+  /** SCAN (never KEYS) over ddcolor's entries in batches, on every master. */
+  private async scanKeys(onBatch: (node: Redis, keys: string[]) => Promise<void>): Promise<void> {
+    for (const node of this.masters()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${KEY_PREFIX}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await onBatch(node, keys);
+      } while (cursor !== '0');
+    }
   }
 
   async deleteWhere(match: (key: string) => boolean): Promise<number> {
     let n = 0;
-    await this.scanKeys(async (keys) => {
+    await this.scanKeys(async (node, keys) => {
       const doomed = keys.filter((k) => parseKey(k) !== null && match(k));
-      if (doomed.length > 0) n += await this.client.unlink(...doomed);
+      if (doomed.length === 0) return;
+      // UNLINK in one call per slot (a cluster refuses multi-key commands across slots).
+      const bySlot = new Map<number, string[]>();
+      for (const k of doomed) {
+        const s = this.client instanceof Cluster ? calculateSlot(k) : 0;
+        bySlot.set(s, [...(bySlot.get(s) ?? []), k]);
+      }
+      const pipe = node.pipeline();
+      for (const ks of bySlot.values()) pipe.unlink(...ks);
+      for (const [err, count] of (await pipe.exec()) ?? []) {
+        if (err) throw err;
+        n += Number(count);
+      }
     });
     return n;
   }
@@ -154,20 +294,24 @@ export class RedisStore implements CacheStore {
   }
 
   async memoryInfo(): Promise<RedisMemoryInfo> {
-    const mem = parseInfo(await this.client.info('memory'));
-    const st = parseInfo(await this.client.info('stats'));
+    const infos = await Promise.all(
+      this.masters().map(async (node) => ({ mem: parseInfo(await node.info('memory')), st: parseInfo(await node.info('stats')) })),
+    );
+    const sum = (f: (i: (typeof infos)[number]) => string | undefined): number => infos.reduce((a, i) => a + Number(f(i) ?? 0), 0);
+    const policies = [...new Set(infos.map((i) => i.mem.get('maxmemory_policy') ?? 'unknown'))];
+    const anyUnlimited = infos.some((i) => Number(i.mem.get('maxmemory') ?? 0) === 0);
     return {
-      usedMemory: Number(mem.get('used_memory') ?? 0),
-      maxmemory: Number(mem.get('maxmemory') ?? 0),
-      policy: mem.get('maxmemory_policy') ?? 'unknown',
-      evictedKeys: Number(st.get('evicted_keys') ?? 0),
+      usedMemory: sum((i) => i.mem.get('used_memory')),
+      maxmemory: anyUnlimited ? 0 : sum((i) => i.mem.get('maxmemory')),
+      policy: policies.includes('noeviction') ? 'noeviction' : policies.join(','),
+      evictedKeys: sum((i) => i.st.get('evicted_keys')),
     };
   }
 
   async stats(): Promise<CacheStats> {
     const usage: Array<{ modelId: string; size: number; bytes: number }> = [];
-    await this.scanKeys(async (keys) => {
-      const pipe = this.client.pipeline();
+    await this.scanKeys(async (node, keys) => {
+      const pipe = node.pipeline();
       for (const k of keys) pipe.strlen(k);
       const res = (await pipe.exec()) ?? [];
       keys.forEach((k, i) => {
@@ -201,4 +345,11 @@ export class RedisStore implements CacheStore {
       this.client.disconnect();
     }
   }
+}
+
+/** host:port[/db] of a redis URL, without credentials. */
+export function redisLocation(url: string): string {
+  const u = new URL(url);
+  const db = u.pathname && u.pathname !== '/' ? u.pathname : '';
+  return `${u.hostname}:${u.port || '6379'}${db}`;
 }

@@ -52,6 +52,16 @@ export interface CacheStore {
   deleteKeys(keys: readonly string[]): Promise<number>;
   /** Delete every ddcolor entry whose parsed key passes `match`; returns how many were removed. */
   deleteWhere(match: (key: string) => boolean): Promise<number>;
+  /**
+   * Take short-lived locks guarding these entry keys (SET NX PX on Redis, exclusive files on the
+   * embedded store); true where this owner got the lock. A lock expires by itself after `ttlMs`,
+   * so a run that dies never blocks the others for long.
+   */
+  tryLock(keys: readonly string[], owner: string, ttlMs: number): Promise<boolean[]>;
+  /** Release locks, only those this owner still holds. */
+  unlock(keys: readonly string[], owner: string): Promise<void>;
+  /** Extend locks this owner still holds. */
+  refreshLocks(keys: readonly string[], owner: string, ttlMs: number): Promise<void>;
   /** Add to the lifetime hit/miss counters (called once a run, not per file). */
   addCounters(hits: number, misses: number): Promise<void>;
   stats(): Promise<CacheStats>;

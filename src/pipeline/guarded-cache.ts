@@ -64,6 +64,40 @@ export class GuardedCache {
     }
   }
 
+  /** Whether locks mean anything: a shared store that is working. */
+  get coordinates(): boolean {
+    return this.usable;
+  }
+
+  /** Take locks; when the cache is not usable every lock is granted (nothing to coordinate with). */
+  async tryLock(keys: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
+    if (!this.usable || keys.length === 0) return keys.map(() => true);
+    try {
+      return await this.store!.tryLock(keys, owner, ttlMs);
+    } catch (err) {
+      this.fail('lock', err);
+      return keys.map(() => true);
+    }
+  }
+
+  async unlock(keys: readonly string[], owner: string): Promise<void> {
+    if (this.store === null || this.store.backend === 'none' || keys.length === 0) return;
+    try {
+      await this.store.unlock(keys, owner);
+    } catch {
+      // An unreleased lock expires by itself; the failure was or will be reported by other calls.
+    }
+  }
+
+  async refreshLocks(keys: readonly string[], owner: string, ttlMs: number): Promise<void> {
+    if (!this.usable || keys.length === 0) return;
+    try {
+      await this.store!.refreshLocks(keys, owner, ttlMs);
+    } catch (err) {
+      this.fail('lock refresh', err);
+    }
+  }
+
   async addCounters(hits: number, misses: number): Promise<void> {
     if (!this.usable || hits + misses === 0) return;
     try {

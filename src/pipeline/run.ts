@@ -12,7 +12,9 @@
  * Identical photos are inferred once: the first becomes the producer, the others wait for its
  * result (and count as hits). Results are stored in the cache in batches.
  */
+import { randomBytes } from 'node:crypto';
 import { access, constants, mkdir, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { CorruptValueError, decodeAb, encodeAb, quantizeAb, type AbPlanes } from '../cache/codec.js';
 import { cacheKey } from '../cache/keys.js';
@@ -61,12 +63,16 @@ export interface ColorizeOptions {
   maxPixels?: number;
   /** Threads for the CPU provider (default: onnxruntime's own choice). */
   threads?: number;
+  /** Lifetime of the per-photo locks shared with other runs (default 2 minutes, extended while held). */
+  lockTtlMs?: number;
   /** Abort: no new photo is started; photos in flight are finished; the report says interrupted. */
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
 }
 
 const CHUNK = 256;
+/** A lock outlives a stalled or killed run by at most this long; held locks are extended meanwhile. */
+export const DEFAULT_LOCK_TTL_MS = 120_000;
 const WRITE_BATCH = 32;
 /** Results kept in memory for duplicates later in the same run (encoded: tens of KB each). */
 const RECENT_RESULTS = 512;
@@ -159,15 +165,32 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     if (recent.size > RECENT_RESULTS) recent.delete(recent.keys().next().value!);
   };
 
-  let writes: CacheEntry[] = [];
-  let writing: Promise<unknown> = Promise.resolve();
-  const flushWrites = (): Promise<unknown> => {
-    const batch = writes;
-    writes = [];
-    if (batch.length > 0) writing = writing.then(() => cache.setMany(batch, opts.ttlMs));
-    return writing;
+  // Locks: a photo is inferred by the run that holds its lock; others wait for the result.
+  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const lockTtl = opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
+  const held = new Set<string>();
+  const refresher = setInterval(() => void cache.refreshLocks([...held], owner, lockTtl), Math.max(200, lockTtl / 3));
+  refresher.unref();
+  const release = async (keys: string[]): Promise<void> => {
+    const mine = keys.filter((k) => held.delete(k));
+    await cache.unlock(mine, owner);
   };
 
+  // Results are written as they come: one write at a time, the next batch gathering meanwhile,
+  // so other runs waiting on a photo see its result soon. A lock is released once its result is stored.
+  let writes: CacheEntry[] = [];
+  let writing: Promise<void> | null = null;
+  const drainWrites = async (): Promise<void> => {
+    while (writes.length > 0) {
+      const batch = writes.splice(0, WRITE_BATCH);
+      await cache.setMany(batch, opts.ttlMs);
+      await release(batch.map((e) => e.key));
+    }
+    writing = null;
+  };
+  const flushWrites = (): Promise<void> => (writing ??= drainWrites());
+
+  const keyOf = (sha: string): string => cacheKey(opts.model.id, S, sha);
   const params = { modelId: opts.model.id, modelSize: S, quality: opts.quality };
 
   const render = async (p: Prepared, decoded: DecodedImage, ab: AbPlanes): Promise<void> => {
@@ -251,6 +274,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
       if (fatal || opts.signal?.aborted) {
         rejectResult(new Error('not processed'));
         inflight.delete(p.sha);
+        void release([keyOf(p.sha)]);
         return finishAborted(p);
       }
       batcher.expect();
@@ -261,6 +285,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
         batcher.cancel();
         rejectResult(err);
         inflight.delete(p.sha);
+        void release([keyOf(p.sha)]);
         finish(p.index, 'failed', failName(p.file, err));
         return;
       }
@@ -271,6 +296,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
       } catch (err) {
         rejectResult(err);
         inflight.delete(p.sha);
+        void release([keyOf(p.sha)]);
         if (err instanceof DdcolorError && (err.kind === 'config' || err.kind === 'usage')) fatal ??= err;
         finish(p.index, 'failed', failName(p.file, err));
         return;
@@ -279,8 +305,8 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
       resolveResult(ab);
       inflight.delete(p.sha);
       remember(p.sha, value);
-      writes.push({ key: cacheKey(opts.model.id, S, p.sha), value });
-      if (writes.length >= WRITE_BATCH) void flushWrites();
+      writes.push({ key: keyOf(p.sha), value });
+      void flushWrites();
       try {
         await render(p, decoded, ab);
         finish(p.index, 'inferred');
@@ -340,22 +366,57 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     return out.sort((a, b) => a.index - b.index);
   };
 
+  // Photos whose lock another run holds: looked up again later, and inferred here only if the
+  // other run never stores a result (its lock then expires).
+  const deferred = new Map<string, Prepared[]>();
+
+  /** Take the locks of photos with no known result: produce those granted, defer the others. */
+  const claim = async (groups: Map<string, Prepared[]>, tasks: Promise<void>[]): Promise<void> => {
+    const shas = [...groups.keys()];
+    if (shas.length === 0) return;
+    const keys = shas.map(keyOf);
+    const granted = opts.force ? keys.map(() => true) : await cache.tryLock(keys, owner, lockTtl);
+    shas.forEach((sha, i) => {
+      const items = groups.get(sha)!;
+      if (!granted[i]) {
+        deferred.set(sha, [...(deferred.get(sha) ?? []), ...items]);
+        return;
+      }
+      if (cache.coordinates && !opts.force) held.add(keys[i]!);
+      tasks.push(produce(items[0]!));
+      for (const p of items.slice(1)) tasks.push(fromResult(p, inflight.get(sha)!));
+    });
+  };
+
+  /** A cached value, decoded; null (with a warning) when it is damaged. */
+  const usable = (p: Prepared, value: Buffer): AbPlanes | null => {
+    try {
+      return decodeAb(value, S);
+    } catch (err) {
+      if (!(err instanceof CorruptValueError)) throw err;
+      emit({ type: 'warning', message: `cached result for ${p.file.path} is damaged (${err.message}): inferring it again` });
+      return null;
+    }
+  };
+
   /** Batched lookup for a chunk, then hand every photo to its path. */
   const dispatch = async (items: Prepared[]): Promise<Promise<void>[]> => {
     const need = new Set<string>();
-    for (const p of items) if (!inflight.has(p.sha) && !recent.has(p.sha)) need.add(p.sha);
+    for (const p of items) if (!inflight.has(p.sha) && !recent.has(p.sha) && !deferred.has(p.sha)) need.add(p.sha);
     const shas = opts.force ? [] : [...need];
     const t = performance.now();
-    const values = await cache.getMany(shas.map((sha) => cacheKey(opts.model.id, S, sha)));
+    const values = await cache.getMany(shas.map(keyOf));
     timings.lookupMs += performance.now() - t;
-    const found = new Map<string, Buffer>();
+    const first = new Map<string, Prepared>();
+    for (const p of items) if (!first.has(p.sha)) first.set(p.sha, p);
+    const found = new Map<string, AbPlanes | null>();
     shas.forEach((sha, i) => {
       const v = values[i];
-      if (v) found.set(sha, v);
+      if (v) found.set(sha, usable(first.get(sha)!, v));
     });
     lookups += shas.length;
-    lookupHits += found.size;
     const tasks: Promise<void>[] = [];
+    const toClaim = new Map<string, Prepared[]>();
     for (const p of items) {
       if (opts.signal?.aborted || fatal) {
         finishAborted(p);
@@ -366,22 +427,53 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
         tasks.push(fromResult(p, running));
         continue;
       }
-      const value = found.get(p.sha) ?? recent.get(p.sha);
-      if (value) {
-        try {
-          const ab = decodeAb(value, S);
-          tasks.push(fromResult(p, Promise.resolve(ab)));
-          continue;
-        } catch (err) {
-          if (!(err instanceof CorruptValueError)) throw err;
-          found.delete(p.sha);
-          lookupHits--;
-          emit({ type: 'warning', message: `cached result for ${p.file.path} is damaged (${err.message}): inferring it again` });
-        }
+      const cached = found.get(p.sha) ?? null;
+      const recentValue = recent.get(p.sha);
+      const ab = cached ?? (recentValue ? usable(p, recentValue) : null);
+      if (ab) {
+        tasks.push(fromResult(p, Promise.resolve(ab)));
+        continue;
       }
-      tasks.push(produce(p));
+      const waiting = deferred.get(p.sha);
+      if (waiting) {
+        waiting.push(p);
+        continue;
+      }
+      toClaim.set(p.sha, [...(toClaim.get(p.sha) ?? []), p]);
     }
+    lookupHits += [...found.values()].filter((v) => v !== null).length;
+    await claim(toClaim, tasks);
     return tasks;
+  };
+
+  /** Come back for deferred photos until each is served from the cache or inferred here. */
+  const settleDeferred = async (tasks: Promise<void>[]): Promise<void> => {
+    let wait = 100;
+    while (deferred.size > 0) {
+      if (opts.signal?.aborted || fatal) {
+        for (const items of deferred.values()) for (const p of items) finishAborted(p);
+        deferred.clear();
+        return;
+      }
+      await new Promise((res) => setTimeout(res, wait));
+      wait = Math.min(wait * 2, 2000);
+      const shas = [...deferred.keys()];
+      const t = performance.now();
+      const values = await cache.getMany(shas.map(keyOf));
+      timings.lookupMs += performance.now() - t;
+      const again = new Map<string, Prepared[]>();
+      shas.forEach((sha, i) => {
+        const items = deferred.get(sha)!;
+        deferred.delete(sha);
+        const v = values[i];
+        const ab = v ? usable(items[0]!, v) : null;
+        if (ab) {
+          lookupHits++;
+          for (const p of items) tasks.push(fromResult(p, Promise.resolve(ab)));
+        } else again.set(sha, items);
+      });
+      await claim(again, tasks);
+    }
   };
 
   emit({ type: 'stage', stage: 'colorize' });
@@ -404,10 +496,14 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
         }
       }
     }
+    await settleDeferred(all);
     await Promise.all(all);
     await flushWrites();
     await cache.addCounters(lookupHits, lookups - lookupHits);
   } finally {
+    clearInterval(refresher);
+    await cache.unlock([...held], owner);
+    held.clear();
     await manifest.save().catch(() => manifest.close());
     await cache.close();
     if (session) await (await (session as Promise<ModelSession>).catch(() => null))?.release();
