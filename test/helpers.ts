@@ -171,7 +171,12 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const infos = await Promise.all(nodes.map((n) => run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])));
-    if (infos.every((i) => i.includes('cluster_state:ok'))) break;
+    const agreed = infos.every((i) => i.includes('cluster_state:ok') && i.includes(`cluster_known_nodes:${masters}`) && i.includes('cluster_slots_ok:16384'));
+    if (agreed) {
+      // Every node must also answer CLUSTER SLOTS with every master (gossip can lag behind the state).
+      const slots = await Promise.all(nodes.map((n) => run('redis-cli', ['-p', String(n.port), 'cluster', 'slots'])));
+      if (slots.every((out) => nodes.every((m) => out.includes(String(m.port))))) break;
+    }
     if (Date.now() > deadline) throw new Error('cluster did not become ready');
     await new Promise((res) => setTimeout(res, 200));
   }

@@ -100,6 +100,10 @@ export interface OpenCacheOptions {
   file?: FileStoreOptions;
 }
 
+function openTimeout(options: OpenCacheOptions): number {
+  return (options.timeouts ?? DEFAULT_TIMEOUTS).connectTimeoutMs * 2;
+}
+
 /** Open (connect to) the cache; rejects when it cannot be reached or created. */
 export async function openCache(spec: CacheSpec, options: OpenCacheOptions = {}): Promise<CacheStore> {
   switch (spec.kind) {
@@ -108,14 +112,14 @@ export async function openCache(spec: CacheSpec, options: OpenCacheOptions = {})
     case 'file':
       return new FileStore(spec.dir, options.file).open();
     case 'redis':
-      return RedisStore.single(spec.url, options.timeouts ?? DEFAULT_TIMEOUTS).open();
+      return RedisStore.single(spec.url, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options));
     case 'redis-cluster': {
       const auth: RedisOptions = {
         ...(spec.username ? { username: spec.username } : {}),
         ...(spec.password ? { password: spec.password } : {}),
         ...(spec.tls ? { tls: {} } : {}),
       };
-      return RedisStore.cluster(spec.nodes, auth, describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open();
+      return RedisStore.cluster(spec.nodes, auth, describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options));
     }
     case 'redis-sentinel': {
       const redisOptions: RedisOptions = {
@@ -127,7 +131,7 @@ export async function openCache(spec: CacheSpec, options: OpenCacheOptions = {})
         ...(spec.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
         sentinelRetryStrategy: (times: number) => Math.min(200 * times, 2000),
       };
-      return RedisStore.sentinel(redisOptions, describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open();
+      return RedisStore.sentinel(redisOptions, describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options));
     }
   }
 }

@@ -105,20 +105,37 @@ export class RedisStore implements CacheStore {
       retryDelayOnClusterDown: 100,
       slotsRefreshTimeout: timeouts.connectTimeoutMs,
       clusterRetryStrategy: (times: number) => Math.min(200 * times, 2000),
-      redisOptions: { ...safeRedisOptions(timeouts), lazyConnect: false, ...redisOptions },
+      // Node connections queue while they connect (the cluster's own CLUSTER SLOTS goes through them);
+      // their command timeout still bounds every wait, and the cluster itself has no offline queue.
+      redisOptions: { ...safeRedisOptions(timeouts), lazyConnect: false, enableOfflineQueue: true, ...redisOptions },
     };
     return new RedisStore(new Cluster(nodes, options), location, 'cluster');
   }
 
   /** Connect within the connect timeout; rejects with the server's address in the message. */
-  async open(): Promise<this> {
+  async open(timeoutMs = DEFAULT_TIMEOUTS.connectTimeoutMs * 2): Promise<this> {
     if (this.client.status === 'ready') return this;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.client.connect();
-      if (this.client instanceof Cluster) await this.client.ping();
+      // A cluster or a Sentinel keeps retrying behind connect(); bound the wait here.
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      if (this.topology === 'single') {
+        await Promise.race([this.client.connect(), deadline]);
+      } else {
+        // A cluster (or a Sentinel) may fail its first ready check and get ready on a retry, and
+        // ioredis then leaves connect()'s promise pending: wait for the 'ready' event instead.
+        const ready = new Promise<void>((resolve) => this.client.once('ready', () => resolve()));
+        this.client.connect().catch(() => undefined);
+        await Promise.race([ready, deadline]);
+        await Promise.race([this.client.ping(), deadline]);
+      }
     } catch (err) {
       this.client.disconnect();
       throw new Error(`cannot connect to Redis at ${this.location}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
     return this;
   }
