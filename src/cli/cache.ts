@@ -2,8 +2,11 @@
  * `ddcolor cache stats` and `ddcolor cache invalidate`.
  */
 import { createInterface } from 'node:readline/promises';
-import { Command, Option } from 'commander';
-import { cacheKey } from '../cache/keys.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { cacheKey, parseKey } from '../cache/keys.js';
+import { FileStore } from '../cache/file.js';
 import { openCache, resolveCacheSpec } from '../cache/open.js';
 import type { CacheStats, CacheStore } from '../cache/store.js';
 import { DdcolorError } from '../errors.js';
@@ -58,16 +61,53 @@ async function confirm(question: string): Promise<boolean> {
 interface InvalidateFlags extends CommonFlags {
   all?: boolean;
   yes?: boolean;
+  sha256?: string[];
   model?: string;
   preset: Preset;
   size?: number;
+}
+
+interface PruneFlags extends CommonFlags {
+  keep?: string[];
+  maxSize?: number;
+}
+
+const MODEL_ID = /^[0-9a-f]{16}$/;
+
+/** A model given as a file (hashed) or as a model id (16 hex digits, as `cache stats` shows). */
+async function modelIdOf(spec: string): Promise<string> {
+  if (MODEL_ID.test(spec) && !existsSync(spec)) return spec;
+  return (await inspectModel(resolve(spec))).id;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function parseSha(value: string, previous: string[] = []): string[] {
+  const v = value.toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(v)) throw new InvalidArgumentError(`expected a SHA-256 (64 hex digits), got "${value}"`);
+  return [...previous, v];
+}
+
+/** `500MB`, `2GB`, `1.5G`, `800000000`: bytes (binary units). */
+export function parseByteSize(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a size such as 500MB or 2GB, got "${value}"`);
+  const unit = (m[2] ?? 'b').toLowerCase()[0]!;
+  const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit] ?? 1;
+  return Math.round(Number(m[1]) * mult);
+}
+
+function print(flags: CommonFlags, json: object, text: string): void {
+  process.stdout.write(flags.json ? JSON.stringify(json) + '\n' : text + '\n');
 }
 
 export function cacheCommand(): Command {
   const cache = new Command('cache').description('inspect and manage the result cache');
   cache
     .command('stats')
-    .description('entries, bytes, lifetime hits and misses; on Redis its memory and eviction policy')
+    .description('entries and bytes per model, lifetime hits and misses; on Redis its memory and eviction policy')
     .option('--cache <url>', 'the cache (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
     .option('--json', 'print the statistics as JSON')
     .action(async (flags: CommonFlags) => {
@@ -82,40 +122,35 @@ export function cacheCommand(): Command {
     });
   cache
     .command('invalidate')
-    .description("drop the cached results of these photos (for the current model and size), or every ddcolor entry with --all")
-    .argument('[paths...]', 'photos or folders whose cached results to drop')
+    .description('drop cached results: of photos, of file hashes, of a model, or all of them')
+    .argument('[paths...]', 'photos or folders whose cached results to drop (for --model and --preset/--size)')
+    .option('--sha256 <hash>', 'drop the results of the file with this SHA-256, for every model and size (repeatable)', parseSha)
+    .option('--model <file|id>', 'with paths: the model whose results to drop (default: the one colorize would use); alone: drop every result of this model, all sizes')
+    .addOption(new Option('--preset <name>', 'model input size preset, with paths').choices(PRESET_NAMES).default('person'))
+    .option('--size <px>', 'model input size, with paths (overrides --preset)', parseSizeFlag)
     .option('--all', "drop every ddcolor entry (never keys that are not ddcolor's)")
     .option('--yes', 'do not ask for confirmation (needed for --all when not on a terminal)')
-    .option('--model <file>', 'the model whose results to drop (default: the one colorize would use)')
-    .addOption(new Option('--preset <name>', 'model input size preset').choices(PRESET_NAMES).default('person'))
-    .option('--size <px>', 'model input size (overrides --preset)', parseSizeFlag)
     .option('--cache <url>', 'the cache (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
     .option('--json', 'print the result as JSON')
     .action(async (paths: string[], flags: InvalidateFlags) => {
-      if (flags.all && paths.length > 0) throw new DdcolorError('usage', 'give either photo paths or --all, not both');
-      if (!flags.all && paths.length === 0) throw new DdcolorError('usage', 'give the photos whose results to drop, or --all --yes');
+      const shas = flags.sha256 ?? [];
+      const modes = [paths.length > 0, shas.length > 0, flags.all === true].filter(Boolean).length;
+      if (modes > 1) throw new DdcolorError('usage', 'give photo paths, --sha256 or --all, not several');
+      if (modes === 0 && !flags.model) throw new DdcolorError('usage', 'give the photos whose results to drop, --sha256 <hash>, --model <file|id>, or --all --yes');
       if (flags.all && !flags.yes) {
         if (!process.stdin.isTTY || !process.stderr.isTTY) {
           throw new DdcolorError('usage', 'cache invalidate --all drops every ddcolor entry: add --yes to confirm');
         }
-        const store = await open(flags);
-        await store.close();
-        if (!(await confirm(`Drop every ddcolor entry in ${store.backend} ${store.location}? [y/N] `))) {
+        const probe = await open(flags);
+        await probe.close();
+        if (!(await confirm(`Drop every ddcolor entry in ${probe.backend} ${probe.location}? [y/N] `))) {
           process.stderr.write('ddcolor: nothing dropped\n');
           return;
         }
       }
       let removed: number;
       let scope: string;
-      if (flags.all) {
-        const store = await open(flags);
-        try {
-          removed = await store.deleteWhere(() => true);
-        } finally {
-          await store.close();
-        }
-        scope = 'all ddcolor entries';
-      } else {
+      if (paths.length > 0) {
         const model = await inspectModel(locateModel(flags.model).path);
         const { size } = resolveInputSize(model, flags.preset, flags.size);
         const scan = await scanPaths(paths);
@@ -135,9 +170,55 @@ export function cacheCommand(): Command {
           await store.close();
         }
         scope = `${scan.files.length} photo${scan.files.length === 1 ? '' : 's'}, model ${model.id} at ${size}px`;
+      } else {
+        const modelId = flags.model ? await modelIdOf(flags.model) : null;
+        const wanted = new Set(shas);
+        const store = await open(flags);
+        try {
+          removed = await store.deleteWhere((key) => {
+            const k = parseKey(key);
+            if (!k) return false;
+            if (modelId && k.modelId !== modelId) return false;
+            return wanted.size === 0 || wanted.has(k.sha256);
+          });
+        } finally {
+          await store.close();
+        }
+        scope = flags.all ? 'all ddcolor entries' : [shas.length ? `${shas.length} file hash${shas.length === 1 ? '' : 'es'}` : '', modelId ? `model ${modelId}, all sizes` : ''].filter(Boolean).join(', ');
       }
-      if (flags.json) process.stdout.write(JSON.stringify({ removed, scope }) + '\n');
-      else process.stdout.write(`removed ${removed} cached result${removed === 1 ? '' : 's'} (${scope})\n`);
+      print(flags, { removed, scope }, `removed ${removed} cached result${removed === 1 ? '' : 's'} (${scope})`);
+    });
+  cache
+    .command('prune')
+    .description("drop the results of models other than the current one; on the embedded store, shrink it to --max-size")
+    .option('--keep <model>', 'a model (file or id) whose results to keep; repeatable (default: the one colorize would use)', collect)
+    .option('--max-size <size>', 'embedded store only: drop least recently used entries until it fits, e.g. 500MB, 2GB', parseByteSize)
+    .option('--cache <url>', 'the cache (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: PruneFlags) => {
+      const keep = new Set<string>();
+      for (const m of flags.keep ?? [locateModel(undefined).path]) keep.add(await modelIdOf(m));
+      const store = await open(flags);
+      try {
+        if (flags.maxSize !== undefined && !(store instanceof FileStore)) {
+          throw new DdcolorError('usage', `--max-size applies to the embedded store; ${store.backend} evicts by its own policy (set maxmemory and maxmemory-policy on Redis)`);
+        }
+        const removed = await store.deleteWhere((key) => {
+          const k = parseKey(key);
+          return k !== null && !keep.has(k.modelId);
+        });
+        let lru: { removed: number; bytes: number } | null = null;
+        if (flags.maxSize !== undefined && store instanceof FileStore) lru = await store.prune(flags.maxSize);
+        const kept = [...keep].join(', ');
+        print(
+          flags,
+          { removed, kept: [...keep], ...(lru ? { evicted: lru.removed, bytes: lru.bytes } : {}) },
+          `removed ${removed} result${removed === 1 ? '' : 's'} of other models (kept ${kept})` +
+            (lru ? `; evicted ${lru.removed} least recently used entr${lru.removed === 1 ? 'y' : 'ies'}, ${formatBytes(lru.bytes)} left` : ''),
+        );
+      } finally {
+        await store.close();
+      }
     });
   return cache;
 }

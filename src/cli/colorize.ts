@@ -10,6 +10,7 @@ import { locateModel } from '../model/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js';
 import { DEVICES, inspectModel, type Device } from '../model/session.js';
 import { colorize } from '../pipeline/run.js';
+import { writeMetrics } from '../report/metrics.js';
 import { writeReport } from '../report/report.js';
 import { parseDuration, parseIntIn, parseSizeFlag } from './parse.js';
 import { renderMode, RunRenderer, summary } from './render.js';
@@ -28,6 +29,8 @@ export interface ColorizeFlags {
   quality: number;
   force?: boolean;
   report?: string;
+  metrics?: string;
+  waitLock?: boolean;
   json?: boolean;
   quiet?: boolean;
   progress: boolean;
@@ -46,13 +49,15 @@ export function colorizeCommand(): Command {
     .addOption(new Option('--device <device>', 'execution provider: auto (CUDA where it loads, else CPU), cuda, cpu').choices(DEVICES).default('auto'))
     .option('--batch-size <n>', 'photos per inference batch (default 4 on CUDA, 1 on CPU)', parseIntIn(1, 256))
     .option('--concurrency <n>', 'photos decoded, composited and written at once (default: batch size + 2, at least the cores)', parseIntIn(1, 256))
-    .option('--cache <url>', 'redis://[user:pass@]host:port[/db], rediss://..., file:<dir> or none (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
+    .option('--cache <url>', 'redis://[user:pass@]host:port[/db], rediss://..., redis-cluster://h:p[,h:p...], redis-sentinel://h:p[,h:p...]/<master>, file:<dir> or none (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
     .option('--ttl <duration>', 'how long cached results live, e.g. 30d, 12h (0: forever)', parseDuration, parseDuration(DEFAULT_TTL))
     .addOption(new Option('--format <format>', 'output format; same keeps the input format where it can be written, else png').choices(FORMAT_CHOICES).default('same'))
     .option('--quality <1-100>', 'quality for jpg, webp and tiff outputs', parseIntIn(1, 100), 90)
     .option('--force', 'ignore cached results and up-to-date outputs; infer everything again and refresh the cache')
     .option('--report <file>', 'where to write the JSON report (default: <out>/ddcolor-report.json)')
     .option('--json', 'print the report to stdout, and nothing else there')
+    .option('--metrics <file>', 'also write Prometheus text-format metrics of the run to this file (for node_exporter)')
+    .option('--wait-lock', 'if another run is writing to the output folder, wait for it instead of exiting')
     .option('-q, --quiet', 'no progress and no summary; warnings and failures only')
     .option('--no-progress', 'plain log lines instead of progress bars')
     .action(async (paths: string[], flags: ColorizeFlags, cmd: Command) => {
@@ -100,11 +105,13 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
       format: flags.format,
       quality: flags.quality,
       force: flags.force ?? false,
+      waitLock: flags.waitLock ?? false,
       signal: abort.signal,
       onEvent: renderer.onEvent,
     });
     renderer.stop();
     await writeReport(reportPath, report);
+    if (flags.metrics) await writeMetrics(resolve(flags.metrics), report);
     if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else if (!flags.quiet) process.stdout.write(summary(report, reportPath));
     if (report.interrupted) return 130;

@@ -31,6 +31,7 @@ import { InferenceBatcher } from './batcher.js';
 import { GuardedCache } from './guarded-cache.js';
 import { Limiter } from './limiter.js';
 import { Manifest, type ManifestEntry } from './manifest.js';
+import { lockOutputFolder } from './out-lock.js';
 import { planOutputs, type PlannedFile } from './outputs.js';
 import { sha256File } from './hash.js';
 import { scanPaths, type ScanProblem } from './scan.js';
@@ -63,6 +64,8 @@ export interface ColorizeOptions {
   maxPixels?: number;
   /** Threads for the CPU provider (default: onnxruntime's own choice). */
   threads?: number;
+  /** When another run holds the output folder: wait for it (true) or fail (false, the default). */
+  waitLock?: boolean;
   /** Lifetime of the per-photo locks shared with other runs (default 2 minutes, extended while held). */
   lockTtlMs?: number;
   /** Abort: no new photo is started; photos in flight are finished; the report says interrupted. */
@@ -107,6 +110,12 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   timings.scanMs = performance.now() - t0;
   emit({ type: 'scanned', files: scan.files.length, problems: scan.problems });
   await ensureWritable(outDir);
+  const releaseOutput = await lockOutputFolder(outDir, {
+    wait: opts.waitLock ?? false,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onWait: (h) =>
+      emit({ type: 'warning', message: `waiting for another ddcolor run (${h ? `pid ${h.pid} on ${h.host}` : 'unknown owner'}) writing to ${outDir}` }),
+  });
 
   const planned = planOutputs(scan.files, outDir, opts.format);
   const manifest = await new Manifest(outDir).load();
@@ -375,14 +384,34 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     const shas = [...groups.keys()];
     if (shas.length === 0) return;
     const keys = shas.map(keyOf);
-    const granted = opts.force ? keys.map(() => true) : await cache.tryLock(keys, owner, lockTtl);
+    const coordinated = cache.coordinates && !opts.force;
+    const granted = coordinated ? await cache.tryLock(keys, owner, lockTtl) : keys.map(() => true);
+    // Double-check under the lock: another run may have stored a result and released its lock
+    // between our lookup and our lock.
+    const late = new Map<string, AbPlanes>();
+    if (coordinated) {
+      const mine = shas.filter((_, i) => granted[i] && cache.coordinates);
+      const values = await cache.getMany(mine.map(keyOf));
+      mine.forEach((sha, i) => {
+        const v = values[i];
+        const ab = v ? usable(groups.get(sha)![0]!, v) : null;
+        if (ab) late.set(sha, ab);
+      });
+      if (late.size > 0) await cache.unlock([...late.keys()].map(keyOf), owner);
+    }
     shas.forEach((sha, i) => {
       const items = groups.get(sha)!;
+      const ab = late.get(sha);
+      if (ab) {
+        lookupHits++;
+        for (const p of items) tasks.push(fromResult(p, Promise.resolve(ab)));
+        return;
+      }
       if (!granted[i]) {
         deferred.set(sha, [...(deferred.get(sha) ?? []), ...items]);
         return;
       }
-      if (cache.coordinates && !opts.force) held.add(keys[i]!);
+      if (coordinated) held.add(keys[i]!);
       tasks.push(produce(items[0]!));
       for (const p of items.slice(1)) tasks.push(fromResult(p, inflight.get(sha)!));
     });
@@ -505,6 +534,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     await cache.unlock([...held], owner);
     held.clear();
     await manifest.save().catch(() => manifest.close());
+    await releaseOutput();
     await cache.close();
     if (session) await (await (session as Promise<ModelSession>).catch(() => null))?.release();
   }
