@@ -88,10 +88,16 @@ test('exit 2 when the output folder cannot be written', async () => {
   assert.match(r.stderr, /cannot be written/);
 });
 
-test('without a model installed, the tiny test model is used and the run says plainly it only tints', async () => {
-  const r = await runCli(['colorize', join(ALBUM, 'coins.png'), '-o', join(dir, 'out3'), '--size', '64', '--cache', 'none', '--no-progress']);
+test('without a model installed: exit 2 with the exact pull command; --model tiny-test tints and says so', async () => {
+  let r = await runCli(['colorize', join(ALBUM, 'coins.png'), '-o', join(dir, 'out3'), '--cache', 'none']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /no DDColor model installed.*ddcolor models pull tiny-512-int8/);
+  r = await runCli(['colorize', join(ALBUM, 'coins.png'), '-o', join(dir, 'out3'), '--size', '64', '--cache', 'none', '--model', 'tiny-test', '--no-progress']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /TINTS photos sepia and does NOT colorize/);
+  r = await runCli(['colorize', join(ALBUM, 'coins.png'), '-o', join(dir, 'out3'), '--cache', 'none', '--model', 'tiny-512-int8']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /model tiny-512-int8 is not installed; run: ddcolor models pull tiny-512-int8/);
 });
 
 test('cache stats and invalidate on Redis, with --json', async () => {

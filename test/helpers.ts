@@ -117,6 +117,10 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
     delete base.DDCOLOR_CACHE;
     delete base.REDIS_URL;
     delete base.DDCOLOR_MODEL;
+    delete base.DDCOLOR_MODELS_MIRROR;
+    // Never the developer's installed models or cache.
+    base.DDCOLOR_HOME = join(tmpdir(), `ddcolor-test-home-${process.pid}`);
+    base.XDG_CACHE_HOME = join(tmpdir(), `ddcolor-test-home-${process.pid}`, 'cache');
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

@@ -4,12 +4,12 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { cacheKey, parseKey } from '../cache/keys.js';
 import { FileStore } from '../cache/file.js';
 import { openCache, resolveCacheSpec } from '../cache/open.js';
 import type { CacheStats, CacheStore } from '../cache/store.js';
 import { DdcolorError } from '../errors.js';
+import { modelDirectory } from '../model/catalog.js';
 import { locateModel } from '../model/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js';
 import { inspectModel } from '../model/session.js';
@@ -77,7 +77,7 @@ const MODEL_ID = /^[0-9a-f]{16}$/;
 /** A model given as a file (hashed) or as a model id (16 hex digits, as `cache stats` shows). */
 async function modelIdOf(spec: string): Promise<string> {
   if (MODEL_ID.test(spec) && !existsSync(spec)) return spec;
-  return (await inspectModel(resolve(spec))).id;
+  return (await inspectModel(locateModel(spec, await modelDirectory()).path)).id;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -151,7 +151,7 @@ export function cacheCommand(): Command {
       let removed: number;
       let scope: string;
       if (paths.length > 0) {
-        const model = await inspectModel(locateModel(flags.model).path);
+        const model = await inspectModel(locateModel(flags.model, await modelDirectory()).path);
         const { size } = resolveInputSize(model, flags.preset, flags.size);
         const scan = await scanPaths(paths);
         for (const p of scan.problems) process.stderr.write(`ddcolor: ${p.path}: ${p.reason}\n`);
@@ -197,7 +197,7 @@ export function cacheCommand(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (flags: PruneFlags) => {
       const keep = new Set<string>();
-      for (const m of flags.keep ?? [locateModel(undefined).path]) keep.add(await modelIdOf(m));
+      for (const m of flags.keep ?? [locateModel(undefined, await modelDirectory()).path]) keep.add(await modelIdOf(m));
       const store = await open(flags);
       try {
         if (flags.maxSize !== undefined && !(store instanceof FileStore)) {

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { resolveCacheSpec } from '../cache/open.js';
 import { FORMAT_CHOICES, type FormatChoice } from '../image/encode.js';
+import { modelDirectory } from '../model/catalog.js';
 import { locateModel } from '../model/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js';
 import { DEVICES, inspectModel, type Device } from '../model/session.js';
@@ -67,7 +68,7 @@ export function colorizeCommand(): Command {
 
 export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: Command): Promise<number> {
   const renderer = new RunRenderer(renderMode(flags));
-  const located = locateModel(flags.model);
+  const located = locateModel(flags.model, await modelDirectory());
   if (located.warning) renderer.warn(located.warning);
   const model = await inspectModel(located.path);
   const { size, note } = resolveInputSize(model, flags.preset, flags.size);

@@ -2,20 +2,16 @@
  * The ddcolor command line: commander in, exit codes out.
  * Exit codes: 0 all done; 1 some photos failed; 2 usage or configuration error; 130 interrupted.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { DdcolorError, errorMessage } from '../errors.js';
+import { packageVersion } from '../version.js';
 import { cacheCommand } from './cache.js';
 import { colorizeCommand } from './colorize.js';
+import { doctorCommand } from './doctor.js';
+import { modelsCommand } from './models.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
-export function packageVersion(): string {
-  const pkg = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'package.json');
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-}
 
 export function buildProgram(): Command {
   const program = new Command('ddcolor')
@@ -25,6 +21,8 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(colorizeCommand());
   program.addCommand(cacheCommand());
+  program.addCommand(modelsCommand());
+  program.addCommand(doctorCommand());
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

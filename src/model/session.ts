@@ -35,7 +35,7 @@ export interface ModelInfo {
 }
 
 const MISSING_MODEL_HELP =
-  'get a DDColor ONNX export (see "Getting a DDColor model" in the README), then pass --model <file> or set DDCOLOR_MODEL';
+  'get one with: ddcolor models pull tiny-512-int8 (see "Getting a DDColor model" in the README), or pass --model <file>';
 
 function pickByName(list: TensorInfo[], name: string): TensorInfo | undefined {
   return list.find((t) => t.name === name) ?? list[0];

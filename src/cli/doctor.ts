@@ -1,0 +1,165 @@
+/**
+ * `ddcolor doctor`: one screen that tells a new user what works here, and what to do about what
+ * does not. Exit 0 when `colorize` can run, 1 otherwise.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { cacheKey } from '../cache/keys.js';
+import { describeSpec, openCache, resolveCacheSpec } from '../cache/open.js';
+import { RedisStore, memoryWarnings } from '../cache/redis.js';
+import { errorMessage } from '../errors.js';
+import { modelDirectory } from '../model/catalog.js';
+import { verifyModels } from '../model/install.js';
+import { locateModel } from '../model/locate.js';
+import { resolveInputSize } from '../model/presets.js';
+import { CUDA_INSTALL_HELP, cudaProviderInstalled, inspectModel, openSession } from '../model/session.js';
+import { tintModel } from '../model/tiny-model.js';
+import { colorize } from '../pipeline/run.js';
+import { packageVersion } from '../version.js';
+import { formatDuration } from './parse.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  /** What to do about it, when it is not ok. */
+  fix?: string;
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  checks: Check[];
+}
+
+async function providers(dir: string): Promise<Check[]> {
+  const path = join(dir, 'probe.onnx');
+  await writeFile(path, tintModel(32));
+  const checks: Check[] = [];
+  const probe = await inspectModel(path);
+  try {
+    const s = await openSession(probe, 'cpu');
+    await s.run(new Float32Array(3 * 32 * 32), 1, 32);
+    await s.release();
+    checks.push({ name: 'CPU provider', status: 'ok', detail: 'loads and runs' });
+  } catch (err) {
+    checks.push({ name: 'CPU provider', status: 'fail', detail: errorMessage(err), fix: 'reinstall: npm ci' });
+  }
+  if (!cudaProviderInstalled()) {
+    checks.push({ name: 'CUDA provider', status: 'warn', detail: 'not installed (CPU only)', fix: process.platform === 'linux' && process.arch === 'x64' ? CUDA_INSTALL_HELP : 'CUDA is available for Linux x64 only' });
+  } else {
+    try {
+      const s = await openSession(probe, 'cuda');
+      await s.release();
+      checks.push({ name: 'CUDA provider', status: 'ok', detail: 'loads' });
+    } catch (err) {
+      checks.push({ name: 'CUDA provider', status: 'warn', detail: `installed but does not load: ${errorMessage(err)}`, fix: 'check the NVIDIA driver, CUDA 12 and cuDNN 9' });
+    }
+  }
+  return checks;
+}
+
+async function cacheCheck(): Promise<Check> {
+  let spec;
+  try {
+    spec = resolveCacheSpec(undefined);
+  } catch (err) {
+    return { name: 'cache', status: 'fail', detail: errorMessage(err), fix: 'fix DDCOLOR_CACHE or REDIS_URL' };
+  }
+  const where = describeSpec(spec);
+  const label = `${where.backend} ${where.location}`;
+  if (spec.kind === 'none') return { name: 'cache', status: 'warn', detail: 'none: every run infers every photo', fix: 'unset DDCOLOR_CACHE to use the embedded store' };
+  const t = performance.now();
+  try {
+    const store = await openCache(spec, { timeouts: { connectTimeoutMs: 2000, commandTimeoutMs: 3000 } });
+    try {
+      await store.getMany([cacheKey('doctor', 1, '0'.repeat(64))]);
+      const ms = performance.now() - t;
+      if (store instanceof RedisStore) {
+        const mem = await store.memoryInfo();
+        const warnings = memoryWarnings(mem);
+        return {
+          name: 'cache',
+          status: warnings.length ? 'warn' : 'ok',
+          detail: `${label} answers in ${ms.toFixed(1)} ms; maxmemory ${mem.maxmemory || 'unset'}, policy ${mem.policy}`,
+          ...(warnings.length ? { fix: warnings.join('; ') } : {}),
+        };
+      }
+      return { name: 'cache', status: 'ok', detail: `${label} answers in ${ms.toFixed(1)} ms` };
+    } finally {
+      await store.close();
+    }
+  } catch (err) {
+    return { name: 'cache', status: 'warn', detail: `${label}: ${errorMessage(err)} (colorize would run without it)`, fix: 'start the server or fix the URL' };
+  }
+}
+
+export async function runDoctor(): Promise<DoctorReport> {
+  const checks: Check[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'ddcolor-doctor-'));
+  try {
+    const major = Number(process.versions.node.split('.')[0]);
+    checks.push({ name: 'Node', status: major >= 20 ? 'ok' : 'fail', detail: process.version, ...(major >= 20 ? {} : { fix: 'install Node.js 20 or later' }) });
+    checks.push({ name: 'ddcolor', status: 'ok', detail: packageVersion() });
+    checks.push({ name: 'onnxruntime', status: 'ok', detail: `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common}` });
+    checks.push(...(await providers(dir)));
+    const inputs = Object.entries(sharp.format).filter(([, f]) => f.input.file).map(([k]) => k);
+    const outputs = Object.entries(sharp.format).filter(([, f]) => f.output.file).map(([k]) => k);
+    checks.push({ name: 'sharp', status: 'ok', detail: `sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; reads ${inputs.join(' ')}; writes ${outputs.join(' ')}` });
+    checks.push(await cacheCheck());
+
+    for (const v of await verifyModels().catch(() => [])) {
+      checks.push({ name: `model ${v.name}`, status: v.ok ? 'ok' : 'fail', detail: v.ok ? `verified: ${v.path}` : v.reason ?? 'does not verify', ...(v.ok ? {} : { fix: `ddcolor models pull ${v.name} --force` }) });
+    }
+
+    // The model colorize would use, and a one-image smoke run with it.
+    let modelPath: string | null = null;
+    try {
+      const located = locateModel(undefined, await modelDirectory());
+      const model = await inspectModel(located.path);
+      modelPath = located.path;
+      checks.push({ name: 'colorize model', status: 'ok', detail: `${located.name ?? located.path} (id ${model.id}, ${model.fixedSize ? `fixed ${model.fixedSize}px` : 'any size'})` });
+      const photo = join(dir, 'smoke.png');
+      const gray = Buffer.alloc(64 * 48);
+      for (let i = 0; i < gray.length; i++) gray[i] = (i * 7) % 256;
+      await sharp(gray, { raw: { width: 64, height: 48, channels: 1 } }).png().toFile(photo);
+      const { size } = resolveInputSize(model, 'person', undefined);
+      const t = performance.now();
+      const r = await colorize({ paths: [photo], outDir: join(dir, 'out'), model, size, device: 'auto', batchSize: 1, concurrency: 1, cache: { kind: 'none' }, ttlMs: 0, format: 'png', quality: 90, force: false });
+      const ok = r.totals.inferred === 1;
+      checks.push({
+        name: 'smoke run',
+        status: ok ? 'ok' : 'fail',
+        detail: ok ? `one photo colorized at ${size}px on ${r.model.device?.toUpperCase()} in ${formatDuration(performance.now() - t)}` : r.files[0]?.error ?? 'failed',
+      });
+    } catch (err) {
+      checks.push({ name: modelPath ? 'smoke run' : 'colorize model', status: 'fail', detail: errorMessage(err), fix: 'ddcolor models pull tiny-512-int8' });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return { ok: !checks.some((c) => c.status === 'fail'), checks };
+}
+
+export function renderDoctor(r: DoctorReport): string {
+  const mark = { ok: '✓', warn: '!', fail: '✗' } as const;
+  const lines = r.checks.map((c) => `${mark[c.status]} ${c.name.padEnd(16)} ${c.detail}${c.fix ? `\n  ${' '.repeat(16)} → ${c.fix}` : ''}`);
+  lines.push('', r.ok ? 'ddcolor colorize can run here.' : 'ddcolor colorize cannot run here yet: see ✗ above.');
+  return lines.join('\n') + '\n';
+}
+
+export function doctorCommand(): Command {
+  return new Command('doctor')
+    .description('check what works here: Node, onnxruntime and its providers, sharp, the cache, models, a smoke run')
+    .option('--json', 'print the checks as JSON')
+    .action(async (flags: { json?: boolean }) => {
+      const r = await runDoctor();
+      process.stdout.write(flags.json ? JSON.stringify(r, null, 2) + '\n' : renderDoctor(r));
+      process.exitCode = r.ok ? 0 : 1;
+    });
+}

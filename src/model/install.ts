@@ -1,0 +1,127 @@
+/**
+ * `ddcolor models pull` and `verify`: installing models into the models folder, verified against
+ * the catalog's (or the user's) checksum, and re-checking them later.
+ */
+import { rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { DdcolorError } from '../errors.js';
+import { findCatalogEntry, installedPath, loadCatalog, loadRegistry, modelsHome, saveRegistry, type Catalog, type InstalledModel } from './catalog.js';
+import { download, sha256OfFile, type DownloadProgress } from './download.js';
+import { inspectModel } from './session.js';
+
+export interface PullOptions {
+  /** A catalog name, or an http(s) URL. */
+  source: string;
+  sha256?: string;
+  name?: string;
+  force?: boolean;
+  env?: NodeJS.ProcessEnv;
+  catalog?: Catalog;
+  onProgress?: (p: DownloadProgress) => void;
+  onRestart?: (reason: string) => void;
+}
+
+export interface PullResult {
+  model: InstalledModel;
+  path: string;
+  /** Already installed: nothing was downloaded. */
+  already: boolean;
+  /** Became the default model. */
+  madeDefault: boolean;
+  resumedFrom: number;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export async function pullModel(options: PullOptions): Promise<PullResult> {
+  const env = options.env ?? process.env;
+  const home = modelsHome(env);
+  const catalog = options.catalog ?? loadCatalog();
+  const isUrl = /^https?:\/\//i.test(options.source);
+  let url: string;
+  let name: string;
+  let file: string;
+  let sha256: string | null;
+  let bytes: number | null = null;
+  let checksum: InstalledModel['checksum'];
+  if (isUrl) {
+    if (!options.sha256) throw new DdcolorError('usage', `models pull ${options.source}: give the file's checksum with --sha256 <hex> (a download is never used unverified)`);
+    if (!/^[0-9a-f]{64}$/i.test(options.sha256)) throw new DdcolorError('usage', `--sha256 ${options.sha256}: expected 64 hex digits`);
+    url = options.source;
+    file = basename(new URL(url).pathname) || 'model.onnx';
+    if (!file.endsWith('.onnx')) file += '.onnx';
+    name = options.name ?? file.replace(/\.onnx$/, '');
+    sha256 = options.sha256.toLowerCase();
+    checksum = 'given';
+  } else {
+    const entry = findCatalogEntry(options.source, catalog);
+    if (!entry) {
+      throw new DdcolorError('usage', `models pull ${options.source}: not in the catalog (known: ${catalog.models.map((m) => m.name).join(', ')}); to pull any export give its URL and --sha256`);
+    }
+    const mirror = env.DDCOLOR_MODELS_MIRROR;
+    url = mirror ? `${mirror.replace(/\/+$/, '')}/${entry.file}` : entry.url;
+    name = options.name ?? entry.name;
+    file = entry.file;
+    sha256 = options.sha256?.toLowerCase() ?? entry.sha256;
+    bytes = entry.bytes;
+    checksum = options.sha256 ? 'given' : entry.sha256 ? 'catalog' : 'recorded';
+  }
+  if (!NAME.test(name)) throw new DdcolorError('usage', `--name ${name}: use letters, digits, '.', '_' and '-'`);
+  const registry = await loadRegistry(home);
+  const existing = registry.models.find((m) => m.name === name);
+  if (existing && !options.force) {
+    return { model: existing, path: installedPath(existing, home), already: true, madeDefault: false, resumedFrom: 0 };
+  }
+  const dest = join(home, file);
+  const result = await download(url, dest, {
+    expectedBytes: bytes,
+    sha256,
+    env,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.onRestart ? { onRestart: options.onRestart } : {}),
+  });
+  try {
+    await inspectModel(dest);
+  } catch (err) {
+    await rm(dest, { force: true });
+    throw new DdcolorError('config', `${url} is not a usable DDColor model: ${(err as Error).message}; deleted`);
+  }
+  const model: InstalledModel = { name, file, sha256: result.sha256, bytes: result.bytes, url, installedAt: new Date().toISOString(), checksum };
+  registry.models = [...registry.models.filter((m) => m.name !== name), model];
+  const madeDefault = registry.default === null || !registry.models.some((m) => m.name === registry.default);
+  if (madeDefault) registry.default = name;
+  await saveRegistry(registry, home);
+  return { model, path: dest, already: false, madeDefault, resumedFrom: result.resumedFrom };
+}
+
+export interface VerifyResult {
+  name: string;
+  path: string;
+  ok: boolean;
+  expected: string;
+  got: string | null;
+  reason: string | null;
+}
+
+/** Re-hash installed models against the catalog (or the checksum recorded when they were pulled). */
+export async function verifyModels(name?: string, env: NodeJS.ProcessEnv = process.env, catalog: Catalog = loadCatalog()): Promise<VerifyResult[]> {
+  const home = modelsHome(env);
+  const registry = await loadRegistry(home);
+  const models = name ? registry.models.filter((m) => m.name === name) : registry.models;
+  if (name && models.length === 0) throw new DdcolorError('usage', `models verify ${name}: not installed (installed: ${registry.models.map((m) => m.name).join(', ') || 'none'})`);
+  const out: VerifyResult[] = [];
+  for (const m of models) {
+    const path = installedPath(m, home);
+    const expected = findCatalogEntry(m.name, catalog)?.sha256 ?? m.sha256;
+    let got: string | null = null;
+    let reason: string | null = null;
+    try {
+      got = await sha256OfFile(path);
+      if (got !== expected) reason = `sha256 is ${got}, expected ${expected}`;
+    } catch (err) {
+      reason = `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    }
+    out.push({ name: m.name, path, ok: reason === null, expected, got, reason });
+  }
+  return out;
+}
