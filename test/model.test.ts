@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readOnnxGraphInfo } from '../src/model/onnx-info.js';
 import { resolveInputSize } from '../src/model/presets.js';
 import { inspectModel, openSession } from '../src/model/session.js';
-import { buildConvModel, linearAbModel, tintModel } from '../src/model/tiny-model.js';
+import { buildConvModel, buildConvModelExternal, linearAbModel, tintModel } from '../src/model/tiny-model.js';
 import { DdcolorError } from '../src/errors.js';
 import { cleanup, tempDir } from './helpers.js';
 
@@ -89,4 +89,29 @@ test('--device cuda without the CUDA provider is a config error, never a silent 
   await writeFile(path, tintModel(null));
   const model = await inspectModel(path);
   await assert.rejects(openSession(model, 'cuda'), (e: unknown) => e instanceof DdcolorError && e.kind === 'config' && /CUDA/.test(e.message));
+});
+
+test('a model whose weights live beside the .onnx (external data) loads, runs, and its id covers the weights', async () => {
+  const dir = await tempDir();
+  const spec = { size: null, externalData: 'weights.bin', layers: [{ outChannels: 2, inChannels: 3, kernel: 1, weights: [10, 0, 0, 0, 0, -10], bias: [1, 2] }] };
+  const { model, weights } = buildConvModelExternal(spec);
+  assert.ok(weights && weights.length === 8 * 4);
+  const path = join(dir, 'ext.onnx');
+  await writeFile(path, model);
+  await writeFile(join(dir, 'weights.bin'), weights!);
+  const info = await inspectModel(path);
+  assert.equal(info.bytes, model.length + weights!.length);
+  const s = await openSession(info, 'cpu');
+  const out = await s.run(new Float32Array(3 * 4).fill(0.5), 1, 2);
+  assert.ok(Math.abs(out[0]! - 6) < 1e-5, `a = ${out[0]}`);
+  await s.release();
+  // Other weights under the same graph: another model id.
+  const other = Buffer.from(weights!);
+  other.writeFloatLE(20, 0);
+  await writeFile(join(dir, 'weights.bin'), other);
+  assert.notEqual((await inspectModel(path)).id, info.id);
+  // Weights missing: a config error naming the file.
+  const { rm } = await import('node:fs/promises');
+  await rm(join(dir, 'weights.bin'));
+  await assert.rejects(inspectModel(path), (e: unknown) => e instanceof DdcolorError && /weights\.bin cannot be read/.test(e.message));
 });

@@ -21,6 +21,8 @@ export interface TensorInfo {
 export interface OnnxGraphInfo {
   inputs: TensorInfo[];
   outputs: TensorInfo[];
+  /** Files holding weights outside the .onnx (external data), relative to its folder. */
+  externalFiles: string[];
 }
 
 export const ELEM_FLOAT32 = 1;
@@ -153,20 +155,32 @@ export function readOnnxGraphInfo(bytes: Uint8Array): OnnxGraphInfo {
   const inputs: TensorInfo[] = [];
   const outputs: TensorInfo[] = [];
   const initializers = new Set<string>();
+  const external = new Set<string>();
   eachField(g, (field, wire) => {
     if (wire !== 2) return false;
     if (field === 11) inputs.push(readValueInfo(g.sub(g.bytes())));
     else if (field === 12) outputs.push(readValueInfo(g.sub(g.bytes())));
     else if (field === 5) {
-      // TensorProto.name is field 8; read just that.
+      // TensorProto: name (8) and external_data (13: key/value entries, 'location' names the file).
       const t = g.sub(g.bytes());
       eachField(t, (f, w) => {
-        if (f !== 8 || w !== 2) return false;
-        initializers.add(t.text(t.bytes()));
+        if (f === 8 && w === 2) initializers.add(t.text(t.bytes()));
+        else if (f === 13 && w === 2) {
+          const entry = t.sub(t.bytes());
+          let key = '';
+          let value = '';
+          eachField(entry, (ef, ew) => {
+            if (ew !== 2 || (ef !== 1 && ef !== 2)) return false;
+            if (ef === 1) key = entry.text(entry.bytes());
+            else value = entry.text(entry.bytes());
+            return true;
+          });
+          if (key === 'location' && value) external.add(value);
+        } else return false;
         return true;
       });
     } else return false;
     return true;
   });
-  return { inputs: inputs.filter((i) => !initializers.has(i.name)), outputs };
+  return { inputs: inputs.filter((i) => !initializers.has(i.name)), outputs, externalFiles: [...external].sort() };
 }

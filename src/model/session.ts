@@ -8,10 +8,10 @@
  * session only when a photo actually needs inferring.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DdcolorError, errorMessage } from '../errors.js';
 import { ELEM_FLOAT32, readOnnxGraphInfo, type TensorInfo } from './onnx-info.js';
@@ -72,12 +72,26 @@ export async function inspectModel(path: string): Promise<ModelInfo> {
     if (h !== w) bad(`input is not square (${h}x${w})`);
     fixedSize = h as number;
   }
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  // The id covers the weights too when they live beside the .onnx (external data).
+  const hash = createHash('sha256').update(bytes);
+  let total = bytes.length;
+  for (const file of graph.externalFiles) {
+    const full = resolvePath(dirname(path), file);
+    try {
+      for await (const chunk of createReadStream(full, { highWaterMark: 1 << 20 })) {
+        hash.update(chunk as Buffer);
+        total += (chunk as Buffer).length;
+      }
+    } catch (err) {
+      throw new DdcolorError('config', `model ${path}: its weights file ${full} cannot be read (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); keep the files that came with the .onnx beside it`, path);
+    }
+  }
+  const sha256 = hash.digest('hex');
   return {
     path,
     id: sha256.slice(0, 16),
     sha256,
-    bytes: bytes.length,
+    bytes: total,
     input,
     output,
     fixedSize,

@@ -81,6 +81,8 @@ export interface TinyModelSpec {
   /** Names of the graph's input and output; DDColor's are `input` and `output`. */
   inputName?: string;
   outputName?: string;
+  /** Store the weights in this external data file (relative name); `buildConvModelExternal` returns its bytes. */
+  externalData?: string;
   /** Tests only: allow channel counts that break DDColor's contract. */
   breakContract?: boolean;
 }
@@ -102,11 +104,25 @@ function valueInfo(w: ProtoWriter, name: string, dims: Array<number | string>): 
   );
 }
 
-function initializer(w: ProtoWriter, name: string, dims: number[], values: number[]): void {
+function initializer(w: ProtoWriter, name: string, dims: number[], values: number[], external?: { file: string; chunks: Buffer[]; offset: number }): void {
   for (const d of dims) w.int(1, d);
   w.int(2, FLOAT);
   w.string(8, name);
-  w.bytes(9, Buffer.from(new Float32Array(values).buffer));
+  const data = Buffer.from(new Float32Array(values).buffer);
+  if (!external) {
+    w.bytes(9, data);
+    return;
+  }
+  // TensorProto.external_data (13): location, offset, length; data_location (14) = EXTERNAL.
+  const entry = (key: string, value: string): void => {
+    w.message(13, (e) => e.string(1, key).string(2, value));
+  };
+  entry('location', external.file);
+  entry('offset', String(external.offset));
+  entry('length', String(data.length));
+  w.int(14, 1);
+  external.chunks.push(data);
+  external.offset += data.length;
 }
 
 function intsAttribute(w: ProtoWriter, name: string, values: number[]): void {
@@ -117,6 +133,12 @@ function intsAttribute(w: ProtoWriter, name: string, values: number[]): void {
 
 /** Serialise a model of stacked convolutions (same padding) to ONNX bytes. */
 export function buildConvModel(spec: TinyModelSpec): Buffer {
+  return buildConvModelExternal(spec).model;
+}
+
+/** Like buildConvModel; with `externalData`, also the bytes of the weights file to put beside it. */
+export function buildConvModelExternal(spec: TinyModelSpec): { model: Buffer; weights: Buffer | null } {
+  const external = spec.externalData ? { file: spec.externalData, chunks: [] as Buffer[], offset: 0 } : undefined;
   const inputName = spec.inputName ?? 'input';
   const outputName = spec.outputName ?? 'output';
   const n: number | string = spec.batch ?? 'N';
@@ -159,15 +181,15 @@ export function buildConvModel(spec: TinyModelSpec): Buffer {
         throw new Error(`layer ${i}: expected ${count} weights and ${layer.outChannels} biases`);
       }
       graph.message(5, (t) =>
-        initializer(t, `w${i}`, [layer.outChannels, layer.inChannels, layer.kernel, layer.kernel], layer.weights),
+        initializer(t, `w${i}`, [layer.outChannels, layer.inChannels, layer.kernel, layer.kernel], layer.weights, external),
       );
-      graph.message(5, (t) => initializer(t, `b${i}`, [layer.outChannels], layer.bias));
+      graph.message(5, (t) => initializer(t, `b${i}`, [layer.outChannels], layer.bias, external));
     });
     graph.message(11, (v) => valueInfo(v, inputName, [n, first.inChannels, h, wd]));
     graph.message(12, (v) => valueInfo(v, outputName, [n, last.outChannels, h, wd]));
   });
   model.message(8, (op) => op.string(1, '').int(2, 13));
-  return model.finish();
+  return { model: model.finish(), weights: external ? Buffer.concat(external.chunks) : null };
 }
 
 /** A 1x1 convolution [outC, 3] that maps each pixel's RGB to ab linearly: ab = M·rgb + bias. */
