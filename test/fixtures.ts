@@ -69,3 +69,33 @@ export async function mixedFolder(dir: string): Promise<string> {
 export async function read(path: string): Promise<Buffer> {
   return readFile(path);
 }
+
+/** An uncompressed BMP (bottom-up) of the cameraman: 8-bit gray palette, or 24-bit. */
+export async function bmp(path: string, bits: 8 | 24, width = 60, height = 40): Promise<void> {
+  const gray = await sharp(CAMERAMAN).resize(width, height, { fit: 'fill' }).greyscale().raw().toBuffer();
+  const stride = Math.floor((bits * width + 31) / 32) * 4;
+  const paletteSize = bits === 8 ? 256 * 4 : 0;
+  const offset = 54 + paletteSize;
+  const buf = Buffer.alloc(offset + stride * height);
+  buf.write('BM', 0, 'latin1');
+  buf.writeUInt32LE(buf.length, 2);
+  buf.writeUInt32LE(offset, 10);
+  buf.writeUInt32LE(40, 14);
+  buf.writeInt32LE(width, 18);
+  buf.writeInt32LE(height, 22);
+  buf.writeUInt16LE(1, 26);
+  buf.writeUInt16LE(bits, 28);
+  if (bits === 8) {
+    buf.writeUInt32LE(256, 46);
+    for (let i = 0; i < 256; i++) buf.writeUInt32LE(i * 0x010101, 54 + i * 4);
+  }
+  for (let y = 0; y < height; y++) {
+    const row = offset + (height - 1 - y) * stride;
+    for (let x = 0; x < width; x++) {
+      const v = gray[y * width + x]!;
+      if (bits === 8) buf[row + x] = v;
+      else buf.fill(v, row + x * 3, row + x * 3 + 3);
+    }
+  }
+  await writeFile(path, buf);
+}

@@ -211,9 +211,23 @@ test('every kind of scan: EXIF orientation, 16-bit, palette, alpha, CMYK, multi-
   await fx.cmykJpeg(join(src, 'cmyk.jpg'));
   await fx.multiFrameGif(join(src, 'frames.gif'));
   await fx.multiPageTiff(join(src, 'pages.tiff'));
+  await fx.bmp(join(src, 'gray8.bmp'), 8);
+  await fx.bmp(join(src, 'rgb24.bmp'), 24);
   const out = join(dir, 'out');
   const report = await colorize(options([src], out, { kind: 'none' }));
-  assert.deepEqual(report.totals, { files: 7, hit: 0, inferred: 7, skipped: 0, failed: 0 }, JSON.stringify(report.files.filter((f) => f.error)));
+  assert.deepEqual(report.totals, { files: 9, hit: 0, inferred: 9, skipped: 0, failed: 0 }, JSON.stringify(report.files.filter((f) => f.error)));
+  for (const f of ['gray8.png', 'rgb24.png']) {
+    const m = await sharp(join(out, f)).metadata();
+    assert.deepEqual([m.format, m.width, m.height], ['png', 60, 40], `${f}: BMP written as PNG`);
+  }
+  // The BMP's pixels are the picture's: its L matches the gray source.
+  const [bmpOut, pngRef] = await Promise.all([
+    sharp(join(out, 'gray8.png')).greyscale().raw().toBuffer(),
+    sharp(fx.CAMERAMAN).resize(60, 40, { fit: 'fill' }).greyscale().raw().toBuffer(),
+  ]);
+  let diff = 0;
+  for (let i = 0; i < bmpOut.length; i++) diff += Math.abs(bmpOut[i]! - pngRef[i]!);
+  assert.ok(diff / bmpOut.length < 4, `mean gray difference ${diff / bmpOut.length}`);
 
   const oriented = await sharp(join(out, 'oriented.jpg')).metadata();
   assert.equal(oriented.width, 80, 'EXIF orientation applied: the picture is upright');

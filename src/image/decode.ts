@@ -2,11 +2,14 @@
  * Decoding a scan with sharp into what DDColor needs: the upright picture's full-resolution L
  * channel, the picture resized to the model's square input, and its alpha channel if it has one.
  *
- * Handled: EXIF orientation (applied), 8- and 16-bit, grayscale, palette, CMYK and embedded ICC
+ * Handled: EXIF orientation (applied), 8- and 16-bit, grayscale, palette, BMP, CMYK and embedded ICC
  * profiles (converted to sRGB before any Lab math), alpha (kept aside), multi-frame files (first
  * frame only).
  */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
+import { decodeBmp, isBmp } from './bmp.js';
 import { lightness } from './lab.js';
 
 /** Refuse pictures with more pixels than this unless told otherwise (sharp's own default). */
@@ -30,9 +33,27 @@ export interface DecodeOptions {
   maxPixels?: number;
 }
 
+/**
+ * sharp's input for a scan: the file itself (first frame), or for a BMP, which libvips cannot
+ * read, its pixels decoded here.
+ */
+export async function sharpInput(input: string | Buffer, options: DecodeOptions = {}): Promise<Sharp> {
+  const limit = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const maybeBmp = typeof input === 'string' ? extname(input).toLowerCase() === '.bmp' : isBmp(input);
+  if (maybeBmp) {
+    const bytes = typeof input === 'string' ? await readFile(input) : input;
+    if (isBmp(bytes)) {
+      const raw = decodeBmp(bytes);
+      if (raw.width * raw.height > limit) throw new Error(`${raw.width}x${raw.height} pixels is over the limit of ${limit}`);
+      return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels }, limitInputPixels: limit });
+    }
+  }
+  return sharp(input, { pages: 1, limitInputPixels: limit });
+}
+
 /** The sharp pipeline every read of a scan starts from: first frame, upright. */
-export function openUpright(input: string | Buffer, options: DecodeOptions = {}): Sharp {
-  return sharp(input, { pages: 1, limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS }).rotate();
+export async function openUpright(input: string | Buffer, options: DecodeOptions = {}): Promise<Sharp> {
+  return (await sharpInput(input, options)).rotate();
 }
 
 const GRAY_SPACES = new Set(['b-w', 'grey16']);
@@ -42,11 +63,12 @@ const GRAY_SPACES = new Set(['b-w', 'grey16']);
  * needs only its L). Rejects with sharp's reason when it cannot.
  */
 export async function decodeImage(input: string | Buffer, size: number | null, options: DecodeOptions = {}): Promise<DecodedImage> {
-  const meta = await sharp(input, { pages: 1, limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS }).metadata();
+  const source = await sharpInput(input, options);
+  const meta = await source.clone().metadata();
   if (!meta.format || !meta.width || !meta.height) throw new Error('not an image sharp can read');
   const colourChannels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
   const gray = colourChannels === 1 && GRAY_SPACES.has(meta.space ?? '');
-  const base = openUpright(input, options);
+  const base = source.clone().rotate();
   const colour = gray
     ? base.clone().extractChannel(0).toColourspace('b-w')
     : base.clone().removeAlpha().toColourspace('srgb');

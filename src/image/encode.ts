@@ -107,7 +107,7 @@ function withAlpha(req: EncodeRequest): { pixels: Uint8Array; channels: 3 | 4 } 
 /** Write the output atomically; returns its size in bytes. */
 export async function encodeImage(req: EncodeRequest): Promise<number> {
   const { pixels, channels } = withAlpha(req);
-  let s = openUpright(req.source, req.decode).composite([
+  let s = (await openUpright(req.source, req.decode)).composite([
     { input: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), raw: { width: req.width, height: req.height, channels }, blend: 'source' },
   ]);
   if (channels === 3) s = s.removeAlpha();
