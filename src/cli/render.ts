@@ -15,7 +15,8 @@ export type RenderMode = 'tty' | 'plain' | 'silent';
 export function renderMode(opts: { quiet?: boolean; progress?: boolean; json?: boolean }, stream: NodeJS.WriteStream = process.stderr): RenderMode {
   if (opts.quiet) return 'silent';
   if (opts.progress === false) return 'plain';
-  return stream.isTTY ? 'tty' : 'plain';
+  // A terminal that reports no width (some pseudo-terminals) would make spinners redraw forever.
+  return stream.isTTY && (stream.columns ?? 0) > 0 ? 'tty' : 'plain';
 }
 
 const PLAIN_INTERVAL_MS = 30_000;
@@ -121,7 +122,7 @@ export function summary(report: RunReport, reportPath: string): string {
   const lines = [
     `${report.interrupted ? 'Interrupted' : 'Done'}: ${t.files} photo${t.files === 1 ? '' : 's'} in ${formatDuration(report.durationMs)}: ` +
       `${t.inferred} inferred, ${t.hit} from cache, ${t.skipped} up to date, ${t.failed} failed (hit rate ${rate})`,
-    `Model ${report.model.id} at ${report.model.inputSize}px on ${report.model.device ?? 'no device (nothing needed the model)'}; cache ${report.cache.backend} ${report.cache.location}${report.cache.degraded ? ' (DEGRADED: ran without it)' : ''}`,
+    `Model ${report.model.id} at ${report.model.inputSize}px on ${report.model.device ?? 'no device (nothing needed the model)'}; cache ${report.cache.backend === 'none' ? 'none' : `${report.cache.backend} ${report.cache.location}`}${report.cache.degraded ? ' (DEGRADED: ran without it)' : ''}`,
     `Outputs in ${report.output}; report: ${reportPath}`,
   ];
   return lines.join('\n') + '\n';
