@@ -67,19 +67,26 @@ export function composite(L: Float32Array, width: number, height: number, ab: Ab
   const ys = axis(sh, height);
   const aRow = new Float32Array(width);
   const bRow = new Float32Array(width);
+  // Vertical pass first, on the (small) source row; then the horizontal pass per output pixel.
+  const aSrc = new Float32Array(sw);
+  const bSrc = new Float32Array(sw);
   const out = new Uint8Array(width * height * 3);
+  const { i0: c0s, i1: c1s, f: fxs } = xs;
   for (let y = 0; y < height; y++) {
     const r0 = ys.i0[y]! * sw;
     const r1 = ys.i1[y]! * sw;
     const fy = ys.f[y]!;
     const gy = 1 - fy;
+    for (let x = 0; x < sw; x++) {
+      aSrc[x] = gy * A[r0 + x]! + fy * A[r1 + x]!;
+      bSrc[x] = gy * B[r0 + x]! + fy * B[r1 + x]!;
+    }
     for (let x = 0; x < width; x++) {
-      const c0 = xs.i0[x]!;
-      const c1 = xs.i1[x]!;
-      const fx = xs.f[x]!;
-      const gx = 1 - fx;
-      aRow[x] = gy * (gx * A[r0 + c0]! + fx * A[r0 + c1]!) + fy * (gx * A[r1 + c0]! + fx * A[r1 + c1]!);
-      bRow[x] = gy * (gx * B[r0 + c0]! + fx * B[r0 + c1]!) + fy * (gx * B[r1 + c0]! + fx * B[r1 + c1]!);
+      const c0 = c0s[x]!;
+      const c1 = c1s[x]!;
+      const fx = fxs[x]!;
+      aRow[x] = aSrc[c0]! + fx * (aSrc[c1]! - aSrc[c0]!);
+      bRow[x] = bSrc[c0]! + fx * (bSrc[c1]! - bSrc[c0]!);
     }
     labRowToSrgb8(L, y * width, aRow, bRow, out, y * width * 3, width);
   }
