@@ -8,7 +8,7 @@ import { RedisStore } from '../src/cache/redis.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
 import { tintModel } from '../src/model/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
-import { ALBUM, cleanup, freePort, startRedis, tempDir } from './helpers.js';
+import { ALBUM, cleanup, freePort, startRedis, tempDir, type RedisServer } from './helpers.js';
 
 let tint: ModelInfo;
 let album: string;
@@ -178,4 +178,29 @@ test('a damaged value in Redis is a miss and is overwritten', async () => {
   assert.equal(second.totals.inferred, 1);
   assert.equal(second.totals.hit, 11);
   assert.deepEqual(await admin.getBuffer(key), good);
+});
+
+test('a Redis restarted during the run is used again once it is back', async () => {
+  const server = await startRedis();
+  const dir = await tempDir();
+  const state: { restarted: Promise<RedisServer> | null } = { restarted: null };
+  const report = await colorize(
+    options(join(dir, 'out'), server.url, {
+      concurrency: 1,
+      batchSize: 1,
+      size: 256,
+      cacheRetryMs: 200,
+      onEvent: (e) => {
+        if (e.type === 'file' && e.done === 1 && !state.restarted) {
+          server.process.kill('SIGKILL');
+          state.restarted = new Promise((r) => setTimeout(r, 100)).then(() => startRedis([], server.port));
+        }
+      },
+    }),
+  );
+  const again = await state.restarted!;
+  assert.equal(report.cache.degraded, true);
+  assert.equal(report.totals.failed, 0);
+  const stored = await again.client().dbsize();
+  assert.ok(stored > 0, 'results written after the restart');
 });

@@ -64,6 +64,8 @@ export interface ColorizeOptions {
   maxPixels?: number;
   /** Threads for the CPU provider (default: onnxruntime's own choice). */
   threads?: number;
+  /** After a cache failure, leave the cache alone this long before trying it again (default 10 s). */
+  cacheRetryMs?: number;
   /** When another run holds the output folder: wait for it (true) or fail (false, the default). */
   waitLock?: boolean;
   /** Lifetime of the per-photo locks shared with other runs (default 2 minutes, extended while held). */
@@ -127,7 +129,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   } catch (err) {
     openError = err;
   }
-  const cache = new GuardedCache(store, (message) => emit({ type: 'warning', message }));
+  const cache = new GuardedCache(store, (message) => emit({ type: 'warning', message }), opts.cacheRetryMs ?? 10_000);
   if (openError) cache.failedToOpen(openError);
 
   let session: Promise<ModelSession> | null = null;
