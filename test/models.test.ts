@@ -9,7 +9,9 @@ import type { Catalog } from '../src/model/catalog.js';
 import { loadRegistry } from '../src/model/catalog.js';
 import { pullModel, verifyModels } from '../src/model/install.js';
 import { buildConvModel, tintModel } from '../src/model/tiny-model.js';
-import { ALBUM, cleanup, runCli, tempDir } from './helpers.js';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, type Socket } from 'node:net';
+import { ALBUM, ROOT, cleanup, runCli, tempDir } from './helpers.js';
 
 /** A model big enough to be cut off midway (a 7x7 convolution stack, some hundred KB). */
 function bigModel(): Buffer {
@@ -215,4 +217,42 @@ test('the CLI: pull, list, colorize with the default and by name, verify, doctor
   assert.ok(existsSync(path));
   const results = await verifyModels('conv', env);
   assert.equal(results[0]!.ok, false);
+});
+
+test('HTTPS_PROXY: an https download goes through a CONNECT tunnel', async () => {
+  const tls = join(ROOT, 'test', 'fixtures', 'tls');
+  const [key, cert] = await Promise.all([readFile(join(tls, 'localhost.key')), readFile(join(tls, 'localhost.crt'))]);
+  const secure = createHttpsServer({ key, cert }, (req, res) => serveBytes(req, res, MODEL, true));
+  await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+  let tunnels = 0;
+  const sockets: Socket[] = [];
+  const proxy = createServer((_req, res) => res.writeHead(405).end());
+  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    tunnels++;
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host!, () => {
+      sockets.push(upstream, client);
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  try {
+    const env = { DDCOLOR_HOME: await tempDir('ddcolor-home-'), HTTPS_PROXY: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`, NODE_EXTRA_CA_CERTS: join(tls, 'localhost.crt') };
+    const url = `https://127.0.0.1:${(secure.address() as { port: number }).port}/tls.onnx`;
+    const r = await runCli(['models', 'pull', url, '--sha256', SHA, '--no-progress'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(tunnels, 1);
+    assert.deepEqual(await readFile(join(env.DDCOLOR_HOME, 'models', 'tls.onnx')), MODEL);
+  } finally {
+    for (const s of sockets) s.destroy();
+    secure.closeAllConnections();
+    proxy.closeAllConnections();
+    await new Promise((resolve) => secure.close(resolve));
+    await new Promise((resolve) => proxy.close(resolve));
+  }
 });

@@ -9,6 +9,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { DdcolorError } from '../errors.js';
@@ -55,7 +56,8 @@ function get(url: URL, headers: Record<string, string>, env: NodeJS.ProcessEnv, 
       const req = http.request({ host: proxy.hostname, port: proxy.port || 80, method: 'CONNECT', path: `${url.hostname}:${url.port || 443}`, headers: auth, timeout: timeoutMs });
       req.on('connect', (res, socket) => {
         if (res.statusCode !== 200) return fail(new Error(`proxy ${proxy.host} refused CONNECT: HTTP ${res.statusCode}`));
-        const r = https.get(url, { headers, createConnection: () => tlsConnect({ socket, servername: url.hostname }), timeout: timeoutMs }, resolve);
+        const servername = isIP(url.hostname) ? undefined : url.hostname;
+        const r = https.get(url, { headers, createConnection: () => tlsConnect({ socket, servername }), timeout: timeoutMs }, resolve);
         r.on('error', fail);
       });
       req.on('timeout', () => req.destroy(new Error(`proxy ${proxy.host} did not answer within ${timeoutMs} ms`)));
