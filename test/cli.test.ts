@@ -3,7 +3,7 @@ import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { tintModel } from '../src/model/tiny-model.js';
-import { ALBUM, cleanup, runCli, startRedis, tempDir } from './helpers.js';
+import { ALBUM, TLS_DIR, cleanup, runCli, startRedis, startTlsRedis, tempDir } from './helpers.js';
 
 let dir: string;
 let model: string;
@@ -142,4 +142,41 @@ test('cache stats on the embedded store', async () => {
   const r2 = await runCli(['cache', 'stats', '--json'], { DDCOLOR_CACHE: `file:${cacheDir}` });
   const s = JSON.parse(r2.stdout) as { backend: string; entries: number };
   assert.deepEqual([s.backend, s.entries], ['file', 3]);
+});
+
+test('rediss:// with a user and password: TLS and ACL, only ddcolor: keys, clear errors for an untrusted CA or a wrong password', async () => {
+  // The ACL lets alice touch ddcolor:* keys only: a stray key would be NOPERM and degrade the run.
+  const server = await startTlsRedis([['alice', 'on', '>s3cret', '~ddcolor:*', '+@all']], { username: 'alice', password: 's3cret' });
+  const url = `rediss://alice:s3cret@127.0.0.1:${server.port}`;
+  const trust = { NODE_EXTRA_CA_CERTS: join(TLS_DIR, 'localhost.crt') };
+  const family = join(ALBUM, 'family');
+  let r = await runCli(['colorize', family, '-o', join(dir, 'tls-a'), '--model', model, '--size', '64', '--cache', url, '--json'], trust);
+  assert.equal(r.code, 0, r.stderr);
+  type Report = { cache: { backend: string; location: string; degraded: boolean }; totals: { inferred: number; hit: number } };
+  let report = JSON.parse(r.stdout) as Report;
+  assert.deepEqual(report.cache, { ...report.cache, backend: 'redis', location: `127.0.0.1:${server.port}`, degraded: false });
+  assert.ok(!r.stdout.includes('s3cret') && !r.stderr.includes('s3cret'), 'the password is never printed');
+  assert.equal(report.totals.inferred, 3);
+  r = await runCli(['colorize', family, '-o', join(dir, 'tls-b'), '--model', model, '--size', '64', '--cache', url, '--json'], trust);
+  report = JSON.parse(r.stdout) as Report;
+  assert.deepEqual([report.totals.hit, report.totals.inferred, report.cache.degraded], [3, 0, false], 'served over TLS from the cache');
+
+  r = await runCli(['cache', 'stats', '--cache', url, '--json'], trust);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { entries: number }).entries, 3);
+
+  r = await runCli(['cache', 'stats', '--cache', url]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /127\.0\.0\.1:\d+: self-signed certificate.*NODE_EXTRA_CA_CERTS/);
+
+  r = await runCli(['colorize', family, '-o', join(dir, 'tls-c'), '--model', model, '--size', '64', '--cache', `rediss://alice:nope@127.0.0.1:${server.port}`, '--json'], trust);
+  assert.equal(r.code, 0, 'a cache that refuses us is a warning, not a failure');
+  report = JSON.parse(r.stdout) as Report;
+  assert.deepEqual([report.totals.inferred, report.cache.degraded], [3, true]);
+  assert.match(r.stderr, /WRONGPASS/);
+  assert.ok(!r.stderr.includes('nope'));
+
+  r = await runCli(['cache', 'invalidate', '--all', '--yes', '--cache', url, '--json'], trust);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { removed: number }).removed, 3);
 });

@@ -3,7 +3,7 @@
  * built by the tests themselves, and running the real CLI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -102,6 +102,61 @@ export async function startRedis(extra: string[] = [], port?: number): Promise<R
   cleanups.push(() => server.stop());
   await waitForPing(p);
   return server;
+}
+
+/** The test certificate authority: a self-signed certificate for 127.0.0.1 and localhost. */
+export const TLS_DIR = join(ROOT, 'test', 'fixtures', 'tls');
+
+export interface TlsRedisServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a real redis-server that speaks only TLS (no plain port), with the test certificate and
+ * ACL users given as `--user` argument lists (e.g. `['alice', 'on', '>pw', '~ddcolor:*', '+@all']`).
+ * The default user is disabled. Ready when an authenticated TLS PING answers.
+ */
+export async function startTlsRedis(users: string[][], probe: { username: string; password: string }): Promise<TlsRedisServer> {
+  const port = await freePort();
+  const dir = await tempDir('ddcolor-redis-tls-');
+  const cert = join(TLS_DIR, 'localhost.crt');
+  const args = ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  args.push('--tls-cert-file', cert, '--tls-key-file', join(TLS_DIR, 'localhost.key'), '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no');
+  args.push('--user', 'default', 'off');
+  for (const u of users) args.push('--user', ...u);
+  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  let exited = false;
+  proc.on('exit', () => {
+    exited = true;
+  });
+  const server: TlsRedisServer = {
+    port,
+    async stop() {
+      if (exited) return;
+      await new Promise<void>((res) => {
+        proc.once('exit', () => res());
+        proc.kill('SIGKILL');
+      });
+    },
+  };
+  cleanups.push(() => server.stop());
+  const ca = await readFile(cert);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = new Redis({ port, host: '127.0.0.1', ...probe, tls: { ca }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    r.on('error', () => undefined);
+    try {
+      await r.connect();
+      await r.ping();
+      r.disconnect();
+      return server;
+    } catch {
+      r.disconnect();
+      if (exited || Date.now() > deadline) throw new Error(`TLS redis-server on port ${port} did not start`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
 }
 
 export interface CliResult {

@@ -67,6 +67,18 @@ const REFRESH = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 
 type Client = Redis | Cluster;
 
+/**
+ * Why a connection failed, in words a user can act on. ioredis rejects connect() with
+ * "Connection is closed." and reports the cause (a refused connection, a TLS certificate it
+ * does not trust, a wrong password) on its 'error' event: say that cause.
+ */
+export function connectFailure(err: Error, cause: Error | null): string {
+  const reason = cause && cause.message !== err.message ? cause.message : err.message;
+  const code = (cause as NodeJS.ErrnoException | null)?.code ?? '';
+  const tlsTrust = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code) || /certificate/i.test(reason);
+  return tlsTrust ? `${reason} (TLS: to trust a private CA, set NODE_EXTRA_CA_CERTS to its PEM file)` : reason;
+}
+
 /** Keys of one batch that go to one node, split into groups that may share a multi-key command. */
 interface NodeGroup {
   node: string;
@@ -133,7 +145,7 @@ export class RedisStore implements CacheStore {
       }
     } catch (err) {
       this.client.disconnect();
-      throw new Error(`cannot connect to Redis at ${this.location}: ${(err as Error).message}`);
+      throw new Error(`cannot connect to Redis at ${this.location}: ${connectFailure(err as Error, this.lastError)}`);
     } finally {
       clearTimeout(timer);
     }

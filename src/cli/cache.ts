@@ -44,7 +44,7 @@ export function renderStats(s: CacheStats): string {
       `memory:   ${formatBytes(s.redis.usedMemory)} used, maxmemory ${s.redis.maxmemory ? formatBytes(s.redis.maxmemory) : 'unset'}, policy ${s.redis.policy}, ${s.redis.evictedKeys} keys evicted`,
     );
   }
-  for (const w of s.warnings) lines.push(`warning:  ${w}`);
+  // Warnings go to stderr (see the stats action), once.
   return lines.join('\n') + '\n';
 }
 
@@ -115,7 +115,7 @@ export function cacheCommand(): Command {
       try {
         const s = await store.stats();
         process.stdout.write(flags.json ? JSON.stringify(s, null, 2) + '\n' : renderStats(s));
-        if (!flags.json) for (const w of s.warnings) process.stderr.write(`ddcolor: warning: ${w}\n`);
+        for (const w of s.warnings) process.stderr.write(`ddcolor: warning: ${w}\n`);
       } finally {
         await store.close();
       }
