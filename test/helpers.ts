@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /** The project root (tests run from dist/test). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -50,10 +50,11 @@ export interface RedisServer {
   client(): Redis;
 }
 
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+/** Wait until a server on `port` answers PING (with `connect`: TLS settings, credentials). */
+async function waitForPing(port: number, connect: Partial<RedisOptions> = {}, alive: () => boolean = () => true, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    const r = new Redis({ port, host: '127.0.0.1', ...connect, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
     r.on('error', () => undefined);
     try {
       await r.connect();
@@ -62,7 +63,7 @@ async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
       return;
     } catch {
       r.disconnect();
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+      if (!alive() || Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
       await new Promise((res) => setTimeout(res, 50));
     }
   }
@@ -141,22 +142,8 @@ export async function startTlsRedis(users: string[][], probe: { username: string
     },
   };
   cleanups.push(() => server.stop());
-  const ca = await readFile(cert);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const r = new Redis({ port, host: '127.0.0.1', ...probe, tls: { ca }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    r.on('error', () => undefined);
-    try {
-      await r.connect();
-      await r.ping();
-      r.disconnect();
-      return server;
-    } catch {
-      r.disconnect();
-      if (exited || Date.now() > deadline) throw new Error(`TLS redis-server on port ${port} did not start`);
-      await new Promise((res) => setTimeout(res, 50));
-    }
-  }
+  await waitForPing(port, { ...probe, tls: { ca: await readFile(cert) } }, () => !exited);
+  return server;
 }
 
 export interface CliResult {

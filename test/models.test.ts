@@ -11,7 +11,7 @@ import { pullModel, verifyModels } from '../src/model/install.js';
 import { buildConvModel, tintModel } from '../src/model/tiny-model.js';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
-import { ALBUM, ROOT, cleanup, runCli, tempDir } from './helpers.js';
+import { ALBUM, TLS_DIR, cleanup, runCli, tempDir } from './helpers.js';
 
 /** A model big enough to be cut off midway (a 7x7 convolution stack, some hundred KB). */
 function bigModel(): Buffer {
@@ -220,7 +220,7 @@ test('the CLI: pull, list, colorize with the default and by name, verify, doctor
 });
 
 test('HTTPS_PROXY: an https download goes through a CONNECT tunnel', async () => {
-  const tls = join(ROOT, 'test', 'fixtures', 'tls');
+  const tls = TLS_DIR;
   const [key, cert] = await Promise.all([readFile(join(tls, 'localhost.key')), readFile(join(tls, 'localhost.crt'))]);
   const secure = createHttpsServer({ key, cert }, (req, res) => serveBytes(req, res, MODEL, true));
   await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
