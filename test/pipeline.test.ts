@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
@@ -11,6 +11,7 @@ import { rgbToLab } from '../src/image/lab.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
 import { linearAbModel, tintModel } from '../src/model/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
+import { scanPaths } from '../src/pipeline/scan.js';
 import type { RunReport } from '../src/report/report.js';
 import * as fx from './fixtures.js';
 import { ALBUM, cleanup, tempDir } from './helpers.js';
@@ -308,4 +309,27 @@ test('an interrupted run starts nothing new and says so', async () => {
   assert.equal(report.interrupted, true);
   assert.equal(report.totals.inferred, 0);
   assert.ok(report.files.every((f) => f.status === 'failed' && /interrupted/.test(f.error ?? '')));
+});
+
+test('scan: image extensions in any case, links followed once, loops and broken links reported, never fatal', async () => {
+  const root = join(work, 'scan');
+  const other = join(work, 'scan-other');
+  await mkdir(join(root, 'b', 'deep'), { recursive: true });
+  await mkdir(join(root, 'folder.jpg'));
+  await mkdir(other);
+  for (const f of ['a.JPG', 'b/deep/c.tiff', 'b/notes.txt', 'b/.hidden.png']) await writeFile(join(root, f), 'x');
+  await writeFile(join(other, 'd.png'), 'x');
+  await symlink(root, join(root, 'b', 'loop'));
+  await symlink(other, join(root, 'linked'));
+  await symlink(join(work, 'nowhere.png'), join(root, 'gone.png'));
+  const r = await scanPaths([root]);
+  assert.deepEqual(r.files.map((f) => f.rel), ['a.JPG', 'b/deep/c.tiff', 'linked/d.png']);
+  assert.deepEqual(
+    r.problems.map((p) => [p.path, /symlink loop/.test(p.reason) ? 'loop' : /broken symlink/.test(p.reason) ? 'broken' : p.reason]).sort(),
+    [[join(root, 'b', 'loop'), 'loop'], [join(root, 'gone.png'), 'broken']],
+  );
+  const direct = await scanPaths([join(root, 'a.JPG'), join(root, 'b', 'notes.txt')]);
+  assert.deepEqual(direct.files.map((f) => f.rel), ['a.JPG'], 'a file given directly: its basename');
+  assert.match(direct.problems[0]!.reason, /not an image file name/);
+  await assert.rejects(scanPaths([join(work, 'missing')]), /missing: no such file or folder/);
 });

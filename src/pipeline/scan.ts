@@ -2,7 +2,7 @@
  * scan: the photos under each path given. A folder is walked recursively with fast-glob (image
  * extensions only, case-insensitive); a file is taken as it is. Symlinked folders are followed
  * once: a folder reached again through a symlink (a loop, or a second link to it) is reported
- * and not walked twice. Unreadable folders are reported; neither stops the scan.
+ * and not walked twice. Unreadable folders and broken links are reported; none stops the scan.
  */
 import * as fs from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -109,16 +109,23 @@ export async function scanPaths(paths: readonly string[], options: ScanOptions =
       continue;
     }
     if (!st.isDirectory()) throw new DdcolorError('usage', `${given}: not a file or folder`, given);
-    const found = await fg(`**/*.{${IMAGE_EXTENSIONS.join(',')}}`, {
+    const entries = await fg(`**/*.{${IMAGE_EXTENSIONS.join(',')}}`, {
       cwd: abs,
       absolute: false,
-      onlyFiles: true,
+      onlyFiles: false,
+      objectMode: true,
       dot: false,
       caseSensitiveMatch: false,
       followSymbolicLinks: true,
       suppressErrors: true,
       fs: { ...fs, readdir: guardedReaddir(problems, visited, exclude) as unknown as typeof fs.readdir },
     });
+    const found: string[] = [];
+    for (const e of entries) {
+      if (e.dirent.isFile()) found.push(e.path);
+      // Links are followed, so a link still reported as a link is one whose target is gone.
+      else if (e.dirent.isSymbolicLink()) problems.push({ path: resolve(abs, e.path), reason: 'broken symlink (its target does not exist): ignored' });
+    }
     found.sort();
     for (const rel of found) add(resolve(abs, rel), rel);
   }
