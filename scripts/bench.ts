@@ -3,7 +3,10 @@
  * the cache codec, and a cold and a warm run of the sample album on the embedded store.
  *   npm run bench
  */
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +16,9 @@ import { lightness } from '../src/image/lab.js';
 import { composite } from '../src/model/ddcolor.js';
 import { inspectModel } from '../src/model/session.js';
 import { tintModel } from '../src/model/tiny-model.js';
+import { cacheKey } from '../src/cache/keys.js';
+import { RedisStore } from '../src/cache/redis.js';
+import { Manifest, MANIFEST_NAME } from '../src/pipeline/manifest.js';
 import { colorize } from '../src/pipeline/run.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -66,6 +72,63 @@ try {
     console.log(`${`${label}, ${r.totals.files} photos`.padEnd(48)} ${ms.toFixed(0).padStart(8)} ms   ${JSON.stringify(r.totals)}`);
   }
   console.log(`${'peak RSS'.padEnd(48)} ${(process.resourceUsage().maxRSS / 1024).toFixed(0).padStart(8)} MB`);
+  await benchRedisLookups(value);
+  await benchManifest(join(dir, 'manifest'));
 } finally {
   await rm(dir, { recursive: true, force: true });
+}
+
+/** A warm lookup on a local redis-server (if installed): 20,000 cached values, fetched in batches. */
+async function benchRedisLookups(value: Buffer): Promise<void> {
+  const port = await new Promise<number>((res) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => res(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const failed = await new Promise<boolean>((res) => {
+    server.once('error', () => res(true));
+    setTimeout(() => res(false), 300);
+  });
+  if (failed) {
+    console.log('redis lookups: skipped (redis-server is not installed)');
+    return;
+  }
+  try {
+    const store = await RedisStore.single(`redis://127.0.0.1:${port}`).open();
+    const n = 20_000;
+    const keys = Array.from({ length: n }, (_, i) => cacheKey('bench', 512, createHash('sha256').update(String(i)).digest('hex')));
+    for (let i = 0; i < n; i += 1000) await store.setMany(keys.slice(i, i + 1000).map((key) => ({ key, value })), 3_600_000);
+    const t = performance.now();
+    let found = 0;
+    for (let i = 0; i < n; i += 256) found += (await store.getMany(keys.slice(i, i + 256))).filter(Boolean).length;
+    const ms = performance.now() - t;
+    console.log(`${`warm Redis lookups, ${n} keys (${(value.length / 1024).toFixed(0)} KB values)`.padEnd(48)} ${ms.toFixed(0).padStart(8)} ms   ${Math.round(n / (ms / 1000))} keys/s, ${found} found`);
+    await store.close();
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+/** An archive's manifest: a million outputs, loaded and compacted as a nightly re-run does. */
+async function benchManifest(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const n = 1_000_000;
+  const seed = new Manifest(dir);
+  for (let i = 0; i < n; i++) {
+    const rel = `box-${i >> 10}/folder-${(i >> 5) & 31}/scan-${i}.tif`;
+    await seed.record({ output: rel, input: `/archive/scans/${rel}`, inputSize: 12_345_678 + i, inputMtimeMs: 1.7e12 + i, sha256: createHash('sha256').update(rel).digest('hex'), modelId: '3594b9b53e35242b', modelSize: 512, format: 'tiff', quality: 90, outputSize: 23_456_789, outputMtimeMs: 1.7e12 + i });
+  }
+  await seed.close();
+  const bytes = (await stat(join(dir, MANIFEST_NAME))).size;
+  const heapBefore = process.memoryUsage().heapUsed;
+  let t = performance.now();
+  const m = await new Manifest(dir).load();
+  const loadMs = performance.now() - t;
+  const heapMb = (process.memoryUsage().heapUsed - heapBefore) / 1e6;
+  t = performance.now();
+  await m.save();
+  const saveMs = performance.now() - t;
+  console.log(`${`manifest of ${m.size} outputs (${(bytes / 1e6).toFixed(0)} MB)`.padEnd(48)} ${loadMs.toFixed(0).padStart(8)} ms load, ${saveMs.toFixed(0)} ms save, ${heapMb.toFixed(0)} MB heap`);
 }

@@ -12,6 +12,7 @@ import { inspectModel, type ModelInfo } from '../src/model/session.js';
 import { linearAbModel, tintModel } from '../src/model/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
 import { scanPaths } from '../src/pipeline/scan.js';
+import { Manifest, MANIFEST_NAME, type ManifestEntry } from '../src/pipeline/manifest.js';
 import type { RunReport } from '../src/report/report.js';
 import * as fx from './fixtures.js';
 import { ALBUM, cleanup, tempDir } from './helpers.js';
@@ -332,4 +333,44 @@ test('scan: image extensions in any case, links followed once, loops and broken 
   assert.deepEqual(direct.files.map((f) => f.rel), ['a.JPG'], 'a file given directly: its basename');
   assert.match(direct.problems[0]!.reason, /not an image file name/);
   await assert.rejects(scanPaths([join(work, 'missing')]), /missing: no such file or folder/);
+});
+
+test('manifest: many entries round-trip as a stream, a torn line is ignored, an unreadable manifest is never rewritten', async () => {
+  const dir = join(work, 'manifest');
+  await mkdir(dir);
+  const entry = (i: number): ManifestEntry => ({
+    output: `box-${i % 7}/scan-${i}.png`,
+    input: `/archive/box-${i % 7}/scan-${i}.png`,
+    inputSize: 1000 + i,
+    inputMtimeMs: 1.7e12 + i + 0.25,
+    sha256: createHash('sha256').update(String(i)).digest('hex'),
+    modelId: '3594b9b53e35242b',
+    modelSize: 512,
+    format: 'png',
+    quality: 90,
+    outputSize: 5000 + i,
+    outputMtimeMs: 1.7e12 + i,
+  });
+  const N = 20_000;
+  const m = new Manifest(dir);
+  for (let i = 0; i < N; i++) await m.record(entry(i));
+  await m.record({ ...entry(5), outputSize: 1 }); // a later record of one output replaces the earlier
+  await m.save();
+  await writeFile(join(dir, MANIFEST_NAME), '{"output":"torn', { flag: 'a' });
+  const back = await new Manifest(dir).load();
+  assert.equal(back.size, N);
+  assert.equal(back.readError, null);
+  assert.deepEqual(back.get('box-3/scan-10.png'), entry(10));
+  assert.equal(back.get('box-5/scan-5.png')!.outputSize, 1);
+  await back.save();
+  assert.equal((await readFile(join(dir, MANIFEST_NAME), 'utf8')).split('\n').length, N + 1, 'compacted: the torn line is gone');
+
+  // A manifest that cannot be read (here a folder in its place) is reported and left alone.
+  const odd = join(work, 'manifest-odd');
+  await mkdir(join(odd, MANIFEST_NAME), { recursive: true });
+  const unreadable = await new Manifest(odd).load();
+  assert.match(String(unreadable.readError), /EISDIR/);
+  await unreadable.save();
+  assert.deepEqual(await readdir(join(odd, MANIFEST_NAME)), []);
+  assert.deepEqual(await readdir(odd), [MANIFEST_NAME], 'no temporary file left behind');
 });

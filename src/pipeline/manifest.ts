@@ -6,10 +6,17 @@
  *
  * Lines are appended as each output is renamed into place (a killed run keeps what it finished; a
  * torn last line is ignored) and the file is rewritten compactly, atomically, at the end of a run.
+ *
+ * An archive's manifest can hold millions of lines (some 370 bytes each: 1.6 million photos make a
+ * file larger than the longest string V8 allows), so it is read and written as a stream of lines,
+ * never as one string. A manifest that cannot be read for any reason but its absence is left as it
+ * is (appended to, never rewritten), so a read error can never wipe what earlier runs recorded.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 
 export const MANIFEST_NAME = '.ddcolor-manifest.ndjson';
 
@@ -43,31 +50,49 @@ function isEntry(v: unknown): v is ManifestEntry {
 
 export class Manifest {
   private readonly entries = new Map<string, ManifestEntry>();
+  private readonly strings = new Map<string, string>();
   private handle: Promise<FileHandle> | null = null;
+  private unreadable: Error | null = null;
   readonly path: string;
 
   constructor(readonly outRoot: string) {
     this.path = join(outRoot, MANIFEST_NAME);
   }
 
-  /** Load what earlier runs recorded; a missing or damaged manifest just means nothing is known. */
+  /** Load what earlier runs recorded; a missing manifest or a damaged line just means nothing is known of it. */
   async load(): Promise<this> {
-    let text: string;
+    const lines = createInterface({ input: createReadStream(this.path, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity });
     try {
-      text = await readFile(this.path, 'utf8');
-    } catch {
-      return this;
-    }
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      try {
-        const v: unknown = JSON.parse(line);
-        if (isEntry(v)) this.entries.set(v.output, v);
-      } catch {
-        // a torn line from a killed run
+      for await (const line of lines) {
+        if (!line) continue;
+        try {
+          const v: unknown = JSON.parse(line);
+          if (isEntry(v)) this.entries.set(v.output, this.intern(v));
+        } catch {
+          // a torn line from a killed run
+        }
       }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.unreadable = err as Error;
+    } finally {
+      lines.close();
     }
     return this;
+  }
+
+  /** Why the manifest could not be read (it is then never rewritten), or null. */
+  get readError(): Error | null {
+    return this.unreadable;
+  }
+
+  /** Share the strings that repeat on every line (model id, format) instead of holding a copy each. */
+  private intern(e: ManifestEntry): ManifestEntry {
+    for (const k of ['modelId', 'format'] as const) {
+      const known = this.strings.get(e[k]);
+      if (known === undefined) this.strings.set(e[k], e[k]);
+      else e[k] = known;
+    }
+    return e;
   }
 
   get(outputRel: string): ManifestEntry | undefined {
@@ -85,15 +110,32 @@ export class Manifest {
     await (await this.handle).write(JSON.stringify(entry) + '\n');
   }
 
-  /** Rewrite the manifest compactly and atomically. */
+  /** Rewrite the manifest compactly and atomically, streamed in blocks of about 1 MB. */
   async save(): Promise<void> {
     await this.close();
+    if (this.unreadable) return;
     const tmp = join(this.outRoot, `.ddcolor-tmp-${randomBytes(6).toString('hex')}-manifest`);
-    const lines = [...this.entries.values()].map((e) => JSON.stringify(e));
+    let out: FileHandle | null = null;
     try {
-      await writeFile(tmp, lines.length ? lines.join('\n') + '\n' : '');
+      out = await open(tmp, 'w');
+      let block: string[] = [];
+      let blockChars = 0;
+      for (const e of this.entries.values()) {
+        const line = JSON.stringify(e) + '\n';
+        block.push(line);
+        blockChars += line.length;
+        if (blockChars >= 1 << 20) {
+          await out.write(block.join(''));
+          block = [];
+          blockChars = 0;
+        }
+      }
+      if (block.length) await out.write(block.join(''));
+      await out.close();
+      out = null;
       await rename(tmp, this.path);
     } catch (err) {
+      await out?.close().catch(() => undefined);
       await rm(tmp, { force: true });
       throw err;
     }

@@ -121,6 +121,9 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
 
   const planned = planOutputs(scan.files, outDir, opts.format);
   const manifest = await new Manifest(outDir).load();
+  if (manifest.readError) {
+    emit({ type: 'warning', message: `cannot read ${manifest.path} (${errorMessage(manifest.readError)}): outputs are checked again, and the file is kept as it is` });
+  }
 
   let store: CacheStore | null = null;
   let openError: unknown = null;
