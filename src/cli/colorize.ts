@@ -1,6 +1,7 @@
 /**
  * `ddcolor colorize <paths...>`: flags in, a pipeline run, progress and a summary out.
  */
+import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
@@ -12,7 +13,7 @@ import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js
 import { DEVICES, inspectModel, type Device } from '../model/session.js';
 import { colorize } from '../pipeline/run.js';
 import { writeMetrics } from '../report/metrics.js';
-import { writeReport } from '../report/report.js';
+import { reportText, writeReport } from '../report/report.js';
 import { parseDuration, parseIntIn, parseSizeFlag } from './parse.js';
 import { renderMode, RunRenderer, summary } from './render.js';
 
@@ -113,8 +114,9 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
     renderer.stop();
     await writeReport(reportPath, report);
     if (flags.metrics) await writeMetrics(resolve(flags.metrics), report);
-    if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    else if (!flags.quiet) process.stdout.write(summary(report, reportPath));
+    if (flags.json) {
+      for (const block of reportText(report)) if (!process.stdout.write(block)) await once(process.stdout, 'drain');
+    } else if (!flags.quiet) process.stdout.write(summary(report, reportPath));
     if (report.interrupted) return 130;
     return report.totals.failed > 0 ? 1 : 0;
   } finally {

@@ -559,7 +559,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     output: outDir,
     totals,
     hitRate: hitRate(totals.hit, totals.inferred),
-    timings,
+    timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 10) / 10])) as unknown as StageTimings,
     problems: scan.problems,
     files: records,
   };

@@ -1,8 +1,12 @@
 /**
  * The run report (`ddcolor.report/v1`): what was done to every photo, written atomically as JSON.
+ *
+ * An archive's report lists a million photos or more: it is produced as a stream of text blocks
+ * (never one string, which V8 caps at about 512 MB), with the run's details pretty-printed and
+ * one line per photo, so `grep` finds a photo's record and its status on one line.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { CacheBackend } from '../cache/store.js';
 import type { ExecutionProvider } from '../model/session.js';
@@ -86,6 +90,36 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   }
 }
 
+/** The report as JSON text, in blocks of about `blockChars` characters. */
+export function* reportText(report: RunReport, blockChars = 1 << 20): Generator<string> {
+  const { files, ...head } = report;
+  // The pretty head ends with "\n}": reopen it to append the files, one record a line.
+  const headText = JSON.stringify(head, null, 2);
+  let block = `${headText.slice(0, headText.lastIndexOf('\n}'))},\n  "files": [`;
+  for (let i = 0; i < files.length; i++) {
+    block += `${i ? ',' : ''}\n    ${JSON.stringify(files[i])}`;
+    if (block.length >= blockChars) {
+      yield block;
+      block = '';
+    }
+  }
+  yield `${block}${files.length ? '\n  ' : ''}]\n}\n`;
+}
+
+/** Write the report to `path` through a temporary file and a rename. */
 export async function writeReport(path: string, report: RunReport): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(report, null, 2) + '\n');
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.ddcolor-tmp-${randomBytes(6).toString('hex')}-${basename(path)}`);
+  let out: FileHandle | null = null;
+  try {
+    out = await open(tmp, 'w');
+    for (const block of reportText(report)) await out.write(block);
+    await out.close();
+    out = null;
+    await rename(tmp, path);
+  } catch (err) {
+    await out?.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }
