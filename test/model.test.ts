@@ -115,3 +115,27 @@ test('a model whose weights live beside the .onnx (external data) loads, runs, a
   await rm(join(dir, 'weights.bin'));
   await assert.rejects(inspectModel(path), (e: unknown) => e instanceof DdcolorError && /weights\.bin cannot be read/.test(e.message));
 });
+
+test('batches: explicit sizes are kept; auto follows the provider the session got (1 on the CPU, 4 on CUDA)', async () => {
+  const { InferenceBatcher } = await import('../src/pipeline/batcher.js');
+  const dir = await tempDir();
+  const path = join(dir, 'tint.onnx');
+  await writeFile(path, tintModel(null));
+  const real = await openSession(await inspectModel(path), 'cpu');
+  const S = 32;
+  const image = { pixels: new Uint8Array(S * S).fill(128), channels: 1 as const, size: S };
+  async function batchesFor(batchSize: number | 'auto', provider: 'cpu' | 'cuda', photos: number): Promise<number[]> {
+    const sizes: number[] = [];
+    // The real CPU session, reporting the provider under test; its output is the model's own.
+    const session = { provider, run: (input: Float32Array, count: number, size: number) => (sizes.push(count), real.run(input, count, size)), release: async () => undefined };
+    const b = new InferenceBatcher(async () => session, S, batchSize, null);
+    for (let i = 0; i < photos; i++) b.expect();
+    const out = await Promise.all(Array.from({ length: photos }, () => b.infer(image)));
+    assert.ok(out.every((ab) => ab.length === 2 * S * S));
+    return sizes;
+  }
+  assert.deepEqual(await batchesFor(3, 'cpu', 7), [3, 3, 1]);
+  assert.deepEqual(await batchesFor('auto', 'cpu', 4), [1, 1, 1, 1]);
+  assert.deepEqual(await batchesFor('auto', 'cuda', 9), [1, 4, 4], 'the first batch loads the session; then CUDA batches of 4');
+  await real.release();
+});

@@ -11,6 +11,7 @@ import { modelDirectory } from '../model/catalog.js';
 import { locateModel } from '../model/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js';
 import { DEVICES, inspectModel, type Device } from '../model/session.js';
+import { DEFAULT_BATCH } from '../pipeline/batcher.js';
 import { colorize } from '../pipeline/run.js';
 import { writeMetrics } from '../report/metrics.js';
 import { reportText, writeReport } from '../report/report.js';
@@ -45,7 +46,7 @@ export function colorizeCommand(): Command {
     .description('colorize every photo under the given files and folders, caching each inference')
     .argument('<paths...>', 'photos or folders of photos (walked recursively)')
     .option('-o, --out <dir>', 'output folder', './colorized')
-    .option('--model <file>', 'DDColor ONNX file (default: $DDCOLOR_MODEL, else models/ddcolor.onnx)')
+    .option('--model <file|name>', 'DDColor ONNX file or installed model name (default: $DDCOLOR_MODEL, else the default installed model; tiny-test: the generated test model, which only tints)')
     .addOption(new Option('--preset <name>', 'model input size preset: person 512, building 1024').choices(PRESET_NAMES).default('person'))
     .option('--size <px>', "model input size, a multiple of 32 (overrides --preset; a model with a fixed input decides)", parseSizeFlag)
     .addOption(new Option('--device <device>', 'execution provider: auto (CUDA where it loads, else CPU), cuda, cpu').choices(DEVICES).default('auto'))
@@ -78,8 +79,11 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
   const outDir = resolve(flags.out);
   const reportPath = resolve(flags.report ?? join(outDir, 'ddcolor-report.json'));
   const device = flags.device;
-  const batchSize = flags.batchSize ?? (device === 'cuda' ? 4 : 1);
-  const concurrency = flags.concurrency ?? Math.max(batchSize + 2, Math.min(availableParallelism(), 8));
+  // Without --batch-size the batch follows the provider the session gets (4 on CUDA, 1 on the CPU),
+  // so --device auto on a GPU machine batches too; photos in flight cover a full batch plus two.
+  const batchSize = flags.batchSize ?? 'auto';
+  const batchForConcurrency = flags.batchSize ?? (device === 'cpu' ? DEFAULT_BATCH.cpu : DEFAULT_BATCH.cuda);
+  const concurrency = flags.concurrency ?? Math.max(batchForConcurrency + 2, Math.min(availableParallelism(), 8));
 
   // First Ctrl-C: finish what is in flight, write the report; second: exit at once.
   const abort = new AbortController();

@@ -4,7 +4,10 @@
  * waits for work that is not coming. One batch runs at a time; the next is gathered meanwhile.
  */
 import { preprocess } from '../model/ddcolor.js';
-import type { ModelSession } from '../model/session.js';
+import type { ExecutionProvider, ModelSession } from '../model/session.js';
+
+/** Photos per batch when not given: a GPU wants several at once; on the CPU one at a time keeps latency and memory low. */
+export const DEFAULT_BATCH: Record<ExecutionProvider, number> = { cuda: 4, cpu: 1 };
 
 export interface SmallImage {
   pixels: Uint8Array;
@@ -22,6 +25,8 @@ export class InferenceBatcher {
   private readonly queue: Pending[] = [];
   private expecting = 0;
   private running = false;
+  /** The provider the session got, once it is loaded (decides an 'auto' batch size). */
+  private provider: ExecutionProvider | null = null;
   /** Seconds spent inside the model, and batches run. */
   inferenceMs = 0;
   batches = 0;
@@ -29,7 +34,8 @@ export class InferenceBatcher {
   constructor(
     private readonly session: () => Promise<ModelSession>,
     readonly size: number,
-    readonly batchSize: number,
+    /** Photos per batch; 'auto': DEFAULT_BATCH for the provider the session gets (the first batch, which loads it, is one photo). */
+    readonly batchSize: number | 'auto',
     /** The model's fixed batch dimension, if any: batches are padded to it. */
     readonly fixedBatch: number | null,
   ) {}
@@ -56,7 +62,9 @@ export class InferenceBatcher {
   }
 
   private get limit(): number {
-    return this.fixedBatch ?? this.batchSize;
+    if (this.fixedBatch !== null) return this.fixedBatch;
+    if (this.batchSize !== 'auto') return this.batchSize;
+    return this.provider ? DEFAULT_BATCH[this.provider] : 1;
   }
 
   private maybeRun(): void {
@@ -75,6 +83,7 @@ export class InferenceBatcher {
     const count = this.fixedBatch ?? items.length;
     try {
       const session = await this.session();
+      this.provider = session.provider;
       const input = new Float32Array(count * 3 * plane);
       items.forEach((it, i) => preprocess(it.image, input, i));
       const started = performance.now();

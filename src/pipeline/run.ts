@@ -52,7 +52,8 @@ export interface ColorizeOptions {
   /** Why S differs from what was asked, if it does. */
   sizeNote?: string | null;
   device: Device;
-  batchSize: number;
+  /** Photos per inference batch; 'auto' (the default): 4 on CUDA, 1 on the CPU. */
+  batchSize?: number | 'auto';
   concurrency: number;
   cache: CacheSpec;
   cacheOptions?: OpenCacheOptions;
@@ -149,7 +150,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     return session;
   };
   const S = opts.size;
-  const batcher = new InferenceBatcher(getSession, S, opts.batchSize, opts.model.fixedBatch);
+  const batcher = new InferenceBatcher(getSession, S, opts.batchSize ?? 'auto', opts.model.fixedBatch);
   const limiter = new Limiter(Math.max(1, opts.concurrency));
 
   const records: FileRecord[] = planned.map((f) => ({ input: f.path, output: f.output, sha256: null, status: 'failed', error: null }));
