@@ -112,6 +112,7 @@ test('a download cut off midway is resumed with a range request', async () => {
   const dir = join(env.DDCOLOR_HOME!, 'models');
   const part = (await readdir(dir)).find((n) => n.endsWith('.part'));
   assert.ok(part, 'the partial download is kept');
+  assert.ok((await readFile(join(dir, part))).length > 0, 'with the bytes that arrived before the cut');
   const r = await pullModel({ source: `${base}/cut.onnx`, sha256: SHA, env });
   assert.ok(r.resumedFrom > 0, 'resumed');
   assert.ok(seen.some((s) => s.path === '/cut.onnx' && s.range === `bytes=${r.resumedFrom}-`));

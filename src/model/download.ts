@@ -146,8 +146,11 @@ export async function download(url: string, dest: string, options: DownloadOptio
       out.on('error', reject);
       out.on('finish', resolve);
       res.pipe(out);
-    }).catch((err: Error) => {
-      out.destroy();
+    }).catch(async (err: Error) => {
+      // Keep every byte that arrived: flush the file (destroying it would drop buffered writes),
+      // so the next attempt resumes from there.
+      res.unpipe(out);
+      await new Promise<void>((resolve) => out.end(resolve)).catch(() => undefined);
       throw new DdcolorError('config', `download of ${url} was cut off after ${received} bytes (${err.message}); run the same command again to resume`);
     });
     if (res.complete === false) {
