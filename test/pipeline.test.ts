@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
@@ -364,6 +364,9 @@ test('manifest: many entries round-trip as a stream, a torn line is ignored, an 
   assert.equal(back.get('box-5/scan-5.png')!.outputSize, 1);
   await back.save();
   assert.equal((await readFile(join(dir, MANIFEST_NAME), 'utf8')).split('\n').length, N + 1, 'compacted: the torn line is gone');
+  const { ino } = await stat(join(dir, MANIFEST_NAME));
+  await (await new Manifest(dir).load()).save();
+  assert.equal((await stat(join(dir, MANIFEST_NAME))).ino, ino, 'an unchanged, compact manifest is not rewritten');
 
   // A manifest that cannot be read (here a folder in its place) is reported and left alone.
   const odd = join(work, 'manifest-odd');

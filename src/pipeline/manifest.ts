@@ -53,6 +53,8 @@ export class Manifest {
   private readonly strings = new Map<string, string>();
   private handle: Promise<FileHandle> | null = null;
   private unreadable: Error | null = null;
+  /** Whether the file differs from what save() would write (new records, or stale, torn or repeated lines). */
+  private dirty = false;
   readonly path: string;
 
   constructor(readonly outRoot: string) {
@@ -67,9 +69,13 @@ export class Manifest {
         if (!line) continue;
         try {
           const v: unknown = JSON.parse(line);
-          if (isEntry(v)) this.entries.set(v.output, this.intern(v));
+          if (!isEntry(v)) this.dirty = true;
+          else {
+            if (this.entries.has(v.output)) this.dirty = true;
+            this.entries.set(v.output, this.intern(v));
+          }
         } catch {
-          // a torn line from a killed run
+          this.dirty = true; // a torn line from a killed run
         }
       }
     } catch (err) {
@@ -106,14 +112,18 @@ export class Manifest {
   /** Record an output that is now in place (appended at once, so a killed run keeps it). */
   async record(entry: ManifestEntry): Promise<void> {
     this.entries.set(entry.output, entry);
+    this.dirty = true;
     this.handle ??= open(this.path, 'a');
     await (await this.handle).write(JSON.stringify(entry) + '\n');
   }
 
-  /** Rewrite the manifest compactly and atomically, streamed in blocks of about 1 MB. */
+  /**
+   * Rewrite the manifest compactly and atomically, streamed in blocks of about 1 MB; a manifest
+   * that is already compact and unchanged (a nightly re-run over an unchanged archive) is left alone.
+   */
   async save(): Promise<void> {
     await this.close();
-    if (this.unreadable) return;
+    if (this.unreadable || !this.dirty) return;
     const tmp = join(this.outRoot, `.ddcolor-tmp-${randomBytes(6).toString('hex')}-manifest`);
     let out: FileHandle | null = null;
     try {
@@ -134,6 +144,7 @@ export class Manifest {
       await out.close();
       out = null;
       await rename(tmp, this.path);
+      this.dirty = false;
     } catch (err) {
       await out?.close().catch(() => undefined);
       await rm(tmp, { force: true });
