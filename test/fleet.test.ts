@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { cacheKey, lockKeyFor } from '../src/cache/keys.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
 import { tintModel } from '../src/model/tiny-model.js';
+import { lockOutputFolder } from '../src/pipeline/out-lock.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
 import { ALBUM, BIN, cleanup, runCli, startRedis, tempDir, type CliResult } from './helpers.js';
 
@@ -183,6 +184,34 @@ test('a second run into the same output folder exits with a clear message, or wa
   await writeFile(join(out, '.ddcolor-lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), startedAt: '2020-01-01T00:00:00Z' }));
   const stale = await runCli(args);
   assert.equal(stale.code, 0, stale.stderr);
+  assert.match(stale.stderr, /took over the lock .* process \d+ no longer exists/);
+
+  // Another machine's lock (a folder shared over NFS): respected while its owner touches it,
+  // taken over once nobody has for 10 minutes.
+  const lock = join(out, '.ddcolor-lock');
+  await writeFile(lock, JSON.stringify({ pid: 4242, host: 'gpu-7.archive.lan', startedAt: '2026-11-24T02:15:00Z' }));
+  const remote = await runCli(args);
+  assert.equal(remote.code, 2);
+  assert.match(remote.stderr, /pid 4242 on gpu-7\.archive\.lan/);
+  const elevenMinutesAgo = new Date(Date.now() - 11 * 60_000);
+  await utimes(lock, elevenMinutesAgo, elevenMinutesAgo);
+  const takeover = await runCli(args);
+  assert.equal(takeover.code, 0, takeover.stderr);
+  assert.match(takeover.stderr, /took over the lock .* left by pid 4242 on gpu-7\.archive\.lan: not touched for 11 min/);
+  assert.ok(!(await readdir(out)).includes('.ddcolor-lock'), 'released at the end');
+});
+
+test('the output-folder lock is touched while its run holds it, and removed when released', async () => {
+  const out = await tempDir();
+  const release = await lockOutputFolder(out, { wait: false, heartbeatMs: 50 });
+  const lock = join(out, '.ddcolor-lock');
+  const old = new Date(Date.now() - 60 * 60_000);
+  await utimes(lock, old, old);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(Date.now() - (await stat(lock)).mtimeMs < 5_000, 'the heartbeat refreshed it');
+  await assert.rejects(lockOutputFolder(out, { wait: false }), /another ddcolor run \(pid \d+/, 'a second taker is refused');
+  await release();
+  assert.deepEqual(await readdir(out), []);
 });
 
 test('invalidate by --sha256 and by --model (all sizes), prune other models and the embedded store by size, metrics', async () => {

@@ -1,10 +1,12 @@
 /**
  * The output folder's lock (`<out>/.ddcolor-lock`): two runs writing into one folder (two cron
  * jobs that overlap) would fight over the manifest and the outputs. The lock file is created
- * exclusively and holds the owner's pid, host and start time; a lock left by a process that no
- * longer exists on this host is taken over.
+ * exclusively and holds the owner's pid, host and start time, and its owner touches it every
+ * 30 seconds while it runs. A lock is taken over when it was left by a process that no longer
+ * exists on this host, or when nobody has touched it for 10 minutes: its owner died on another
+ * machine sharing the folder (NFS), or the machine rebooted and its pid now names another process.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DdcolorError } from '../errors.js';
@@ -35,10 +37,27 @@ async function holder(path: string): Promise<LockHolder | null> {
   }
 }
 
+/** How often a holder touches its lock, and how long an untouched lock is respected. */
+export const LOCK_HEARTBEAT_MS = 30_000;
+export const LOCK_STALE_MS = 10 * 60_000;
+
+/** Milliseconds since the lock file was last touched (Infinity when it is gone). */
+async function idleMs(path: string): Promise<number> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs;
+  } catch {
+    return Infinity;
+  }
+}
+
 export interface OutputLockOptions {
   /** Wait for the other run to finish instead of failing. */
   wait: boolean;
   pollMs?: number;
+  heartbeatMs?: number;
+  staleMs?: number;
+  /** Called when a stale lock is taken over (who held it, and why it counts as stale). */
+  onTakeover?: (holder: LockHolder | null, reason: string) => void;
   signal?: AbortSignal;
   /** Called once when the lock is busy and the caller waits. */
   onWait?: (holder: LockHolder | null) => void;
@@ -52,7 +71,13 @@ export async function lockOutputFolder(outDir: string, options: OutputLockOption
   for (;;) {
     try {
       await writeFile(path, JSON.stringify(me) + '\n', { flag: 'wx' });
+      const heartbeat = setInterval(() => {
+        const now = new Date();
+        utimes(path, now, now).catch(() => undefined);
+      }, options.heartbeatMs ?? LOCK_HEARTBEAT_MS);
+      heartbeat.unref();
       return async () => {
+        clearInterval(heartbeat);
         const h = await holder(path);
         if (h && h.pid === me.pid && h.host === me.host) await rm(path, { force: true });
       };
@@ -60,9 +85,18 @@ export async function lockOutputFolder(outDir: string, options: OutputLockOption
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const h = await holder(path);
-    if (h && h.host === me.host && !alive(h.pid)) {
+    const idle = await idleMs(path);
+    const staleMs = options.staleMs ?? LOCK_STALE_MS;
+    const reason =
+      h && h.host === me.host && !alive(h.pid)
+        ? `process ${h.pid} no longer exists`
+        : idle !== Infinity && idle > staleMs
+          ? `not touched for ${Math.round(idle / 60_000)} min (a live run touches it every ${Math.round((options.heartbeatMs ?? LOCK_HEARTBEAT_MS) / 1000)} s)`
+          : null;
+    if (reason) {
       // Left by a run that died: take it over.
       await rm(path, { force: true });
+      options.onTakeover?.(h, reason);
       continue;
     }
     if (!options.wait) {

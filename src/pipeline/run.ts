@@ -118,6 +118,8 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     ...(opts.signal ? { signal: opts.signal } : {}),
     onWait: (h) =>
       emit({ type: 'warning', message: `waiting for another ddcolor run (${h ? `pid ${h.pid} on ${h.host}` : 'unknown owner'}) writing to ${outDir}` }),
+    onTakeover: (h, why) =>
+      emit({ type: 'warning', message: `took over the lock on ${outDir} left by ${h ? `pid ${h.pid} on ${h.host}` : 'an unknown run'}: ${why}` }),
   });
 
   const planned = planOutputs(scan.files, outDir, opts.format);
