@@ -377,3 +377,36 @@ test('manifest: many entries round-trip as a stream, a torn line is ignored, an 
   assert.deepEqual(await readdir(join(odd, MANIFEST_NAME)), []);
   assert.deepEqual(await readdir(odd), [MANIFEST_NAME], 'no temporary file left behind');
 });
+
+test('outputs ddcolor did not write, or that were edited since, are never overwritten without --overwrite', async () => {
+  const dir = join(work, 'foreign');
+  const album = join(dir, 'album');
+  const out = join(dir, 'out');
+  await mkdir(album, { recursive: true });
+  await mkdir(out);
+  for (const f of ['coins.png', 'cameraman.png']) await copyFile(join(ALBUM, f), join(album, f));
+  const cache: CacheSpec = { kind: 'none' };
+  // The user's own file where an output would go.
+  await writeFile(join(out, 'coins.png'), 'my own coins.png');
+  const first = await colorize(options([album], out, cache));
+  const coins = byName(first).get('album/coins.png')!;
+  assert.equal(coins.status, 'failed');
+  assert.match(coins.error ?? '', new RegExp(`${join(out, 'coins.png')}: already exists and was not written by ddcolor.*--overwrite`));
+  assert.equal(byName(first).get('album/cameraman.png')!.status, 'inferred', 'the rest of the run goes on');
+  assert.equal(await readFile(join(out, 'coins.png'), 'utf8'), 'my own coins.png');
+
+  // An output the user retouched after ddcolor wrote it stays, even when its input changes.
+  await writeFile(join(out, 'cameraman.png'), 'retouched by hand');
+  await sharp(join(ALBUM, 'cameraman.png')).flop().png().toFile(join(album, 'cameraman.png'));
+  const second = await colorize(options([album], out, cache));
+  assert.equal(byName(second).get('album/cameraman.png')!.status, 'failed');
+  assert.equal(await readFile(join(out, 'cameraman.png'), 'utf8'), 'retouched by hand');
+
+  // --overwrite replaces both; after that they are ddcolor's and are kept up to date as usual.
+  const third = await colorize(options([album], out, cache, { overwrite: true }));
+  assert.deepEqual(third.totals, { files: 2, hit: 0, inferred: 2, skipped: 0, failed: 0 });
+  assert.equal((await sharp(join(out, 'coins.png')).metadata()).channels, 3);
+  await sharp(join(ALBUM, 'coins.png')).flip().png().toFile(join(album, 'coins.png'));
+  const fourth = await colorize(options([album], out, cache));
+  assert.deepEqual([byName(fourth).get('album/coins.png')!.status, byName(fourth).get('album/cameraman.png')!.status], ['inferred', 'skipped']);
+});

@@ -31,6 +31,7 @@ export interface ColorizeFlags {
   format: FormatChoice;
   quality: number;
   force?: boolean;
+  overwrite?: boolean;
   report?: string;
   metrics?: string;
   waitLock?: boolean;
@@ -57,6 +58,7 @@ export function colorizeCommand(): Command {
     .addOption(new Option('--format <format>', 'output format; same keeps the input format where it can be written, else png').choices(FORMAT_CHOICES).default('same'))
     .option('--quality <1-100>', 'quality for jpg, webp and tiff outputs', parseIntIn(1, 100), 90)
     .option('--force', 'ignore cached results and up-to-date outputs; infer everything again and refresh the cache')
+    .option('--overwrite', 'replace outputs that ddcolor did not write or that were edited since (default: leave them and report the photo as failed)')
     .option('--report <file>', 'where to write the JSON report (default: <out>/ddcolor-report.json)')
     .option('--json', 'print the report to stdout, and nothing else there')
     .option('--metrics <file>', 'also write Prometheus text-format metrics of the run to this file (for node_exporter)')
@@ -111,6 +113,7 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
       format: flags.format,
       quality: flags.quality,
       force: flags.force ?? false,
+      overwrite: flags.overwrite ?? false,
       waitLock: flags.waitLock ?? false,
       signal: abort.signal,
       onEvent: renderer.onEvent,

@@ -61,6 +61,8 @@ export interface ColorizeOptions {
   format: FormatChoice;
   quality: number;
   force: boolean;
+  /** Replace outputs that ddcolor did not write, or that were changed since (default: leave them, and fail the photo). */
+  overwrite?: boolean;
   /** Refuse photos with more pixels than this. */
   maxPixels?: number;
   /** Threads for the CPU provider (default: onnxruntime's own choice). */
@@ -376,6 +378,13 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
             if (!known) await manifest.record({ ...entry, input: file.path, inputSize: st.size, inputMtimeMs: st.mtimeMs });
             return finish(index, 'skipped');
           }
+          if (!opts.force && !opts.overwrite && (await outputState(file.output, entry)) === 'foreign') {
+            return finish(
+              index,
+              'failed',
+              `${file.output}: already exists and was not written by ddcolor, or was changed since; left as it is (move it away, or pass --overwrite to replace it)`,
+            );
+          }
           out.push({ index, file, size: st.size, mtimeMs: st.mtimeMs, sha });
         }),
       ),
@@ -566,6 +575,20 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     problems: scan.problems,
     files: records,
   };
+}
+
+/**
+ * Whether a planned output may be written: absent, or ddcolor's own and unchanged since it wrote
+ * it (`ours`). Anything else there (a file ddcolor has no record of writing, or an output edited
+ * since) is `foreign`, and never overwritten without --overwrite or --force.
+ */
+async function outputState(path: string, entry: ManifestEntry | undefined): Promise<'absent' | 'ours' | 'foreign'> {
+  try {
+    const st = await stat(path);
+    return entry && st.size === entry.outputSize && st.mtimeMs === entry.outputMtimeMs ? 'ours' : 'foreign';
+  } catch {
+    return 'absent';
+  }
 }
 
 async function outputIntact(path: string, entry: ManifestEntry): Promise<boolean> {
