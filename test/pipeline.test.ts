@@ -410,3 +410,32 @@ test('outputs ddcolor did not write, or that were edited since, are never overwr
   const fourth = await colorize(options([album], out, cache));
   assert.deepEqual([byName(fourth).get('album/coins.png')!.status, byName(fourth).get('album/cameraman.png')!.status], ['inferred', 'skipped']);
 });
+
+test('memory budget: photos wait for pixels first come first served, a photo larger than the budget runs alone', async () => {
+  const { PixelBudget } = await import('../src/pipeline/budget.js');
+  const budget = new PixelBudget(100);
+  const order: string[] = [];
+  const a = await budget.acquire(60);
+  const b = budget.acquire(50).then((give) => (order.push('b'), give));
+  const c = budget.acquire(10).then((give) => (order.push('c'), give));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(order.length, 0, 'c fits, but waits behind b: large photos are not starved');
+  a();
+  a(); // giving back twice is harmless
+  const giveB = await b;
+  const giveC = await c;
+  assert.deepEqual(order, ['b', 'c']);
+  assert.equal(budget.inUse, 60);
+  const huge = budget.acquire(10_000).then((give) => (order.push('huge'), give));
+  giveB();
+  giveC();
+  (await huge)();
+  assert.deepEqual(order, ['b', 'c', 'huge'], 'larger than the budget: runs alone');
+  assert.equal(budget.inUse, 0);
+
+  // In a run: one photo in memory at a time, batches of two, four photos in flight: no deadlock
+  // between photos waiting for memory and a batch waiting for photos.
+  const out = join(work, 'budget-out');
+  const report = await colorize(options([ALBUM], out, { kind: 'none' }, { memoryBudget: 1, batchSize: 2, concurrency: 4 }));
+  assert.deepEqual(report.totals, { files: 5, hit: 0, inferred: 5, skipped: 0, failed: 0 });
+});

@@ -15,7 +15,7 @@ import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js
 import { inspectModel } from '../model/session.js';
 import { sha256File } from '../pipeline/hash.js';
 import { scanPaths } from '../pipeline/scan.js';
-import { formatBytes, parseSizeFlag } from './parse.js';
+import { formatBytes, parseByteSize, parseSizeFlag } from './parse.js';
 
 interface CommonFlags {
   cache?: string;
@@ -91,14 +91,6 @@ function parseSha(value: string, previous: string[] = []): string[] {
 }
 
 /** `500MB`, `2GB`, `1.5G`, `800000000`: bytes (binary units). */
-export function parseByteSize(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?$/i.exec(value.trim());
-  if (!m) throw new InvalidArgumentError(`expected a size such as 500MB or 2GB, got "${value}"`);
-  const unit = (m[2] ?? 'b').toLowerCase()[0]!;
-  const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit] ?? 1;
-  return Math.round(Number(m[1]) * mult);
-}
-
 function print(flags: CommonFlags, json: object, text: string): void {
   process.stdout.write(flags.json ? JSON.stringify(json) + '\n' : text + '\n');
 }

@@ -15,7 +15,7 @@ import { DEFAULT_BATCH } from '../pipeline/batcher.js';
 import { colorize } from '../pipeline/run.js';
 import { writeMetrics } from '../report/metrics.js';
 import { reportText, writeReport } from '../report/report.js';
-import { parseDuration, parseIntIn, parseSizeFlag } from './parse.js';
+import { parseByteSize, parseDuration, parseIntIn, parseSizeFlag } from './parse.js';
 import { renderMode, RunRenderer, summary } from './render.js';
 
 export interface ColorizeFlags {
@@ -26,6 +26,7 @@ export interface ColorizeFlags {
   device: Device;
   batchSize?: number;
   concurrency?: number;
+  maxMemory?: number;
   cache?: string;
   ttl: number;
   format: FormatChoice;
@@ -53,6 +54,7 @@ export function colorizeCommand(): Command {
     .addOption(new Option('--device <device>', 'execution provider: auto (CUDA where it loads, else CPU), cuda, cpu').choices(DEVICES).default('auto'))
     .option('--batch-size <n>', 'photos per inference batch (default 4 on CUDA, 1 on CPU)', parseIntIn(1, 256))
     .option('--concurrency <n>', 'photos decoded, composited and written at once (default: batch size + 2, at least the cores)', parseIntIn(1, 256))
+    .option('--max-memory <size>', 'memory that photos in flight may hold at once, e.g. 2GB (default: a quarter of RAM, at most 4GB); large scans then wait their turn', parseByteSize)
     .option('--cache <url>', 'redis://[user:pass@]host:port[/db], rediss://..., redis-cluster://h:p[,h:p...], redis-sentinel://h:p[,h:p...]/<master>, file:<dir> or none (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
     .option('--ttl <duration>', 'how long cached results live, e.g. 30d, 12h (0: forever)', parseDuration, parseDuration(DEFAULT_TTL))
     .addOption(new Option('--format <format>', 'output format; same keeps the input format where it can be written, else png').choices(FORMAT_CHOICES).default('same'))
@@ -108,6 +110,7 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
       device,
       batchSize,
       concurrency,
+      ...(flags.maxMemory !== undefined ? { memoryBudget: flags.maxMemory } : {}),
       cache,
       ttlMs: flags.ttl,
       format: flags.format,

@@ -34,6 +34,15 @@ export function parseSizeFlag(value: string): number {
   }
 }
 
+/** `500MB`, `2GB`, `1.5g`, `4096` (bytes); binary units. */
+export function parseByteSize(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a size such as 500MB or 2GB, got "${value}"`);
+  const unit = (m[2] ?? 'b').toLowerCase()[0]!;
+  const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit] ?? 1;
+  return Math.round(Number(m[1]) * mult);
+}
+
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;

@@ -22,12 +22,13 @@ import { describeSpec, openCache, type CacheSpec, type OpenCacheOptions } from '
 import type { CacheEntry, CacheStore } from '../cache/store.js';
 import { hitRate } from '../cache/store.js';
 import { DdcolorError, errorMessage } from '../errors.js';
-import { decodeImage, type DecodedImage } from '../image/decode.js';
+import { decodeImage, pixelCount, type DecodedImage } from '../image/decode.js';
 import { encodeImage, type FormatChoice } from '../image/encode.js';
 import { composite } from '../model/ddcolor.js';
 import { openSession, type Device, type ExecutionProvider, type ModelInfo, type ModelSession } from '../model/session.js';
 import { emptyTotals, REPORT_SCHEMA, type FileRecord, type RunReport, type StageTimings, type Totals } from '../report/report.js';
 import { InferenceBatcher } from './batcher.js';
+import { defaultMemoryBudget, PixelBudget } from './budget.js';
 import { GuardedCache } from './guarded-cache.js';
 import { Limiter } from './limiter.js';
 import { Manifest, type ManifestEntry } from './manifest.js';
@@ -63,6 +64,8 @@ export interface ColorizeOptions {
   force: boolean;
   /** Replace outputs that ddcolor did not write, or that were changed since (default: leave them, and fail the photo). */
   overwrite?: boolean;
+  /** Bytes that photos in flight may hold at once, roughly (default: a quarter of RAM, at most 4 GiB). */
+  memoryBudget?: number;
   /** Refuse photos with more pixels than this. */
   maxPixels?: number;
   /** Threads for the CPU provider (default: onnxruntime's own choice). */
@@ -156,6 +159,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   const S = opts.size;
   const batcher = new InferenceBatcher(getSession, S, opts.batchSize ?? 'auto', opts.model.fixedBatch);
   const limiter = new Limiter(Math.max(1, opts.concurrency));
+  const budget = PixelBudget.forBytes(opts.memoryBudget ?? defaultMemoryBudget());
 
   const records: FileRecord[] = planned.map((f) => ({ input: f.path, output: f.output, sha256: null, status: 'failed', error: null }));
   const totals = emptyTotals();
@@ -263,13 +267,16 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
       return;
     }
     await limiter.run(async () => {
-      if (fatal || opts.signal?.aborted) return finishAborted(p);
+      const giveBack = await budget.acquire(await pixelCount(p.file.path));
       try {
+        if (fatal || opts.signal?.aborted) return finishAborted(p);
         const decoded = await decode(p, null);
         await render(p, decoded, ab);
         finish(p.index, 'hit');
       } catch (err) {
         finish(p.index, 'failed', failName(p.file, err));
+      } finally {
+        giveBack();
       }
     });
   };
@@ -289,7 +296,18 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     });
     result.catch(() => undefined);
     inflight.set(p.sha, result);
+    // Memory first, then the batcher: a photo waiting for memory is not yet expected by the
+    // batcher, so a batch never waits for a photo that waits for the batch to free memory.
     return limiter.run(async () => {
+      const giveBack = await budget.acquire(await pixelCount(p.file.path));
+      try {
+        await work();
+      } finally {
+        giveBack();
+      }
+    });
+
+    async function work(): Promise<void> {
       if (fatal || opts.signal?.aborted) {
         rejectResult(new Error('not processed'));
         inflight.delete(p.sha);
@@ -332,7 +350,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
       } catch (err) {
         finish(p.index, 'failed', failName(p.file, err));
       }
-    });
+    }
   };
 
   /** Cheap stages for one chunk: stat, manifest, hash. Returns the photos that need work. */
