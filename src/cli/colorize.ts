@@ -56,7 +56,7 @@ export function colorizeCommand(): Command {
     .option('--concurrency <n>', 'photos decoded, composited and written at once (default: batch size + 2, at least the cores)', parseIntIn(1, 256))
     .option('--max-memory <size>', 'memory that photos in flight may hold at once, e.g. 2GB (default: a quarter of RAM, at most 4GB); large scans then wait their turn', parseByteSize)
     .option('--cache <url>', 'redis://[user:pass@]host:port[/db], rediss://..., redis-cluster://h:p[,h:p...], redis-sentinel://h:p[,h:p...]/<master>, file:<dir> or none (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
-    .option('--ttl <duration>', 'how long cached results live, e.g. 30d, 12h (0: forever)', parseDuration, parseDuration(DEFAULT_TTL))
+    .addOption(new Option('--ttl <duration>', 'how long cached results live, e.g. 30d, 12h (0: forever)').argParser(parseDuration).default(parseDuration(DEFAULT_TTL), DEFAULT_TTL))
     .addOption(new Option('--format <format>', 'output format; same keeps the input format where it can be written, else png').choices(FORMAT_CHOICES).default('same'))
     .option('--quality <1-100>', 'quality for jpg, webp and tiff outputs', parseIntIn(1, 100), 90)
     .option('--force', 'ignore cached results and up-to-date outputs; infer everything again and refresh the cache')
