@@ -16,7 +16,7 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { KEY_PREFIX, STATS_KEY, jitteredTtl, lockKeyFor, parseKey } from './keys.js';
-import { groupUsage, hitRate, type CacheEntry, type CacheStats, type CacheStore, type RedisMemoryInfo } from './store.js';
+import { groupUsage, hitRate, type CacheEntry, type CacheStats, type CacheStore, type ModelUsage, type RedisMemoryInfo } from './store.js';
 
 export interface RedisTimeouts {
   connectTimeoutMs: number;
@@ -338,17 +338,27 @@ export class RedisStore implements CacheStore {
   }
 
   async stats(): Promise<CacheStats> {
-    const usage: Array<{ modelId: string; size: number; bytes: number }> = [];
+    // Summed batch by batch: a Redis with millions of entries is never held key by key in memory.
+    const totals = new Map<string, ModelUsage>();
     await this.scanKeys(async (node, keys) => {
       const pipe = node.pipeline();
       for (const k of keys) pipe.strlen(k);
       const res = (await pipe.exec()) ?? [];
+      const batch: Array<{ modelId: string; size: number; bytes: number }> = [];
       keys.forEach((k, i) => {
         const parsed = parseKey(k);
-        const bytes = Number(res[i]?.[1] ?? 0);
-        if (parsed) usage.push({ modelId: parsed.modelId, size: parsed.size, bytes });
+        if (parsed) batch.push({ modelId: parsed.modelId, size: parsed.size, bytes: Number(res[i]?.[1] ?? 0) });
       });
+      for (const u of groupUsage(batch)) {
+        const id = `${u.modelId}:${u.size}`;
+        const t = totals.get(id);
+        if (t) {
+          t.entries += u.entries;
+          t.bytes += u.bytes;
+        } else totals.set(id, u);
+      }
     });
+    const byModel = [...totals.values()].sort((a, b) => b.bytes - a.bytes);
     const counters = await this.client.hgetall(STATS_KEY);
     const hits = Number(counters.hits ?? 0);
     const misses = Number(counters.misses ?? 0);
@@ -356,12 +366,12 @@ export class RedisStore implements CacheStore {
     return {
       backend: 'redis',
       location: this.location,
-      entries: usage.length,
-      bytes: usage.reduce((a, u) => a + u.bytes, 0),
+      entries: byModel.reduce((a, u) => a + u.entries, 0),
+      bytes: byModel.reduce((a, u) => a + u.bytes, 0),
       hits,
       misses,
       hitRate: hitRate(hits, misses),
-      byModel: groupUsage(usage),
+      byModel,
       redis,
       warnings: memoryWarnings(redis),
     };
