@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { existsSync } from 'node:fs';
+import { readFile, truncate, writeFile } from 'node:fs/promises';
+import { after, test } from 'node:test';
+import { decodeEntry, encodeEntry, readEntryKey } from '../src/cache/file-entry.js';
+import { FileStore } from '../src/cache/file.js';
 import { CorruptValueError, decodeAb, encodeAb, quantizeAb } from '../src/cache/codec.js';
 import { cacheKey, jitteredTtl, parseKey } from '../src/cache/keys.js';
+import { cleanup, tempDir } from './helpers.js';
+
+after(cleanup);
 
 function planes(size: number): Float32Array {
   const ab = new Float32Array(2 * size * size);
@@ -55,4 +62,35 @@ test('TTL jitter spreads expiry over ±5% of the TTL', () => {
   assert.ok(values.every((v) => v >= ttl * 0.95 && v <= ttl * 1.05));
   assert.ok(new Set(values).size > 900, 'expiries are spread, not equal');
   assert.equal(jitteredTtl(0), 0);
+});
+
+test('embedded store entries are verified at every read: damaged, truncated, misplaced or expired files read as absent and are removed', async () => {
+  const key = cacheKey('3594b9b53e35242b', 512, 'ab'.repeat(32));
+  const value = Buffer.from('some ab planes');
+  const bytes = encodeEntry(key, value, 1e15);
+  assert.deepEqual(decodeEntry(bytes), { key, value, expiresAt: 1e15 });
+  for (let i = 0; i < bytes.length; i += 7) {
+    const flipped = Buffer.from(bytes);
+    flipped[i]! ^= 0x10;
+    assert.equal(decodeEntry(flipped), null, `a flipped bit at byte ${i} is caught`);
+  }
+  assert.equal(decodeEntry(bytes.subarray(0, bytes.length - 1)), null);
+
+  let now = 1_000_000;
+  const store = await new FileStore(await tempDir(), { now: () => now }).open();
+  const other = cacheKey('3594b9b53e35242b', 512, 'cd'.repeat(32));
+  await store.setMany([{ key, value }, { key: other, value }], 60_000);
+  assert.equal(await readEntryKey(store.pathFor(key)), key);
+  assert.deepEqual(await store.getMany([key, other]), [value, value]);
+  // Damaged on disk: absent, and the file is gone.
+  await truncate(store.pathFor(key), 30);
+  assert.deepEqual(await store.getMany([key]), [null]);
+  assert.equal(existsSync(store.pathFor(key)), false);
+  // An intact entry under another key's name (a misplaced file) is not served for that key.
+  await writeFile(store.pathFor(key), await readFile(store.pathFor(other)));
+  assert.deepEqual(await store.getMany([key]), [null]);
+  // Expired (the TTL with its jitter is at most 105 % of 60 s).
+  now += 63_001;
+  assert.deepEqual(await store.getMany([other]), [null]);
+  assert.equal(existsSync(store.pathFor(other)), false);
 });

@@ -9,20 +9,18 @@
  *   <root>/v1/stats.log                     lifetime counters, one appended line per run
  *
  * Least recently used entries go first when the folder grows past its size cap: a hit touches its
- * entry's mtime.
+ * entry's mtime. The entry format and its checks live in file-entry.ts, the locks in file-locks.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile, appendFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { decodeEntry, encodeEntry, readEntryKey } from './file-entry.js';
+import { FileLocks } from './file-locks.js';
 import { jitteredTtl, parseKey } from './keys.js';
+import { mapLimit } from './map-limit.js';
 import { groupUsage, hitRate, type CacheEntry, type CacheStats, type CacheStore } from './store.js';
 
-const MAGIC = Buffer.from('DDCE', 'ascii');
-const VERSION = 1;
-const DIGEST = 16;
-/** Header: magic 4, version 1, pad 3, expiresAt f64 8, key length u32 4, value length u32 4. */
-const HEAD = 24;
 export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -36,53 +34,6 @@ interface EntryFile {
   mtimeMs: number;
 }
 
-function digest(key: Buffer, value: Buffer): Buffer {
-  return createHash('sha256').update(key).update(value).digest().subarray(0, DIGEST);
-}
-
-export function encodeEntry(key: string, value: Buffer, expiresAt: number): Buffer {
-  const k = Buffer.from(key, 'utf8');
-  const head = Buffer.alloc(HEAD);
-  MAGIC.copy(head, 0);
-  head.writeUInt8(VERSION, 4);
-  head.writeDoubleLE(expiresAt, 8);
-  head.writeUInt32LE(k.length, 16);
-  head.writeUInt32LE(value.length, 20);
-  return Buffer.concat([head, k, value, digest(k, value)]);
-}
-
-interface DecodedEntry {
-  key: string;
-  value: Buffer;
-  expiresAt: number;
-}
-
-/** Parse an entry file; null when it is damaged in any way. */
-export function decodeEntry(buf: Buffer): DecodedEntry | null {
-  if (buf.length < HEAD + DIGEST || !buf.subarray(0, 4).equals(MAGIC) || buf.readUInt8(4) !== VERSION) return null;
-  const expiresAt = buf.readDoubleLE(8);
-  const kl = buf.readUInt32LE(16);
-  const vl = buf.readUInt32LE(20);
-  if (buf.length !== HEAD + kl + vl + DIGEST) return null;
-  const k = buf.subarray(HEAD, HEAD + kl);
-  const value = buf.subarray(HEAD + kl, HEAD + kl + vl);
-  if (!digest(k, value).equals(buf.subarray(HEAD + kl + vl))) return null;
-  return { key: k.toString('utf8'), value, expiresAt };
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 export interface FileStoreOptions {
   maxBytes?: number;
   now?: () => number;
@@ -94,6 +45,7 @@ export class FileStore implements CacheStore {
   readonly maxBytes: number;
   private readonly base: string;
   private readonly now: () => number;
+  private readonly locks: FileLocks;
   private wrote = false;
 
   constructor(readonly root: string, options: FileStoreOptions = {}) {
@@ -101,6 +53,7 @@ export class FileStore implements CacheStore {
     this.base = join(root, 'v1');
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.now = options.now ?? Date.now;
+    this.locks = new FileLocks(this.base, join(this.base, 'tmp'), this.now);
   }
 
   /** Create the folders; fails with the folder's name when it cannot be written. */
@@ -162,69 +115,16 @@ export class FileStore implements CacheStore {
     return removed.reduce<number>((a, b) => a + b, 0);
   }
 
-  private lockPath(key: string): string {
-    return join(this.base, 'locks', createHash('sha256').update(key).digest('hex'));
+  tryLock(keys: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
+    return this.locks.tryLock(keys, owner, ttlMs);
   }
 
-  private async readLock(path: string): Promise<{ owner: string; expiresAt: number } | null> {
-    const text = await readFile(path, 'utf8').catch(() => null);
-    if (text === null) return null;
-    const [owner, expires] = text.split('\n');
-    return { owner: owner ?? '', expiresAt: Number(expires) || 0 };
+  unlock(keys: readonly string[], owner: string): Promise<void> {
+    return this.locks.unlock(keys, owner);
   }
 
-  private async lockOne(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    const path = this.lockPath(key);
-    const body = `${owner}\n${this.now() + ttlMs}\n`;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(path, body, { flag: 'wx' });
-        return true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const held = await this.readLock(path);
-      if (held && held.expiresAt > this.now()) return false;
-      // Expired (its owner died): move it aside atomically, so only one run reclaims it.
-      const aside = join(this.base, 'tmp', `stale-lock-${randomBytes(8).toString('hex')}`);
-      try {
-        await rename(path, aside);
-      } catch {
-        continue;
-      }
-      const moved = await this.readLock(aside);
-      if (moved && moved.expiresAt > this.now()) {
-        // Someone reclaimed it between our read and the rename: give it back.
-        await rename(aside, path).catch(() => undefined);
-        return false;
-      }
-      await rm(aside, { force: true });
-    }
-    return false;
-  }
-
-  async tryLock(keys: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
-    await mkdir(join(this.base, 'locks'), { recursive: true });
-    return mapLimit(keys, 16, (k) => this.lockOne(k, owner, ttlMs));
-  }
-
-  async unlock(keys: readonly string[], owner: string): Promise<void> {
-    await mapLimit(keys, 16, async (k) => {
-      const path = this.lockPath(k);
-      const held = await this.readLock(path);
-      if (held?.owner === owner) await unlink(path).catch(() => undefined);
-    });
-  }
-
-  async refreshLocks(keys: readonly string[], owner: string, ttlMs: number): Promise<void> {
-    await mapLimit(keys, 16, async (k) => {
-      const path = this.lockPath(k);
-      const held = await this.readLock(path);
-      if (held?.owner !== owner) return;
-      const tmp = join(this.base, 'tmp', `lock-${randomBytes(8).toString('hex')}`);
-      await writeFile(tmp, `${owner}\n${this.now() + ttlMs}\n`);
-      await rename(tmp, path);
-    });
+  refreshLocks(keys: readonly string[], owner: string, ttlMs: number): Promise<void> {
+    return this.locks.refresh(keys, owner, ttlMs);
   }
 
   /** Every entry file with its size and mtime. */
@@ -248,26 +148,10 @@ export class FileStore implements CacheStore {
     return files;
   }
 
-  /** Read the key of an entry file (header only); null when damaged. */
-  private async keyOf(path: string): Promise<string | null> {
-    const fh = await open(path, 'r').catch(() => null);
-    if (!fh) return null;
-    try {
-      const head = Buffer.alloc(HEAD + 512);
-      const { bytesRead } = await fh.read(head, 0, head.length, 0);
-      if (bytesRead < HEAD || !head.subarray(0, 4).equals(MAGIC)) return null;
-      const kl = head.readUInt32LE(16);
-      if (kl > 512 || bytesRead < HEAD + kl) return null;
-      return head.subarray(HEAD, HEAD + kl).toString('utf8');
-    } finally {
-      await fh.close();
-    }
-  }
-
   async deleteWhere(match: (key: string) => boolean): Promise<number> {
     const files = await this.listFiles();
     const removed = await mapLimit(files, 16, async (f) => {
-      const key = await this.keyOf(f.path);
+      const key = await readEntryKey(f.path);
       if (key === null || !match(key)) return 0;
       await unlink(f.path).catch(() => undefined);
       return 1;
@@ -296,7 +180,7 @@ export class FileStore implements CacheStore {
 
   async stats(): Promise<CacheStats> {
     const files = await this.listFiles();
-    const keyed = await mapLimit(files, 16, async (f) => ({ key: await this.keyOf(f.path), bytes: f.size }));
+    const keyed = await mapLimit(files, 16, async (f) => ({ key: await readEntryKey(f.path), bytes: f.size }));
     const usage: Array<{ modelId: string; size: number; bytes: number }> = [];
     for (const k of keyed) {
       const parsed = k.key ? parseKey(k.key) : null;
