@@ -146,7 +146,7 @@ test('cache stats on the embedded store', async () => {
 
 test('rediss:// with a user and password: TLS and ACL, only ddcolor: keys, clear errors for an untrusted CA or a wrong password', async () => {
   // The ACL lets alice touch ddcolor:* keys only: a stray key would be NOPERM and degrade the run.
-  const server = await startTlsRedis([['alice', 'on', '>s3cret', '~ddcolor:*', '+@all']], { username: 'alice', password: 's3cret' });
+  const server = await startTlsRedis({ users: [['alice', 'on', '>s3cret', '~ddcolor:*', '+@all']], probe: { username: 'alice', password: 's3cret' } });
   const url = `rediss://alice:s3cret@127.0.0.1:${server.port}`;
   const trust = { NODE_EXTRA_CA_CERTS: join(TLS_DIR, 'localhost.crt') };
   const family = join(ALBUM, 'family');

@@ -118,15 +118,26 @@ export interface TlsRedisServer {
  * ACL users given as `--user` argument lists (e.g. `['alice', 'on', '>pw', '~ddcolor:*', '+@all']`).
  * The default user is disabled. Ready when an authenticated TLS PING answers.
  */
-export async function startTlsRedis(users: string[][], probe: { username: string; password: string }): Promise<TlsRedisServer> {
-  const port = await freePort();
+export interface TlsRedisOptions {
+  /** ACL users as `--user` argument lists; with any, the default user is disabled. */
+  users?: string[][];
+  /** The credentials the readiness check uses. */
+  probe?: { username: string; password: string };
+  extra?: string[];
+  port?: number;
+}
+
+export async function startTlsRedis(options: TlsRedisOptions = {}): Promise<TlsRedisServer> {
+  const { users = [], probe, extra = [] } = options;
+  const port = options.port ?? (await freePort());
   const dir = await tempDir('ddcolor-redis-tls-');
   const cert = join(TLS_DIR, 'localhost.crt');
   const args = ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   args.push('--tls-cert-file', cert, '--tls-key-file', join(TLS_DIR, 'localhost.key'), '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no');
-  args.push('--user', 'default', 'off');
+  if (users.length > 0) args.push('--user', 'default', 'off');
   for (const u of users) args.push('--user', ...u);
-  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  args.push(...extra);
+  const proc = spawn('redis-server', args, { stdio: 'ignore', cwd: dir });
   let exited = false;
   proc.on('exit', () => {
     exited = true;
@@ -142,7 +153,7 @@ export async function startTlsRedis(users: string[][], probe: { username: string
     },
   };
   cleanups.push(() => server.stop());
-  await waitForPing(port, { ...probe, tls: { ca: await readFile(cert) } }, () => !exited);
+  await waitForPing(port, { ...(probe ?? {}), tls: { ca: await readFile(cert) } }, () => !exited);
   return server;
 }
 
@@ -206,26 +217,33 @@ function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<string> {
   });
 }
 
+/** Join servers into a cluster with redis-cli and wait until every node agrees on every master. */
+async function formCluster(ports: number[], cli: string[]): Promise<void> {
+  await run('redis-cli', [...cli, '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const infos = await Promise.all(ports.map((p) => run('redis-cli', [...cli, '-p', String(p), 'cluster', 'info'])));
+    const agreed = infos.every((i) => i.includes('cluster_state:ok') && i.includes(`cluster_known_nodes:${ports.length}`) && i.includes('cluster_slots_ok:16384'));
+    if (agreed) {
+      // Every node must also answer CLUSTER SLOTS with every master (gossip can lag behind the state).
+      const slots = await Promise.all(ports.map((p) => run('redis-cli', [...cli, '-p', String(p), 'cluster', 'slots'])));
+      if (slots.every((out) => ports.every((m) => out.includes(String(m))))) return;
+    }
+    if (Date.now() > deadline) throw new Error('cluster did not become ready');
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+const CLUSTER_ARGS = (port: number): string[] => ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'];
+
 /** A real 3-master Redis Cluster (no replicas) on free loopback ports. */
 export async function startCluster(masters = 3): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
   for (let i = 0; i < masters; i++) {
     const port = await freePort();
-    nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'], port));
+    nodes.push(await startRedis(CLUSTER_ARGS(port), port));
   }
-  await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const infos = await Promise.all(nodes.map((n) => run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])));
-    const agreed = infos.every((i) => i.includes('cluster_state:ok') && i.includes(`cluster_known_nodes:${masters}`) && i.includes('cluster_slots_ok:16384'));
-    if (agreed) {
-      // Every node must also answer CLUSTER SLOTS with every master (gossip can lag behind the state).
-      const slots = await Promise.all(nodes.map((n) => run('redis-cli', ['-p', String(n.port), 'cluster', 'slots'])));
-      if (slots.every((out) => nodes.every((m) => out.includes(String(m.port))))) break;
-    }
-    if (Date.now() > deadline) throw new Error('cluster did not become ready');
-    await new Promise((res) => setTimeout(res, 200));
-  }
+  await formCluster(nodes.map((n) => n.port), []);
   return {
     nodes,
     url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
@@ -233,6 +251,18 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
       for (const n of nodes) await n.stop();
     },
   };
+}
+
+/** The same over TLS only (clients and the cluster bus), with the test certificate. */
+export async function startTlsCluster(masters = 3): Promise<{ ports: number[]; url: string }> {
+  const ports: number[] = [];
+  for (let i = 0; i < masters; i++) {
+    const port = await freePort();
+    await startTlsRedis({ port, extra: [...CLUSTER_ARGS(port), '--tls-cluster', 'yes'] });
+    ports.push(port);
+  }
+  await formCluster(ports, ['--tls', '--cacert', join(TLS_DIR, 'localhost.crt')]);
+  return { ports, url: `rediss-cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}` };
 }
 
 export interface RedisSentinelSetup {

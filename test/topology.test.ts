@@ -8,7 +8,7 @@ import { openCache, parseCacheUrl } from '../src/cache/open.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
 import { tintModel } from '../src/model/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
-import { ALBUM, cleanup, runCli, startCluster, startSentinel, tempDir } from './helpers.js';
+import { ALBUM, TLS_DIR, cleanup, runCli, startCluster, startSentinel, startTlsCluster, tempDir } from './helpers.js';
 
 let tint: ModelInfo;
 let modelPath: string;
@@ -119,4 +119,22 @@ test('Sentinel: results survive a failover and the next run uses the promoted re
   const second = await colorize(options(join(dir, 'b'), setup.url));
   assert.equal(second.cache.degraded, false);
   assert.equal(second.totals.hit, 10);
+});
+
+test('Redis Cluster over TLS (rediss-cluster://): colorize, a second run served from the cache, stats', async () => {
+  const cluster = await startTlsCluster(3);
+  const trust = { NODE_EXTRA_CA_CERTS: join(TLS_DIR, 'localhost.crt') };
+  const dir = await tempDir();
+  const run = async (out: string): Promise<{ totals: { hit: number; inferred: number; failed: number }; cache: { degraded: boolean; error: string | null } }> => {
+    const r = await runCli(['colorize', album, '-o', join(dir, out), '--model', modelPath, '--size', '64', '--cache', cluster.url, '--json'], trust);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { totals: { hit: number; inferred: number; failed: number }; cache: { degraded: boolean; error: string | null } };
+  };
+  const first = await run('a');
+  assert.deepEqual([first.totals.inferred, first.cache.degraded], [10, false], first.cache.error ?? '');
+  const second = await run('b');
+  assert.deepEqual([second.totals.hit, second.cache.degraded], [10, false]);
+  const stats = await runCli(['cache', 'stats', '--cache', cluster.url, '--json'], trust);
+  assert.equal(stats.code, 0, stats.stderr);
+  assert.equal((JSON.parse(stats.stdout) as { entries: number }).entries, 10);
 });
