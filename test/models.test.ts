@@ -183,6 +183,9 @@ test('the CLI: pull, list, colorize with the default and by name, verify, doctor
   const env = { DDCOLOR_HOME: await tempDir('ddcolor-home-') };
   let r = await runCli(['doctor', '--json'], env);
   assert.equal(r.code, 1, 'no model: colorize cannot run');
+  r = await runCli(['doctor'], { ...env, DDCOLOR_MODEL: 'tiny-test' });
+  assert.equal(r.code, 0, 'the test model runs');
+  assert.match(r.stdout, /! colorize model +tiny-test .*TINTS photos sepia/, 'and doctor says it only tints');
   r = await runCli(['models', 'pull', `${base}/good.onnx`, '--name', 'conv', '--no-progress'], env);
   assert.equal(r.code, 2, 'a URL needs --sha256');
   assert.match(r.stderr, /--sha256/);

@@ -123,7 +123,12 @@ export async function runDoctor(): Promise<DoctorReport> {
       const located = locateModel(undefined, await modelDirectory());
       const model = await inspectModel(located.path);
       modelPath = located.path;
-      checks.push({ name: 'colorize model', status: 'ok', detail: `${located.name ?? located.path} (id ${model.id}, ${model.fixedSize ? `fixed ${model.fixedSize}px` : 'any size'})` });
+      const detail = `${located.name ?? located.path} (id ${model.id}, ${model.fixedSize ? `fixed ${model.fixedSize}px` : 'any size'})`;
+      checks.push(
+        located.warning
+          ? { name: 'colorize model', status: 'warn', detail: `${detail}: ${located.warning}`, fix: 'ddcolor models pull tiny-512-int8' }
+          : { name: 'colorize model', status: 'ok', detail },
+      );
       const photo = join(dir, 'smoke.png');
       const gray = Buffer.alloc(64 * 48);
       for (let i = 0; i < gray.length; i++) gray[i] = (i * 7) % 256;
