@@ -162,6 +162,39 @@ test('SIGINT stops cleanly: outputs whole or absent, locks released, report mark
   assert.deepEqual(await server.client().keys('ddcolor:lock:*'), []);
 });
 
+test('a second SIGINT exits at once: code 130, no half-written file, the output folder unlocked', async () => {
+  const dir = await tempDir();
+  const big = join(dir, 'big');
+  await mkdir(big);
+  // 12 MP scans, so a photo is still in flight when the second Ctrl-C comes.
+  for (let i = 0; i < 4; i++) {
+    await sharp(join(ALBUM, 'family/cafe.jpg')).resize(4000, 3000, { fit: 'fill' }).modulate({ brightness: 1 + i / 20 }).jpeg().toFile(join(big, `scan-${i}.jpg`));
+  }
+  const out = join(dir, 'out');
+  const { child, done } = spawnCli(['colorize', big, '-o', out, '--model', modelPath, '--size', '64', '--cache', 'none', '--concurrency', '1', '--no-progress']);
+  // The model loads for the first photo's batch: that photo is then inferred, composited and
+  // encoded (half a second for 12 MP), so it is surely in flight when both signals come.
+  await new Promise<void>((resolve) => {
+    const onData = (d: Buffer): void => {
+      if (/model loaded/.test(d.toString())) {
+        child.stderr!.off('data', onData);
+        resolve();
+      }
+    };
+    child.stderr!.on('data', onData);
+  });
+  child.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGINT');
+  const r = await done;
+  assert.equal(r.code, 130, r.stderr);
+  const names = await readdir(out);
+  assert.deepEqual(names.filter((n) => n.startsWith('.ddcolor-tmp')), [], 'no temporary file left behind');
+  assert.ok(!names.includes('.ddcolor-lock'), 'output folder unlocked');
+  assert.ok(!names.includes('ddcolor-report.json'), `exited before the report: at once, not after the photos in flight\n${r.stderr}`);
+  for (const n of names.filter((x) => x.endsWith('.jpg'))) await sharp(join(out, n)).stats(); // every output that is there is whole
+});
+
 test('a second run into the same output folder exits with a clear message, or waits with --wait-lock', async () => {
   const dir = await tempDir();
   const out = join(dir, 'out');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { REPORT_SCHEMA, emptyTotals, reportText, writeReport, type FileRecord, type RunReport } from '../src/report/report.js';
@@ -49,4 +49,31 @@ test('the report streams as valid JSON in blocks, one line per photo, with or wi
   await writeReport(path, r);
   assert.deepEqual(JSON.parse(await readFile(path, 'utf8')), r);
   assert.deepEqual(await readdir(join(dir, 'sub')), ['ddcolor-report.json'], 'written through a temporary name, none left behind');
+});
+
+test('atomic writes: a failed write leaves nothing, and a write in progress is removed when the process must exit at once', async () => {
+  const { removeAbandonedFiles, removeOnAbandon, writeAtomically } = await import('../src/atomic-write.js');
+  const dir = await tempDir();
+  const dest = join(dir, 'out.png');
+  await assert.rejects(writeAtomically(dest, async (tmp) => {
+    await writeFile(tmp, 'half');
+    throw new Error('disk full');
+  }), /disk full/);
+  assert.deepEqual(await readdir(dir), []);
+
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const writing = writeAtomically(dest, async (tmp) => {
+    await writeFile(tmp, 'half');
+    await gate;
+  });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal((await readdir(dir)).length, 1, 'the temporary file exists while the write is in progress');
+  const lock = join(dir, '.ddcolor-lock');
+  await writeFile(lock, 'mine');
+  removeOnAbandon(lock);
+  removeAbandonedFiles();
+  assert.deepEqual(await readdir(dir), [], 'the write in progress and the registered lock are gone');
+  release();
+  await assert.rejects(writing, /ENOENT/, 'the abandoned write never lands');
 });

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { removeAbandonedFiles } from '../atomic-write.js';
 import { resolveCacheSpec } from '../cache/open.js';
 import { FORMAT_CHOICES, type FormatChoice } from '../image/encode.js';
 import { modelDirectory } from '../model/catalog.js';
@@ -94,7 +95,11 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
+    if (interrupts > 1) {
+      // At once: photos in flight are dropped, never left half-written.
+      removeAbandonedFiles();
+      process.exit(130);
+    }
     renderer.warn(`${signal}: finishing the photos in flight, then stopping (press Ctrl-C again to quit at once)`);
     abort.abort();
   };

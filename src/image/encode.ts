@@ -4,10 +4,8 @@
  * and IPTC where the format can hold them, with the orientation reset (the pixels are upright) and
  * an sRGB ICC profile. Written to a temporary name beside the output and renamed.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import type { Sharp } from 'sharp';
+import { writeAtomically } from '../atomic-write.js';
 import { openUpright, type DecodeOptions } from './decode.js';
 
 export type OutputFormat = 'png' | 'jpg' | 'webp' | 'tiff' | 'gif';
@@ -112,14 +110,6 @@ export async function encodeImage(req: EncodeRequest): Promise<number> {
   ]);
   if (channels === 3) s = s.removeAlpha();
   s = withFormat(s.keepMetadata().withIccProfile('srgb'), req.format, req.quality);
-  await mkdir(dirname(req.output), { recursive: true });
-  const tmp = join(dirname(req.output), `.ddcolor-tmp-${randomBytes(6).toString('hex')}-${basename(req.output)}`);
-  try {
-    const info = await s.toFile(tmp);
-    await rename(tmp, req.output);
-    return info.size;
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  const info = await writeAtomically(req.output, (tmp) => s.toFile(tmp));
+  return info.size;
 }

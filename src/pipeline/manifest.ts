@@ -12,11 +12,11 @@
  * never as one string. A manifest that cannot be read for any reason but its absence is left as it
  * is (appended to, never rewritten), so a read error can never wipe what earlier runs recorded.
  */
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { writeAtomically } from '../atomic-write.js';
 
 export const MANIFEST_NAME = '.ddcolor-manifest.ndjson';
 
@@ -124,32 +124,27 @@ export class Manifest {
   async save(): Promise<void> {
     await this.close();
     if (this.unreadable || !this.dirty) return;
-    const tmp = join(this.outRoot, `.ddcolor-tmp-${randomBytes(6).toString('hex')}-manifest`);
-    let out: FileHandle | null = null;
-    try {
-      out = await open(tmp, 'w');
-      let block: string[] = [];
-      let blockChars = 0;
-      for (const e of this.entries.values()) {
-        const line = JSON.stringify(e) + '\n';
-        block.push(line);
-        blockChars += line.length;
-        if (blockChars >= 1 << 20) {
-          await out.write(block.join(''));
-          block = [];
-          blockChars = 0;
+    await writeAtomically(this.path, async (tmp) => {
+      const out = await open(tmp, 'w');
+      try {
+        let block: string[] = [];
+        let blockChars = 0;
+        for (const e of this.entries.values()) {
+          const line = JSON.stringify(e) + '\n';
+          block.push(line);
+          blockChars += line.length;
+          if (blockChars >= 1 << 20) {
+            await out.write(block.join(''));
+            block = [];
+            blockChars = 0;
+          }
         }
+        if (block.length) await out.write(block.join(''));
+      } finally {
+        await out.close();
       }
-      if (block.length) await out.write(block.join(''));
-      await out.close();
-      out = null;
-      await rename(tmp, this.path);
-      this.dirty = false;
-    } catch (err) {
-      await out?.close().catch(() => undefined);
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    });
+    this.dirty = false;
   }
 
   async close(): Promise<void> {

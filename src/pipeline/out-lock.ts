@@ -9,6 +9,7 @@
 import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { removeOnAbandon } from '../atomic-write.js';
 import { DdcolorError } from '../errors.js';
 
 export const LOCK_NAME = '.ddcolor-lock';
@@ -71,6 +72,7 @@ export async function lockOutputFolder(outDir: string, options: OutputLockOption
   for (;;) {
     try {
       await writeFile(path, JSON.stringify(me) + '\n', { flag: 'wx' });
+      const forget = removeOnAbandon(path);
       const heartbeat = setInterval(() => {
         const now = new Date();
         utimes(path, now, now).catch(() => undefined);
@@ -78,6 +80,7 @@ export async function lockOutputFolder(outDir: string, options: OutputLockOption
       heartbeat.unref();
       return async () => {
         clearInterval(heartbeat);
+        forget();
         const h = await holder(path);
         if (h && h.pid === me.pid && h.host === me.host) await rm(path, { force: true });
       };

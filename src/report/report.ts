@@ -5,9 +5,8 @@
  * (never one string, which V8 caps at about 512 MB), with the run's details pretty-printed and
  * one line per photo, so `grep` finds a photo's record and its status on one line.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, writeFile } from 'node:fs/promises';
+import { writeAtomically } from '../atomic-write.js';
 import type { CacheBackend } from '../cache/store.js';
 import type { ExecutionProvider } from '../model/session.js';
 
@@ -79,15 +78,7 @@ export function emptyTotals(): Totals {
 
 /** Write `data` to `path` through a temporary file and a rename. */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.ddcolor-tmp-${randomBytes(6).toString('hex')}-${basename(path)}`);
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeAtomically(path, (tmp) => writeFile(tmp, data));
 }
 
 /** The report as JSON text, in blocks of about `blockChars` characters. */
@@ -108,18 +99,12 @@ export function* reportText(report: RunReport, blockChars = 1 << 20): Generator<
 
 /** Write the report to `path` through a temporary file and a rename. */
 export async function writeReport(path: string, report: RunReport): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.ddcolor-tmp-${randomBytes(6).toString('hex')}-${basename(path)}`);
-  let out: FileHandle | null = null;
-  try {
-    out = await open(tmp, 'w');
-    for (const block of reportText(report)) await out.write(block);
-    await out.close();
-    out = null;
-    await rename(tmp, path);
-  } catch (err) {
-    await out?.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeAtomically(path, async (tmp) => {
+    const out = await open(tmp, 'w');
+    try {
+      for (const block of reportText(report)) await out.write(block);
+    } finally {
+      await out.close();
+    }
+  });
 }
