@@ -139,3 +139,29 @@ test('batches: explicit sizes are kept; auto follows the provider the session go
   assert.deepEqual(await batchesFor('auto', 'cuda', 9), [1, 4, 4], 'the first batch loads the session; then CUDA batches of 4');
   await real.release();
 });
+
+test('float16: conversion rounds to nearest even, and a model with float16 input and output runs like its float32 twin', async () => {
+  const { fromHalf, toHalf } = await import('../src/model/half.js');
+  const known: Array<[number, number]> = [[0, 0x0000], [1, 0x3c00], [-2, 0xc000], [0.5, 0x3800], [65504, 0x7bff], [1e6, 0x7c00], [2 ** -24, 0x0001], [2 ** -14, 0x0400], [0.1, 0x2e66], [-0, 0x8000]];
+  for (const [v, bits] of known) assert.equal(toHalf(v), bits, `${v}`);
+  assert.equal(toHalf(1 + 2 ** -11), 0x3c00, 'a tie rounds to even (down)');
+  assert.equal(toHalf(1 + 3 * 2 ** -11), 0x3c02, 'a tie rounds to even (up)');
+  for (let bits = 0; bits < 0x7c00; bits += 37) assert.equal(toHalf(fromHalf(bits)), bits, 'every finite half survives a round trip');
+  assert.ok(Number.isNaN(fromHalf(toHalf(NaN))));
+
+  const dir = await tempDir();
+  const layers = [{ outChannels: 2, inChannels: 3, kernel: 1, weights: [40, -10, 5, -20, 10, 30], bias: [1.5, -3] }];
+  await writeFile(join(dir, 'f32.onnx'), buildConvModel({ size: null, layers }));
+  await writeFile(join(dir, 'f16.onnx'), buildConvModel({ size: null, layers, halfIo: true }));
+  const m16 = await inspectModel(join(dir, 'f16.onnx'));
+  assert.equal(m16.input.elemType, 10);
+  const [s32, s16] = await Promise.all([openSession(await inspectModel(join(dir, 'f32.onnx')), 'cpu'), openSession(m16, 'cpu')]);
+  const size = 32;
+  const input = new Float32Array(3 * size * size).map((_, i) => (i % 97) / 96);
+  const [a, b] = await Promise.all([s32.run(input, 1, size), s16.run(input, 1, size)]);
+  assert.ok(b instanceof Float32Array);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  assert.ok(worst > 0 && worst < 0.1, `float16 I/O agrees within half precision (worst ${worst})`);
+  await Promise.all([s32.release(), s16.release()]);
+});

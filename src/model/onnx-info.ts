@@ -26,6 +26,7 @@ export interface OnnxGraphInfo {
 }
 
 export const ELEM_FLOAT32 = 1;
+export const ELEM_FLOAT16 = 10;
 
 class Reader {
   pos: number;

@@ -1,7 +1,7 @@
 /**
  * The DDColor ONNX model: its identity (a hash of the file's bytes), its input/output contract
- * (float32 [N, 3, S, S] in, [N, 2, S, S] out), and an onnxruntime-node session on the execution
- * provider asked for.
+ * (float32 [N, 3, S, S] in, [N, 2, S, S] out; float16 I/O, as some fp16 exports have, is converted
+ * at the edge), and an onnxruntime-node session on the execution provider asked for.
  *
  * `inspectModel` reads the file and its graph without creating a session, so the input size and
  * the model id (both part of every cache key) are known at once; `openSession` creates the
@@ -14,7 +14,8 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DdcolorError, errorMessage } from '../errors.js';
-import { ELEM_FLOAT32, readOnnxGraphInfo, type TensorInfo } from './onnx-info.js';
+import { fromHalfArray, toHalfArray } from './half.js';
+import { ELEM_FLOAT16, ELEM_FLOAT32, readOnnxGraphInfo, type TensorInfo } from './onnx-info.js';
 
 export type Device = 'auto' | 'cuda' | 'cpu';
 export const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
@@ -60,10 +61,11 @@ export async function inspectModel(path: string): Promise<ModelInfo> {
   const input = pickByName(graph.inputs, 'input');
   const output = pickByName(graph.outputs, 'output');
   const bad = (why: string): never => {
-    throw new DdcolorError('config', `model ${path}: ${why}; expected DDColor's contract: input float32 [N,3,S,S], output float32 [N,2,S,S]`, path);
+    throw new DdcolorError('config', `model ${path}: ${why}; expected DDColor's contract: input float32 [N,3,S,S], output float32 [N,2,S,S] (float16 also accepted)`, path);
   };
   if (!input || !output) return bad('the graph has no input or no output');
-  if (input.elemType !== ELEM_FLOAT32 || output.elemType !== ELEM_FLOAT32) bad('input or output is not float32');
+  const floating = (t: TensorInfo): boolean => t.elemType === ELEM_FLOAT32 || t.elemType === ELEM_FLOAT16;
+  if (!floating(input) || !floating(output)) bad('input or output is neither float32 nor float16');
   if (input.shape.length !== 4 || input.shape[1] !== 3) bad(`input ${input.name} has shape [${input.shape.join(',')}]`);
   if (output.shape.length !== 4 || output.shape[1] !== 2) bad(`output ${output.name} has shape [${output.shape.join(',')}]`);
   const [n, , h, w] = input.shape;
@@ -172,15 +174,16 @@ export async function openSession(model: ModelInfo, device: Device, threads?: nu
   return {
     provider,
     async run(input: Float32Array, count: number, size: number): Promise<Float32Array> {
-      const feeds: Record<string, ort.Tensor> = { [inputName]: new ort.Tensor('float32', input, [count, 3, size, size]) };
-      const results = await s.run(feeds);
+      const dims = [count, 3, size, size];
+      const tensor = model.input.elemType === ELEM_FLOAT16 ? new ort.Tensor('float16', toHalfArray(input), dims) : new ort.Tensor('float32', input, dims);
+      const results = await s.run({ [inputName]: tensor });
       const out = results[outputName];
-      if (!out || out.type !== 'float32') throw new Error(`model ${model.path}: output ${outputName} is missing or not float32`);
-      const dims = out.dims;
-      if (dims.length !== 4 || dims[0] !== count || dims[1] !== 2 || dims[2] !== size || dims[3] !== size) {
-        throw new Error(`model ${model.path}: output has shape [${dims.join(',')}], expected [${count},2,${size},${size}]`);
+      if (!out || (out.type !== 'float32' && out.type !== 'float16')) throw new Error(`model ${model.path}: output ${outputName} is missing or not float32/float16`);
+      const shape = out.dims;
+      if (shape.length !== 4 || shape[0] !== count || shape[1] !== 2 || shape[2] !== size || shape[3] !== size) {
+        throw new Error(`model ${model.path}: output has shape [${shape.join(',')}], expected [${count},2,${size},${size}]`);
       }
-      return out.data as Float32Array;
+      return out.type === 'float16' ? fromHalfArray(out.data as Uint16Array) : (out.data as Float32Array);
     },
     async release() {
       await s.release();

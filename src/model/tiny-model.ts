@@ -1,6 +1,7 @@
 /**
  * Writes small ONNX models with DDColor's contract (input `input` float32 [N,3,H,W] RGB in [0,1],
- * output `output` float32 [N,2,H,W], Lab a and b) out of a few convolutions. They stand in for the
+ * output `output` float32 [N,2,H,W], Lab a and b; or the same with float16 I/O) out of a few
+ * convolutions. They stand in for the
  * real weights where those cannot be downloaded: the bundled test model (it tints, it does not
  * colorize) and the models the test suite builds.
  *
@@ -85,16 +86,20 @@ export interface TinyModelSpec {
   externalData?: string;
   /** Tests only: allow channel counts that break DDColor's contract. */
   breakContract?: boolean;
+  /** float16 input and output (Cast nodes around the float32 convolutions), as some fp16 exports have. */
+  halfIo?: boolean;
 }
 
 const FLOAT = 1;
+const FLOAT16 = 10;
+const ATTR_INT = 2;
 const ATTR_INTS = 7;
 
-function valueInfo(w: ProtoWriter, name: string, dims: Array<number | string>): void {
+function valueInfo(w: ProtoWriter, name: string, dims: Array<number | string>, elemType = FLOAT): void {
   w.string(1, name);
   w.message(2, (type) =>
     type.message(1, (tensor) => {
-      tensor.int(1, FLOAT);
+      tensor.int(1, elemType);
       tensor.message(2, (shape) => {
         for (const d of dims) {
           shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
@@ -123,6 +128,12 @@ function initializer(w: ProtoWriter, name: string, dims: number[], values: numbe
   w.int(14, 1);
   external.chunks.push(data);
   external.offset += data.length;
+}
+
+function intAttribute(w: ProtoWriter, name: string, value: number): void {
+  w.string(1, name);
+  w.int(3, value);
+  w.int(20, ATTR_INT);
 }
 
 function intsAttribute(w: ProtoWriter, name: string, values: number[]): void {
@@ -154,10 +165,19 @@ export function buildConvModelExternal(spec: TinyModelSpec): { model: Buffer; we
   model.int(1, 8); // ir_version
   model.string(2, 'ddcolor-tiny-model');
   model.message(7, (graph) => {
+    // With float16 I/O: Cast in, float32 convolutions, Cast out.
+    const finalName = spec.halfIo ? `${outputName}_f32` : outputName;
     let current = inputName;
+    if (spec.halfIo) {
+      graph.message(1, (node) => {
+        node.string(1, inputName).string(2, `${inputName}_f32`).string(3, 'CastIn').string(4, 'Cast');
+        node.message(5, (a) => intAttribute(a, 'to', FLOAT));
+      });
+      current = `${inputName}_f32`;
+    }
     spec.layers.forEach((layer, i) => {
       const isLast = i === spec.layers.length - 1;
-      const convOut = isLast && !layer.relu ? outputName : `conv${i}`;
+      const convOut = isLast && !layer.relu ? finalName : `conv${i}`;
       const pad = (layer.kernel - 1) >> 1;
       graph.message(1, (node) => {
         node.string(1, current).string(1, `w${i}`).string(1, `b${i}`);
@@ -167,13 +187,19 @@ export function buildConvModelExternal(spec: TinyModelSpec): { model: Buffer; we
       });
       current = convOut;
       if (layer.relu) {
-        const reluOut = isLast ? outputName : `relu${i}`;
+        const reluOut = isLast ? finalName : `relu${i}`;
         graph.message(1, (node) => {
           node.string(1, current).string(2, reluOut).string(3, `Relu${i}`).string(4, 'Relu');
         });
         current = reluOut;
       }
     });
+    if (spec.halfIo) {
+      graph.message(1, (node) => {
+        node.string(1, finalName).string(2, outputName).string(3, 'CastOut').string(4, 'Cast');
+        node.message(5, (a) => intAttribute(a, 'to', FLOAT16));
+      });
+    }
     graph.string(2, 'ddcolor-tiny');
     spec.layers.forEach((layer, i) => {
       const count = layer.outChannels * layer.inChannels * layer.kernel * layer.kernel;
@@ -185,8 +211,9 @@ export function buildConvModelExternal(spec: TinyModelSpec): { model: Buffer; we
       );
       graph.message(5, (t) => initializer(t, `b${i}`, [layer.outChannels], layer.bias, external));
     });
-    graph.message(11, (v) => valueInfo(v, inputName, [n, first.inChannels, h, wd]));
-    graph.message(12, (v) => valueInfo(v, outputName, [n, last.outChannels, h, wd]));
+    const io = spec.halfIo ? FLOAT16 : FLOAT;
+    graph.message(11, (v) => valueInfo(v, inputName, [n, first.inChannels, h, wd], io));
+    graph.message(12, (v) => valueInfo(v, outputName, [n, last.outChannels, h, wd], io));
   });
   model.message(8, (op) => op.string(1, '').int(2, 13));
   return { model: model.finish(), weights: external ? Buffer.concat(external.chunks) : null };
