@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 const abandonOnExit = new Set<string>();
@@ -47,4 +47,31 @@ export async function writeAtomically<T>(dest: string, write: (tmp: string) => P
   } finally {
     forget();
   }
+}
+
+/**
+ * Write text given in pieces (a generator, say) atomically, in blocks of about 1 MB: never one
+ * string, so a file larger than V8's longest string (a manifest or report of millions of photos)
+ * can be written.
+ */
+export async function writeTextAtomically(dest: string, pieces: Iterable<string>): Promise<void> {
+  await writeAtomically(dest, async (tmp) => {
+    const out = await open(tmp, 'w');
+    try {
+      let block: string[] = [];
+      let chars = 0;
+      for (const piece of pieces) {
+        block.push(piece);
+        chars += piece.length;
+        if (chars >= 1 << 20) {
+          await out.write(block.join(''));
+          block = [];
+          chars = 0;
+        }
+      }
+      if (block.length) await out.write(block.join(''));
+    } finally {
+      await out.close();
+    }
+  });
 }

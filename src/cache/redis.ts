@@ -16,7 +16,7 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { KEY_PREFIX, STATS_KEY, jitteredTtl, lockKeyFor, parseKey } from './keys.js';
-import { groupUsage, hitRate, type CacheEntry, type CacheStats, type CacheStore, type ModelUsage, type RedisMemoryInfo } from './store.js';
+import { hitRate, type CacheEntry, type CacheStats, type CacheStore, type ModelUsage, type RedisMemoryInfo } from './store.js';
 
 export interface RedisTimeouts {
   connectTimeoutMs: number;
@@ -344,19 +344,15 @@ export class RedisStore implements CacheStore {
       const pipe = node.pipeline();
       for (const k of keys) pipe.strlen(k);
       const res = (await pipe.exec()) ?? [];
-      const batch: Array<{ modelId: string; size: number; bytes: number }> = [];
       keys.forEach((k, i) => {
         const parsed = parseKey(k);
-        if (parsed) batch.push({ modelId: parsed.modelId, size: parsed.size, bytes: Number(res[i]?.[1] ?? 0) });
+        if (!parsed) return;
+        const id = `${parsed.modelId}:${parsed.size}`;
+        const t = totals.get(id) ?? { modelId: parsed.modelId, size: parsed.size, entries: 0, bytes: 0 };
+        t.entries++;
+        t.bytes += Number(res[i]?.[1] ?? 0);
+        totals.set(id, t);
       });
-      for (const u of groupUsage(batch)) {
-        const id = `${u.modelId}:${u.size}`;
-        const t = totals.get(id);
-        if (t) {
-          t.entries += u.entries;
-          t.bytes += u.bytes;
-        } else totals.set(id, u);
-      }
     });
     const byModel = [...totals.values()].sort((a, b) => b.bytes - a.bytes);
     const counters = await this.client.hgetall(STATS_KEY);

@@ -90,7 +90,6 @@ function parseSha(value: string, previous: string[] = []): string[] {
   return [...previous, v];
 }
 
-/** `500MB`, `2GB`, `1.5G`, `800000000`: bytes (binary units). */
 function print(flags: CommonFlags, json: object, text: string): void {
   process.stdout.write(flags.json ? JSON.stringify(json) + '\n' : text + '\n');
 }

@@ -16,7 +16,7 @@ import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { writeAtomically } from '../atomic-write.js';
+import { writeTextAtomically } from '../atomic-write.js';
 
 export const MANIFEST_NAME = '.ddcolor-manifest.ndjson';
 
@@ -118,33 +118,18 @@ export class Manifest {
   }
 
   /**
-   * Rewrite the manifest compactly and atomically, streamed in blocks of about 1 MB; a manifest
+   * Rewrite the manifest compactly and atomically, streamed line by line; a manifest
    * that is already compact and unchanged (a nightly re-run over an unchanged archive) is left alone.
    */
   async save(): Promise<void> {
     await this.close();
     if (this.unreadable || !this.dirty) return;
-    await writeAtomically(this.path, async (tmp) => {
-      const out = await open(tmp, 'w');
-      try {
-        let block: string[] = [];
-        let blockChars = 0;
-        for (const e of this.entries.values()) {
-          const line = JSON.stringify(e) + '\n';
-          block.push(line);
-          blockChars += line.length;
-          if (blockChars >= 1 << 20) {
-            await out.write(block.join(''));
-            block = [];
-            blockChars = 0;
-          }
-        }
-        if (block.length) await out.write(block.join(''));
-      } finally {
-        await out.close();
-      }
-    });
+    await writeTextAtomically(this.path, this.lines());
     this.dirty = false;
+  }
+
+  private *lines(): Generator<string> {
+    for (const e of this.entries.values()) yield JSON.stringify(e) + '\n';
   }
 
   async close(): Promise<void> {

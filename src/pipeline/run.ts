@@ -383,6 +383,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
             }
           }
           records[index]!.sha256 = sha;
+          const output = await outputState(file.output, entry);
           if (
             !opts.force &&
             entry &&
@@ -391,12 +392,12 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
             entry.modelSize === params.modelSize &&
             entry.quality === params.quality &&
             entry.format === file.format &&
-            (await outputIntact(file.output, entry))
+            output === 'ours'
           ) {
             if (!known) await manifest.record({ ...entry, input: file.path, inputSize: st.size, inputMtimeMs: st.mtimeMs });
             return finish(index, 'skipped');
           }
-          if (!opts.force && !opts.overwrite && (await outputState(file.output, entry)) === 'foreign') {
+          if (!opts.force && !opts.overwrite && output === 'foreign') {
             return finish(
               index,
               'failed',
@@ -606,14 +607,5 @@ async function outputState(path: string, entry: ManifestEntry | undefined): Prom
     return entry && st.size === entry.outputSize && st.mtimeMs === entry.outputMtimeMs ? 'ours' : 'foreign';
   } catch {
     return 'absent';
-  }
-}
-
-async function outputIntact(path: string, entry: ManifestEntry): Promise<boolean> {
-  try {
-    const st = await stat(path);
-    return st.size === entry.outputSize && st.mtimeMs === entry.outputMtimeMs;
-  } catch {
-    return false;
   }
 }

@@ -5,8 +5,8 @@
  * (never one string, which V8 caps at about 512 MB), with the run's details pretty-printed and
  * one line per photo, so `grep` finds a photo's record and its status on one line.
  */
-import { open, writeFile } from 'node:fs/promises';
-import { writeAtomically } from '../atomic-write.js';
+import { writeFile } from 'node:fs/promises';
+import { writeAtomically, writeTextAtomically } from '../atomic-write.js';
 import type { CacheBackend } from '../cache/store.js';
 import type { ExecutionProvider } from '../model/session.js';
 
@@ -99,12 +99,5 @@ export function* reportText(report: RunReport, blockChars = 1 << 20): Generator<
 
 /** Write the report to `path` through a temporary file and a rename. */
 export async function writeReport(path: string, report: RunReport): Promise<void> {
-  await writeAtomically(path, async (tmp) => {
-    const out = await open(tmp, 'w');
-    try {
-      for (const block of reportText(report)) await out.write(block);
-    } finally {
-      await out.close();
-    }
-  });
+  await writeTextAtomically(path, reportText(report));
 }
