@@ -73,6 +73,15 @@ export async function read(path: string): Promise<Buffer> {
 /** An uncompressed BMP (bottom-up) of the cameraman: 8-bit gray palette, or 24-bit. */
 export async function bmp(path: string, bits: 8 | 24, width = 60, height = 40): Promise<void> {
   const gray = await sharp(CAMERAMAN).resize(width, height, { fit: 'fill' }).greyscale().raw().toBuffer();
+  const pixels = bits === 8 ? gray : Buffer.from(Array.from(gray, (v) => [v, v, v]).flat());
+  await writeBmp(path, pixels, width, height, bits);
+}
+
+/**
+ * An uncompressed, bottom-up BMP of `pixels`: 8-bit values with a gray palette, or 24-bit RGB
+ * (given in R, G, B order; stored as BMP's B, G, R).
+ */
+export async function writeBmp(path: string, pixels: Uint8Array, width: number, height: number, bits: 8 | 24): Promise<void> {
   const stride = Math.floor((bits * width + 31) / 32) * 4;
   const paletteSize = bits === 8 ? 256 * 4 : 0;
   const offset = 54 + paletteSize;
@@ -92,10 +101,68 @@ export async function bmp(path: string, bits: 8 | 24, width = 60, height = 40): 
   for (let y = 0; y < height; y++) {
     const row = offset + (height - 1 - y) * stride;
     for (let x = 0; x < width; x++) {
-      const v = gray[y * width + x]!;
-      if (bits === 8) buf[row + x] = v;
-      else buf.fill(v, row + x * 3, row + x * 3 + 3);
+      if (bits === 8) buf[row + x] = pixels[y * width + x]!;
+      else for (let c = 0; c < 3; c++) buf[row + x * 3 + c] = pixels[(y * width + x) * 3 + (2 - c)]!;
     }
   }
   await writeFile(path, buf);
+}
+
+/**
+ * A minimal ICC v2 display profile with linear tone curves (gamma 1.0): 'RGB ' with the sRGB
+ * primaries, or 'GRAY'. A file tagged with it stores linear light, so a decoder that ignores the
+ * profile gets every mid-tone far too dark: the stored 0.2 is sRGB 0.48.
+ */
+export function linearProfile(space: 'RGB ' | 'GRAY'): Buffer {
+  const s15 = (v: number): Buffer => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(Math.round(v * 65536));
+    return b;
+  };
+  const xyz = (x: number, y: number, z: number): Buffer => Buffer.concat([Buffer.from('XYZ \0\0\0\0', 'latin1'), s15(x), s15(y), s15(z)]);
+  // curveType with one entry: gamma 1.0 (u8Fixed8), padded to 4 bytes.
+  const curve = Buffer.from([...Buffer.from('curv', 'latin1'), 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0]);
+  const text = 'linear test profile';
+  const desc = Buffer.alloc(12 + text.length + 1 + 4 + 4 + 2 + 1 + 67);
+  desc.write('desc', 0, 'latin1');
+  desc.writeUInt32BE(text.length + 1, 8);
+  desc.write(text, 12, 'latin1');
+  const cprt = Buffer.from('text\0\0\0\0no copyright\0\0\0\0', 'latin1');
+  const tags: Array<[string, Buffer]> = [
+    ['desc', desc],
+    ['cprt', cprt],
+    ['wtpt', xyz(0.9642, 1, 0.8249)],
+  ];
+  if (space === 'GRAY') tags.push(['kTRC', curve]);
+  else {
+    // The sRGB primaries, adapted to the D50 connection space.
+    tags.push(['rXYZ', xyz(0.4360747, 0.2225045, 0.0139322)], ['gXYZ', xyz(0.3850649, 0.7168786, 0.0971045)], ['bXYZ', xyz(0.1430804, 0.0606169, 0.7141733)]);
+    tags.push(['rTRC', curve], ['gTRC', curve], ['bTRC', curve]);
+  }
+  const table = Buffer.alloc(4 + tags.length * 12);
+  table.writeUInt32BE(tags.length, 0);
+  const bodies: Buffer[] = [];
+  let offset = 128 + table.length;
+  tags.forEach(([sig, body], i) => {
+    const padded = Buffer.concat([body, Buffer.alloc((4 - (body.length % 4)) % 4)]);
+    table.write(sig, 4 + i * 12, 'latin1');
+    table.writeUInt32BE(offset, 8 + i * 12);
+    table.writeUInt32BE(body.length, 12 + i * 12);
+    bodies.push(padded);
+    offset += padded.length;
+  });
+  const header = Buffer.alloc(128);
+  header.writeUInt32BE(offset, 0);
+  header.writeUInt32BE(0x02100000, 8);
+  header.write('mntr', 12, 'latin1');
+  header.write(space, 16, 'latin1');
+  header.write('XYZ ', 20, 'latin1');
+  header.writeUInt16BE(2026, 24);
+  header.writeUInt16BE(1, 26);
+  header.writeUInt16BE(1, 28);
+  header.write('acsp', 36, 'latin1');
+  s15(0.9642).copy(header, 68);
+  s15(1).copy(header, 72);
+  s15(0.8249).copy(header, 76);
+  return Buffer.concat([header, table, ...bodies]);
 }

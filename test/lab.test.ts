@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { labToRgb, labToRgbFloat, labToSrgb8, lightness, rgbToLab, grayPlanesFromL } from '../src/image/lab.js';
+import { labToRgb, labToRgbFloat, labToSrgb8, lightness, lightnessFloat, rgbToLab, grayPlanesFromL } from '../src/image/lab.js';
 
 const close = (a: number, b: number, tol: number, what: string): void => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
 
@@ -74,4 +74,15 @@ test("the model's input is the L channel as gray RGB: equal planes whose Lab has
     close(lab[2], 0, 0.01, 'b = 0');
   }
   assert.deepEqual(labToRgbFloat(100, 0, 0).map((v) => Math.round(v * 1e6) / 1e6), [1, 1, 1]);
+});
+
+test('L of in-between (resized) values is exact, and agrees with the 8-bit table at 8-bit codes', () => {
+  const codes = Float32Array.from({ length: 256 }, (_, i) => i / 255);
+  const L = lightnessFloat(codes, 1, 256);
+  const table = lightness(Uint8Array.from({ length: 256 }, (_, i) => i), 1, 256);
+  for (let i = 0; i < 256; i++) close(L[i]!, table[i]!, 1e-4, `gray ${i}`);
+  const rgb = Float32Array.from([0.25, 0.5, 0.75, 0.1234, 0.9876, 0.5555]);
+  const Lrgb = lightnessFloat(rgb, 3, 2);
+  close(Lrgb[0]!, rgbToLab(0.25 * 255, 0.5 * 255, 0.75 * 255)[0], 1e-4, 'colour pixel 0');
+  close(Lrgb[1]!, rgbToLab(0.1234 * 255, 0.9876 * 255, 0.5555 * 255)[0], 1e-4, 'colour pixel 1');
 });

@@ -123,7 +123,7 @@ test('batches: explicit sizes are kept; auto follows the provider the session go
   await writeFile(path, tintModel(null));
   const real = await openSession(await inspectModel(path), 'cpu');
   const S = 32;
-  const image = { pixels: new Uint8Array(S * S).fill(128), channels: 1 as const, size: S };
+  const image = { pixels: new Float32Array(S * S).fill(0.5), channels: 1 as const, size: S };
   async function batchesFor(batchSize: number | 'auto', provider: 'cpu' | 'cuda', photos: number): Promise<number[]> {
     const sizes: number[] = [];
     // The real CPU session, reporting the provider under test; its output is the model's own.

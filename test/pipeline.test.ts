@@ -59,7 +59,7 @@ async function labAt(path: string, x: number, y: number): Promise<[number, numbe
   return rgbToLab(data[p]!, data[p + 1]!, data[p + 2]!);
 }
 
-test("colour comes out right: the photo's own L with the model's ab, upsampled to full size", async () => {
+test("a model's constant tint reaches every pixel at full size, with the photo's own L (placement: placement.test.ts)", async () => {
   const dir = await tempDir();
   // A gray gradient, 300x100: L from about 30 to 65, where a = 20, b = -30 is in the sRGB gamut.
   const w = 300;

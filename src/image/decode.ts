@@ -11,6 +11,7 @@ import { extname } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { decodeBmp, isBmp } from './bmp.js';
 import { lightness } from './lab.js';
+import { resizeLinear } from './resize.js';
 
 /** Refuse pictures with more pixels than this unless told otherwise (sharp's own default). */
 export const DEFAULT_MAX_PIXELS = 268_402_689;
@@ -25,8 +26,11 @@ export interface DecodedImage {
   L: Float32Array;
   /** Alpha, width*height 8-bit values, when the input has an alpha channel. */
   alpha: Uint8Array | null;
-  /** The upright picture stretched to size x size, as 8-bit gray (1 channel) or sRGB (3 channels). */
-  small: { pixels: Uint8Array; channels: 1 | 3; size: number } | null;
+  /**
+   * The upright picture stretched to size x size as DDColor's official code does it (bilinear,
+   * image/resize.ts): gray (1 channel) or sRGB (3 channels), interleaved values in [0, 1].
+   */
+  small: { pixels: Float32Array; channels: 1 | 3; size: number } | null;
 }
 
 export interface DecodeOptions {
@@ -103,14 +107,10 @@ export async function decodeImage(input: string | Buffer, size: number | null, o
   const { width, height } = full.info;
   const pixels = new Uint8Array(full.data.buffer, full.data.byteOffset, full.data.byteLength);
   const L = lightness(pixels, channels, width * height);
-  // The model's input: the upright picture stretched to the square (aspect ratio not kept).
-  const smallBuf =
-    size === null
-      ? null
-      : await sharp(full.data, { raw: { width, height, channels } })
-          .resize(size, size, { fit: 'fill' })
-          .raw({ depth: 'uchar' })
-          .toBuffer();
+  // The model's input: the upright picture stretched to the square (aspect ratio not kept). Not
+  // through sharp, whose resize is not the official one and whose raw output of a 1-channel
+  // picture has 3 channels.
+  const small = size === null ? null : { pixels: resizeLinear(pixels, channels, width, height, size, size), channels, size };
   let alpha: Uint8Array | null = null;
   if (meta.hasAlpha) {
     const a = await base.clone().extractChannel(((meta.channels ?? 4) - 1) as 0 | 1 | 2 | 3).raw({ depth: 'uchar' }).toBuffer();
@@ -122,9 +122,6 @@ export async function decodeImage(input: string | Buffer, size: number | null, o
     format: meta.format,
     L,
     alpha,
-    small:
-      smallBuf === null || size === null
-        ? null
-        : { pixels: new Uint8Array(smallBuf.buffer, smallBuf.byteOffset, smallBuf.byteLength), channels, size },
+    small,
   };
 }

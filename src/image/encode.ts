@@ -105,11 +105,17 @@ function withAlpha(req: EncodeRequest): { pixels: Uint8Array; channels: 3 | 4 } 
 /** Write the output atomically; returns its size in bytes. */
 export async function encodeImage(req: EncodeRequest): Promise<number> {
   const { pixels, channels } = withAlpha(req);
-  let s = (await openUpright(req.source, req.decode)).composite([
+  const base = await openUpright(req.source, req.decode);
+  const deepColour = (await base.metadata()).space === 'rgb16';
+  let s = base.composite([
     { input: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), raw: { width: req.width, height: req.height, channels }, blend: 'source' },
   ]);
   if (channels === 3) s = s.removeAlpha();
-  s = withFormat(s.keepMetadata().withIccProfile('srgb'), req.format, req.quality);
+  // sharp (0.35) takes a 16-bit RGB source to be Display P3 and, asked for an sRGB profile,
+  // transforms the finished sRGB pixels again as if they were P3: colours shift. Those outputs
+  // carry no profile (sRGB is what viewers assume), their EXIF and XMP are kept.
+  s = deepColour ? s.keepExif().keepXmp() : s.keepMetadata().withIccProfile('srgb');
+  s = withFormat(s, req.format, req.quality);
   const info = await writeAtomically(req.output, (tmp) => s.toFile(tmp));
   return info.size;
 }

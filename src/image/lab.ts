@@ -141,6 +141,22 @@ export function lightness(pixels: Uint8Array, channels: 1 | 3, count: number): F
 }
 
 /**
+ * The L channel of interleaved sRGB-encoded values in [0, 1] (1 or 3 channels), computed exactly:
+ * the photo shrunk to the model's input holds in-between values no 8-bit table covers.
+ */
+export function lightnessFloat(values: Float32Array, channels: 1 | 3, count: number): Float32Array {
+  const out = new Float32Array(count);
+  for (let i = 0, p = 0; i < count; i++, p += channels) {
+    const y =
+      channels === 1
+        ? srgbToLinear(values[p]!)
+        : 0.2126729 * srgbToLinear(values[p]!) + 0.7151522 * srgbToLinear(values[p + 1]!) + 0.072175 * srgbToLinear(values[p + 2]!);
+    out[i] = 116 * labF(y) - 16;
+  }
+  return out;
+}
+
+/**
  * Lab with a = b = 0 back to RGB: the gray picture DDColor's model is fed. With a = b = 0 the
  * colour is the D65 white scaled to the pixel's luminance, so each channel is sRGB(Y).
  * Writes R, G, B planes (CHW) of one image into `out` starting at `offset`, values in [0, 1].

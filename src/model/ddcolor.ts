@@ -1,7 +1,8 @@
 /**
  * DDColor's pre- and post-processing (DESIGN.md, "DDColor's numbers").
  *
- * Input: the photo stretched to S x S, converted to Lab, a = b = 0, back to RGB in [0, 1], CHW.
+ * Input: the photo stretched to S x S the way the official code does (`cv2.resize`, bilinear, see
+ * image/resize.ts), converted to Lab, a = b = 0, back to RGB in [0, 1], CHW.
  * Output: ab at S x S, resized bilinearly (half-pixel centres, like torch's
  * `interpolate(mode='bilinear', align_corners=False)`) to the photo's own size, joined with the
  * photo's full-resolution L, converted to 8-bit sRGB.
@@ -11,41 +12,25 @@
  * cache or from the model.
  */
 import type { AbPlanes } from '../cache/codec.js';
-import { grayPlanesFromL, labRowToSrgb8, lightness } from '../image/lab.js';
+import { grayPlanesFromL, labRowToSrgb8, lightnessFloat } from '../image/lab.js';
+import { linearTaps } from '../image/resize.js';
 
-/** Write one image's model input (3 planes of size*size) into `batch` at image index `index`. */
-export function preprocess(
-  small: { pixels: Uint8Array; channels: 1 | 3; size: number },
-  batch: Float32Array,
-  index: number,
-): void {
+/** The photo shrunk to the model's input: interleaved sRGB-encoded values in [0, 1], size x size. */
+export interface ModelInput {
+  pixels: Float32Array;
+  channels: 1 | 3;
+  size: number;
+}
+
+/**
+ * Write one image's model input (3 planes of size*size) into `batch` at image index `index`:
+ * its L, with a = b = 0, back to RGB (DDColor's `img_gray_rgb`).
+ */
+export function preprocess(small: ModelInput, batch: Float32Array, index: number): void {
   const n = small.size * small.size;
-  const L = lightness(small.pixels, small.channels, n);
+  if (small.pixels.length !== n * small.channels) throw new Error(`model input has ${small.pixels.length} values, expected ${n * small.channels}`);
+  const L = lightnessFloat(small.pixels, small.channels, n);
   grayPlanesFromL(L, batch, index * 3 * n);
-}
-
-interface Axis {
-  i0: Int32Array;
-  i1: Int32Array;
-  f: Float32Array;
-}
-
-/** Source indices and weights for resizing `from` samples to `to`, half-pixel centres. */
-function axis(from: number, to: number): Axis {
-  const i0 = new Int32Array(to);
-  const i1 = new Int32Array(to);
-  const f = new Float32Array(to);
-  const scale = from / to;
-  for (let x = 0; x < to; x++) {
-    let src = (x + 0.5) * scale - 0.5;
-    if (src < 0) src = 0;
-    if (src > from - 1) src = from - 1;
-    const lo = Math.floor(src);
-    i0[x] = lo;
-    i1[x] = Math.min(lo + 1, from - 1);
-    f[x] = src - lo;
-  }
-  return { i0, i1, f };
 }
 
 /**
@@ -63,8 +48,8 @@ export function composite(L: Float32Array, width: number, height: number, ab: Ab
     A[i] = data[i]! - 128;
     B[i] = data[planeA + i]! - 128;
   }
-  const xs = axis(sw, width);
-  const ys = axis(sh, height);
+  const xs = linearTaps(sw, width);
+  const ys = linearTaps(sh, height);
   const aRow = new Float32Array(width);
   const bRow = new Float32Array(width);
   // Vertical pass first, on the (small) source row; then the horizontal pass per output pixel.

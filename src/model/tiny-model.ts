@@ -261,3 +261,91 @@ export function tintModel(size: number | null = null): Buffer {
     ],
   });
 }
+
+/** One node of a hand-built graph: an ONNX operator over named tensors. */
+interface GraphNode {
+  op: string;
+  inputs: string[];
+  output: string;
+}
+
+/**
+ * Serialise a graph of element-wise nodes over DDColor's input (`input`, [N,3,H,W]) to `output`
+ * ([N,2,H,W]); `constants` are float32 initializers by name (a scalar has dims []).
+ */
+function buildGraphModel(
+  size: number | null,
+  nodes: GraphNode[],
+  constants: Record<string, { dims: number[]; values: number[] }>,
+): Buffer {
+  const model = new ProtoWriter();
+  model.int(1, 8);
+  model.string(2, 'ddcolor-tiny-model');
+  model.message(7, (graph) => {
+    nodes.forEach((n, i) => {
+      graph.message(1, (node) => {
+        for (const input of n.inputs) node.string(1, input);
+        node.string(2, n.output).string(3, `${n.op}${i}`).string(4, n.op);
+      });
+    });
+    graph.string(2, 'ddcolor-tiny-graph');
+    for (const [name, c] of Object.entries(constants)) graph.message(5, (t) => initializer(t, name, c.dims, c.values));
+    const h: number | string = size ?? 'H';
+    const w: number | string = size ?? 'W';
+    graph.message(11, (v) => valueInfo(v, 'input', ['N', 3, h, w]));
+    graph.message(12, (v) => valueInfo(v, 'output', ['N', 2, h, w]));
+  });
+  model.message(8, (op) => op.string(1, '').int(2, 13));
+  return model.finish();
+}
+
+/**
+ * A position-sensitive stand-in for DDColor: each output pixel is a known function of the input
+ * at that same pixel, so any shift, flip, stretch, transposition or channel mix-up between the
+ * photo and the model shows as a colour error. The model computes CIELAB L from its input's red
+ * channel (sRGB-encoded, as DDColor's gray input is) and returns a = k·(L − 50), b = −k·(L − 50).
+ * With a large `k` its output leaves the Lab range, as DDColor's sometimes does.
+ */
+export function lightnessModel(size: number | null, k: number): Buffer {
+  const scalar = (v: number): { dims: number[]; values: number[] } => ({ dims: [], values: [v] });
+  const nodes: GraphNode[] = [
+    // R plane, [N,1,H,W].
+    { op: 'Conv', inputs: ['input', 'pick_r'], output: 'r' },
+    // sRGB decoding: r <= 0.04045 ? r / 12.92 : ((r + 0.055) / 1.055) ^ 2.4
+    { op: 'LessOrEqual', inputs: ['r', 'c_04045'], output: 'r_low' },
+    { op: 'Div', inputs: ['r', 'c_1292'], output: 'lin_low' },
+    { op: 'Add', inputs: ['r', 'c_0055'], output: 'r_off' },
+    { op: 'Div', inputs: ['r_off', 'c_1055'], output: 'r_scaled' },
+    { op: 'Max', inputs: ['r_scaled', 'c_0'], output: 'r_pos' },
+    { op: 'Pow', inputs: ['r_pos', 'c_24'], output: 'lin_high' },
+    { op: 'Where', inputs: ['r_low', 'lin_low', 'lin_high'], output: 'y' },
+    // Lab f(): y > (6/29)^3 ? cbrt(y) : (kappa·y + 16) / 116
+    { op: 'Greater', inputs: ['y', 'c_eps'], output: 'y_high' },
+    { op: 'Max', inputs: ['y', 'c_0'], output: 'y_pos' },
+    { op: 'Pow', inputs: ['y_pos', 'c_third'], output: 'f_high' },
+    { op: 'Mul', inputs: ['y', 'c_kappa'], output: 'ky' },
+    { op: 'Add', inputs: ['ky', 'c_16'], output: 'ky16' },
+    { op: 'Div', inputs: ['ky16', 'c_116'], output: 'f_low' },
+    { op: 'Where', inputs: ['y_high', 'f_high', 'f_low'], output: 'f' },
+    // L − 50 = 116·f − 66, then [a, b] = [k, −k]·(L − 50).
+    { op: 'Mul', inputs: ['f', 'c_116'], output: 'f116' },
+    { op: 'Sub', inputs: ['f116', 'c_66'], output: 'l_centred' },
+    { op: 'Mul', inputs: ['l_centred', 'gains'], output: 'output' },
+  ];
+  return buildGraphModel(size, nodes, {
+    pick_r: { dims: [1, 3, 1, 1], values: [1, 0, 0] },
+    gains: { dims: [1, 2, 1, 1], values: [k, -k] },
+    c_0: scalar(0),
+    c_04045: scalar(0.04045),
+    c_1292: scalar(12.92),
+    c_0055: scalar(0.055),
+    c_1055: scalar(1.055),
+    c_24: scalar(2.4),
+    c_eps: scalar(216 / 24389),
+    c_third: scalar(1 / 3),
+    c_kappa: scalar(24389 / 27),
+    c_16: scalar(16),
+    c_116: scalar(116),
+    c_66: scalar(66),
+  });
+}

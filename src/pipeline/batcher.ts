@@ -3,20 +3,14 @@
  * photo is on its way (every photo that will need the model is already queued), so a batch never
  * waits for work that is not coming. One batch runs at a time; the next is gathered meanwhile.
  */
-import { preprocess } from '../model/ddcolor.js';
+import { preprocess, type ModelInput } from '../model/ddcolor.js';
 import type { ExecutionProvider, ModelSession } from '../model/session.js';
 
 /** Photos per batch when not given: a GPU wants several at once; on the CPU one at a time keeps latency and memory low. */
 export const DEFAULT_BATCH: Record<ExecutionProvider, number> = { cuda: 4, cpu: 1 };
 
-export interface SmallImage {
-  pixels: Uint8Array;
-  channels: 1 | 3;
-  size: number;
-}
-
 interface Pending {
-  image: SmallImage;
+  image: ModelInput;
   resolve: (ab: Float32Array) => void;
   reject: (err: unknown) => void;
 }
@@ -52,7 +46,7 @@ export class InferenceBatcher {
   }
 
   /** Infer one photo (previously announced with `expect`); resolves with its ab planes [2, S, S]. */
-  infer(image: SmallImage): Promise<Float32Array> {
+  infer(image: ModelInput): Promise<Float32Array> {
     if (image.size !== this.size) return Promise.reject(new Error(`image is ${image.size}px, model runs at ${this.size}px`));
     return new Promise((resolve, reject) => {
       this.expecting--;
