@@ -18,7 +18,10 @@ import { cleanup, runCli, tempDir } from './helpers.js';
 import {
   applyOrientation,
   comparePlacement,
+  cvResizeLinear,
   expectedAb,
+  labToSrgb,
+  lightnessOf,
   readLab,
   storedPixels,
   storeForOrientation,
@@ -273,4 +276,69 @@ test('a model with a fixed input size other than the preset: the model decides, 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr + r.stdout, /fixed 96x96 input: using 96 instead of 512/);
   await checkOne(join(dir, 'out', 'card.png'), { name: 'card.png', upright: as8bit(card) }, 96);
+});
+
+test('ab past the Lab range is clamped and out-of-gamut colour clips per channel: no NaN, no wrap-around, no specks', async () => {
+  const dir = await inputDir();
+  // A smooth gray ramp from black to white: the model's a = 6·(L − 50) runs from −300 to 300.
+  const w = 256;
+  const h = 12;
+  const ramp: Picture = { width: w, height: h, channels: 1, data: Float64Array.from({ length: w * h }, (_, i) => (i % w) / (w - 1)) };
+  await sharp(bytes(ramp), raw(ramp)).png().toFile(join(dir, 'in', 'ramp.png'));
+  const loud = join(dir, 'loud.onnx');
+  const broken = join(dir, 'broken.onnx');
+  await writeFile(loud, lightnessModel(null, 6));
+  await writeFile(broken, lightnessModel(null, 6, 'sqrt'));
+  const upright = as8bit(ramp);
+  const L = lightnessOf(upright);
+  for (const [file, shape] of [[loud, 'linear'], [broken, 'sqrt']] as const) {
+    const out = join(dir, `out-${shape}`);
+    const report = await colorize({
+      paths: [join(dir, 'in')],
+      outDir: out,
+      model: await inspectModel(file),
+      size: 64,
+      device: 'cpu',
+      batchSize: 1,
+      concurrency: 1,
+      cache: { kind: 'none' },
+      ttlMs: 0,
+      format: 'png',
+      quality: 90,
+      force: false,
+    });
+    assert.equal(report.totals.inferred, 1);
+    const { data } = await sharp(join(out, 'ramp.png')).raw().toBuffer({ resolveWithObject: true });
+    // Independently: ab clamped to −128..127 (NaN: no colour), upsampled, Lab -> sRGB clipped per channel.
+    const small = cvResizeLinear(upright, 64, 64);
+    const Ls = lightnessOf(small);
+    const planes: Picture = { width: 64, height: 64, channels: 3, data: new Float64Array(64 * 64 * 3) };
+    for (let i = 0; i < Ls.length; i++) {
+      const d = Ls[i]! - 50;
+      const v = shape === 'sqrt' ? (d < 0 ? 0 : 6 * Math.sqrt(d)) : 6 * d;
+      planes.data[i * 3] = Math.min(127, Math.max(-128, Math.round(v)));
+      planes.data[i * 3 + 1] = Math.min(127, Math.max(-128, Math.round(-v)));
+    }
+    const ab = cvResizeLinear(planes, w, h);
+    let worst = 0;
+    for (let i = 0; i < w * h; i++) {
+      const want = labToSrgb(L[i]!, ab.data[i * 3]!, ab.data[i * 3 + 1]!).map((v) => Math.round(255 * Math.min(1, Math.max(0, v))));
+      for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(data[i * 3 + c]! - want[c]!));
+    }
+    assert.ok(worst <= 2, `${shape}: every pixel is the clamped, clipped colour (worst ${worst} levels off)`);
+    // Along the ramp, neighbours never jump (a wrap-around or a speck would jump by most of 255).
+    for (let x = 1; x < w; x++) {
+      for (let c = 0; c < 3; c++) {
+        const jump = Math.abs(data[(6 * w + x) * 3 + c]! - data[(6 * w + x - 1) * 3 + c]!);
+        assert.ok(jump <= 40, `${shape}: channel ${c} jumps by ${jump} at x=${x}`);
+      }
+    }
+    if (shape === 'sqrt') {
+      // Where the model gave NaN (L < 50), the photo stays gray: its own L and no colour.
+      for (let x = 0; x < 100; x++) {
+        const p = (6 * w + x) * 3;
+        assert.ok(Math.max(data[p]!, data[p + 1]!, data[p + 2]!) - Math.min(data[p]!, data[p + 1]!, data[p + 2]!) <= 1, `NaN left no colour at x=${x}`);
+      }
+    }
+  }
 });

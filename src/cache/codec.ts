@@ -22,14 +22,18 @@ export interface AbPlanes {
   data: Uint8Array;
 }
 
-/** Quantize float ab planes ([2, H, W], Lab units) to 8 bits. */
+/**
+ * Quantize float ab planes ([2, H, W], Lab units) to 8 bits. Values past the Lab range (DDColor
+ * sometimes gives −170) are clamped to −128..127; a value that is not a number (a broken export)
+ * becomes 0, no colour, so it can never turn into a speck of extreme colour.
+ */
 export function quantizeAb(ab: Float32Array, width: number, height: number): AbPlanes {
   const n = width * height * 2;
   if (ab.length < n) throw new Error(`ab output has ${ab.length} values, expected ${n}`);
   const data = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const v = Math.round(ab[i]!) + 128;
-    data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    data[i] = v < 0 ? 0 : v > 255 ? 255 : v === v ? v : 128;
   }
   return { width, height, data };
 }

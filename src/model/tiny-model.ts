@@ -304,9 +304,10 @@ function buildGraphModel(
  * at that same pixel, so any shift, flip, stretch, transposition or channel mix-up between the
  * photo and the model shows as a colour error. The model computes CIELAB L from its input's red
  * channel (sRGB-encoded, as DDColor's gray input is) and returns a = k·(L − 50), b = −k·(L − 50).
- * With a large `k` its output leaves the Lab range, as DDColor's sometimes does.
+ * With a large `k` its output leaves the Lab range, as DDColor's sometimes does; with `sqrt`,
+ * ab = [k, −k]·√(L − 50), which is NaN wherever L < 50 (a broken export's output).
  */
-export function lightnessModel(size: number | null, k: number): Buffer {
+export function lightnessModel(size: number | null, k: number, shape: 'linear' | 'sqrt' = 'linear'): Buffer {
   const scalar = (v: number): { dims: number[]; values: number[] } => ({ dims: [], values: [v] });
   const nodes: GraphNode[] = [
     // R plane, [N,1,H,W].
@@ -330,7 +331,8 @@ export function lightnessModel(size: number | null, k: number): Buffer {
     // L − 50 = 116·f − 66, then [a, b] = [k, −k]·(L − 50).
     { op: 'Mul', inputs: ['f', 'c_116'], output: 'f116' },
     { op: 'Sub', inputs: ['f116', 'c_66'], output: 'l_centred' },
-    { op: 'Mul', inputs: ['l_centred', 'gains'], output: 'output' },
+    ...(shape === 'sqrt' ? [{ op: 'Sqrt', inputs: ['l_centred'], output: 'l_root' }] : []),
+    { op: 'Mul', inputs: [shape === 'sqrt' ? 'l_root' : 'l_centred', 'gains'], output: 'output' },
   ];
   return buildGraphModel(size, nodes, {
     pick_r: { dims: [1, 3, 1, 1], values: [1, 0, 0] },
