@@ -46,10 +46,10 @@ test('a flipped bit, a truncated value, a wrong size or foreign bytes are refuse
   assert.throws(() => decodeAb(badSum, 32), /checksum/);
 });
 
-test('cache keys follow ddcolor:v1:<model id>:<size>:<sha256> and parse back', () => {
+test('cache keys follow ddcolor:v2:<model id>:<size>:<sha256> and parse back', () => {
   const sha = 'a'.repeat(64);
   const key = cacheKey('0123456789abcdef', 512, sha);
-  assert.equal(key, `ddcolor:v1:0123456789abcdef:512:${sha}`);
+  assert.equal(key, `ddcolor:v2:0123456789abcdef:512:${sha}`);
   assert.deepEqual(parseKey(key), { modelId: '0123456789abcdef', size: 512, sha256: sha });
   assert.equal(parseKey('ddcolor:stats:v1'), null);
   assert.equal(parseKey('other:v1:x:1:' + sha), null);

@@ -4,6 +4,7 @@ import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFil
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
+import { encodeAb, quantizeAb } from '../src/cache/codec.js';
 import { cacheKey } from '../src/cache/keys.js';
 import { FileStore } from '../src/cache/file.js';
 import type { CacheSpec } from '../src/cache/open.js';
@@ -302,6 +303,36 @@ test('a damaged cached value is a miss: inferred again and overwritten', async (
   assert.equal(again.totals.hit, 1);
 });
 
+test('upgrading from ddcolor 0.1: its outputs are made again, its cached results are never served', async () => {
+  const dir = await tempDir();
+  await mkdir(join(dir, 'in'));
+  await copyFile(fx.CAMERAMAN, join(dir, 'in', 'c.png'));
+  const cacheDir = join(dir, 'cache');
+  const out = join(dir, 'out');
+  const first = await colorize(options([join(dir, 'in')], out, { kind: 'file', dir: cacheDir }));
+  assert.equal(first.totals.inferred, 1);
+  const fresh = await readFile(join(out, 'c.png'));
+  // What 0.1 left behind: manifest lines without a processing version, results under v1 keys.
+  const manifestPath = join(out, MANIFEST_NAME);
+  const lines = (await readFile(manifestPath, 'utf8')).trim().split('\n');
+  const old = lines.map((l) => {
+    const { processing, ...rest } = JSON.parse(l) as ManifestEntry;
+    assert.equal(processing, 2);
+    return JSON.stringify(rest);
+  });
+  await writeFile(manifestPath, old.join('\n') + '\n');
+  await rm(cacheDir, { recursive: true });
+  const store = await new FileStore(cacheDir).open();
+  const v1 = cacheKey(tint.id, 64, await sha(join(dir, 'in', 'c.png'))).replace(/^ddcolor:v2:/, 'ddcolor:v1:');
+  await store.setMany([{ key: v1, value: encodeAb(quantizeAb(new Float32Array(2 * 64 * 64).fill(60), 64, 64)) }], 60_000);
+
+  const upgraded = await colorize(options([join(dir, 'in')], out, { kind: 'file', dir: cacheDir }));
+  assert.deepEqual(upgraded.totals, { files: 1, hit: 0, inferred: 1, skipped: 0, failed: 0 }, 'made again, from the model, not the old entry');
+  assert.deepEqual(await readFile(join(out, 'c.png')), fresh);
+  const after = await colorize(options([join(dir, 'in')], out, { kind: 'file', dir: cacheDir }));
+  assert.equal(after.totals.skipped, 1, 'and up to date from then on');
+});
+
 test('an interrupted run starts nothing new and says so', async () => {
   const dir = await tempDir();
   const ac = new AbortController();
@@ -346,6 +377,7 @@ test('manifest: many entries round-trip as a stream, a torn line is ignored, an 
     sha256: createHash('sha256').update(String(i)).digest('hex'),
     modelId: '3594b9b53e35242b',
     modelSize: 512,
+    processing: 2,
     format: 'png',
     quality: 90,
     outputSize: 5000 + i,

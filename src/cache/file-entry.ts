@@ -16,7 +16,7 @@ const MAGIC = Buffer.from('DDCE', 'ascii');
 const VERSION = 2;
 const DIGEST = 16;
 const HEAD = 24;
-/** Keys are short (ddcolor:v1:<model>:<size>:<sha256>); a longer one means a damaged header. */
+/** Keys are short (ddcolor:v2:<model>:<size>:<sha256>); a longer one means a damaged header. */
 const MAX_KEY = 512;
 
 function digest(head: Buffer, key: Buffer, value: Buffer): Buffer {

@@ -1,10 +1,13 @@
 /**
- * Cache key schema: `ddcolor:v1:<model id>:<size>:<sha256 of the file>`.
+ * Cache key schema: `ddcolor:v2:<model id>:<size>:<sha256 of the file>`.
  *
  * The model id is a hash of the ONNX file's bytes, so a new model can never be served an old
  * model's results; the size is the model's input size S, since DDColor's output changes with it.
+ * The version changes whenever what the model is fed changes, so that results made the old way
+ * are never served again: v1 entries (ddcolor 0.1) were made from a wrongly decoded input for
+ * many grayscale scans, and from a lanczos resize for all; they are never read (they expire).
  */
-export const KEY_PREFIX = 'ddcolor:v1:';
+export const KEY_PREFIX = 'ddcolor:v2:';
 /** Lifetime hit/miss counters live beside the entries, under a name no entry key can take. */
 export const STATS_KEY = 'ddcolor:stats:v1';
 

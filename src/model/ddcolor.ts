@@ -12,6 +12,13 @@
  * cache or from the model.
  */
 import type { AbPlanes } from '../cache/codec.js';
+
+/**
+ * The version of this pre- and post-processing: outputs made by another version look different
+ * and are made again (the manifest records it). 2: the model input is shrunk like the official
+ * code and grayscale scans are read right (1: ddcolor 0.1).
+ */
+export const PROCESSING_VERSION = 2;
 import { grayPlanesFromL, labRowToSrgb8, lightnessFloat } from '../image/lab.js';
 import { linearTaps } from '../image/resize.js';
 

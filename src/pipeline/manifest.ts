@@ -29,6 +29,8 @@ export interface ManifestEntry {
   sha256: string;
   modelId: string;
   modelSize: number;
+  /** The pre- and post-processing version that made the output (1 for lines written by ddcolor 0.1, which lack it). */
+  processing: number;
   format: string;
   quality: number;
   outputSize: number;
@@ -44,7 +46,8 @@ function isEntry(v: unknown): v is ManifestEntry {
     typeof e.sha256 === 'string' &&
     typeof e.modelId === 'string' &&
     typeof e.format === 'string' &&
-    ['inputSize', 'inputMtimeMs', 'modelSize', 'quality', 'outputSize', 'outputMtimeMs'].every((k) => typeof e[k] === 'number')
+    ['inputSize', 'inputMtimeMs', 'modelSize', 'quality', 'outputSize', 'outputMtimeMs'].every((k) => typeof e[k] === 'number') &&
+    (e.processing === undefined || typeof e.processing === 'number')
   );
 }
 
@@ -71,6 +74,7 @@ export class Manifest {
           const v: unknown = JSON.parse(line);
           if (!isEntry(v)) this.dirty = true;
           else {
+            v.processing ??= 1;
             if (this.entries.has(v.output)) this.dirty = true;
             this.entries.set(v.output, this.intern(v));
           }

@@ -24,7 +24,7 @@ import { hitRate } from '../cache/store.js';
 import { DdcolorError, errorMessage } from '../errors.js';
 import { decodeImage, pixelCount, type DecodedImage } from '../image/decode.js';
 import { encodeImage, type FormatChoice } from '../image/encode.js';
-import { composite } from '../model/ddcolor.js';
+import { composite, PROCESSING_VERSION } from '../model/ddcolor.js';
 import { openSession, type Device, type ExecutionProvider, type ModelInfo, type ModelSession } from '../model/session.js';
 import { emptyTotals, REPORT_SCHEMA, type FileRecord, type RunReport, type StageTimings, type Totals } from '../report/report.js';
 import { InferenceBatcher } from './batcher.js';
@@ -214,7 +214,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   const flushWrites = (): Promise<void> => (writing ??= drainWrites());
 
   const keyOf = (sha: string): string => cacheKey(opts.model.id, S, sha);
-  const params = { modelId: opts.model.id, modelSize: S, quality: opts.quality };
+  const params = { modelId: opts.model.id, modelSize: S, processing: PROCESSING_VERSION, quality: opts.quality };
 
   const render = async (p: Prepared, decoded: DecodedImage, ab: AbPlanes): Promise<void> => {
     let t = performance.now();
@@ -390,6 +390,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
             entry.sha256 === sha &&
             entry.modelId === params.modelId &&
             entry.modelSize === params.modelSize &&
+            entry.processing === params.processing &&
             entry.quality === params.quality &&
             entry.format === file.format &&
             output === 'ours'
