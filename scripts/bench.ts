@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { decodeAb, encodeAb, quantizeAb } from '../src/cache/codec.js';
 import { lightness } from '../src/image/lab.js';
-import { composite } from '../src/model/ddcolor.js';
+import { resizeLinear } from '../src/image/resize.js';
+import { composite, preprocess } from '../src/model/ddcolor.js';
 import { inspectModel } from '../src/model/session.js';
 import { tintModel } from '../src/model/tiny-model.js';
 import { cacheKey } from '../src/cache/keys.js';
@@ -43,6 +44,8 @@ const L = time('L channel of a 12 MP colour (RGB) scan', () => lightness(px, 3, 
 const grayPx = new Uint8Array(W * H).map((_, i) => (i * 2654435761) >>> 24);
 time('L channel of a 12 MP gray scan', () => lightness(grayPx, 1, W * H));
 const S = 512;
+const model = new Float32Array(3 * S * S);
+time('model input at 512 from a 12 MP scan (cv2 bilinear, L)', () => preprocess({ pixels: resizeLinear(px, 3, W, H, S, S), channels: 3, size: S }, model, 0));
 const ab = new Float32Array(2 * S * S).map((_, i) => Math.sin(i / 1000) * 40);
 const q = quantizeAb(ab, S, S);
 const value = time('encode ab 512x512 (quantized, deflated)', () => encodeAb(q), 5);
