@@ -13,10 +13,10 @@ import sharp from 'sharp';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
 import { lightnessModel } from '../src/model/tiny-model.js';
 import { colorize } from '../src/pipeline/run.js';
+import type { RunReport } from '../src/report/report.js';
 import { linearProfile, writeBmp } from './fixtures.js';
 import { cleanup, runCli, tempDir } from './helpers.js';
 import {
-  applyOrientation,
   comparePlacement,
   cvResizeLinear,
   expectedAb,
@@ -24,7 +24,7 @@ import {
   lightnessOf,
   readLab,
   storedPixels,
-  storeForOrientation,
+  reorient,
   type Picture,
 } from './reference.js';
 
@@ -114,11 +114,10 @@ interface Case {
   upright: Picture;
 }
 
-/** Colorize a folder at `size` and check every case's output against its expectation. */
-async function checkAll(dir: string, cases: Case[], size: number, m: ModelInfo = model): Promise<void> {
-  const out = join(dir, 'out');
-  const report = await colorize({
-    paths: [join(dir, 'in')],
+/** Colorize a folder to PNG outputs, with no cache. */
+function colorizeToPng(input: string, out: string, m: ModelInfo, size: number): Promise<RunReport> {
+  return colorize({
+    paths: [input],
     outDir: out,
     model: m,
     size,
@@ -131,6 +130,12 @@ async function checkAll(dir: string, cases: Case[], size: number, m: ModelInfo =
     quality: 90,
     force: false,
   });
+}
+
+/** Colorize a folder at `size` and check every case's output against its expectation. */
+async function checkAll(dir: string, cases: Case[], size: number, m: ModelInfo = model): Promise<void> {
+  const out = join(dir, 'out');
+  const report = await colorizeToPng(join(dir, 'in'), out, m, size);
   assert.equal(report.totals.failed, 0, JSON.stringify(report.files.filter((f) => f.error)));
   assert.equal(report.totals.inferred + report.totals.hit, cases.length);
   for (const c of cases) await checkOne(join(out, `${parse(c.name).name}.png`), c, size);
@@ -207,12 +212,12 @@ test('EXIF orientations 1 to 8 on a non-square JPEG: colour lands on the upright
   const upright = colourCard(90, 60);
   const cases: Case[] = [];
   for (let o = 1; o <= 8; o++) {
-    const stored = storeForOrientation(upright, o);
+    const stored = reorient(upright, o, false);
     const path = join(dir, 'in', `orientation-${o}.jpg`);
     await sharp(bytes(stored), raw(stored)).jpeg({ quality: 95 }).withMetadata({ orientation: o }).toFile(path);
     assert.equal((await sharp(path).metadata()).orientation ?? 1, o);
     // The reference turns the decoded stored pixels itself; it never asks libvips to.
-    cases.push({ name: `orientation-${o}.jpg`, upright: applyOrientation(await storedPixels(path), o) });
+    cases.push({ name: `orientation-${o}.jpg`, upright: reorient(await storedPixels(path), o, true) });
   }
   await checkAll(dir, cases, 64);
 });
@@ -293,20 +298,7 @@ test('ab past the Lab range is clamped and out-of-gamut colour clips per channel
   const L = lightnessOf(upright);
   for (const [file, shape] of [[loud, 'linear'], [broken, 'sqrt']] as const) {
     const out = join(dir, `out-${shape}`);
-    const report = await colorize({
-      paths: [join(dir, 'in')],
-      outDir: out,
-      model: await inspectModel(file),
-      size: 64,
-      device: 'cpu',
-      batchSize: 1,
-      concurrency: 1,
-      cache: { kind: 'none' },
-      ttlMs: 0,
-      format: 'png',
-      quality: 90,
-      force: false,
-    });
+    const report = await colorizeToPng(join(dir, 'in'), out, await inspectModel(file), 64);
     assert.equal(report.totals.inferred, 1);
     const { data } = await sharp(join(out, 'ramp.png')).raw().toBuffer({ resolveWithObject: true });
     // Independently: ab clamped to −128..127 (NaN: no colour), upsampled, Lab -> sRGB clipped per channel.

@@ -21,20 +21,14 @@ export interface Picture {
  * is torch's `interpolate(mode='bilinear', align_corners=False)`, used here to upsample ab.
  */
 export function cvResizeLinear(src: Picture, width: number, height: number): Picture {
+  // As OpenCV's resize: the source position, its floor and fraction; clamped at both edges.
   const taps = (from: number, to: number, i: number): [number, number, number] => {
-    let s = (i + 0.5) * (from / to) - 0.5;
+    const s = (i + 0.5) * (from / to) - 0.5;
     let lo = Math.floor(s);
     let f = s - lo;
-    if (lo < 0) {
-      lo = 0;
-      f = 0;
-    }
-    if (lo >= from - 1) {
-      lo = from - 1;
-      f = 0;
-    }
-    s = lo;
-    return [s, Math.min(s + 1, from - 1), f];
+    if (lo < 0) [lo, f] = [0, 0];
+    if (lo >= from - 1) [lo, f] = [from - 1, 0];
+    return [lo, Math.min(lo + 1, from - 1), f];
   };
   const ch = src.channels;
   const out = new Float64Array(width * height * ch);
@@ -164,36 +158,30 @@ export function storedIndex(orientation: number, x: number, y: number, sw: numbe
   }
 }
 
-/** The upright picture of a stored one with EXIF orientation `o`. */
-export function applyOrientation(stored: Picture, o: number): Picture {
+/**
+ * Between the stored picture and the upright one for EXIF orientation `o`: `toUpright` turns a
+ * stored picture upright; otherwise the stored picture that shows `picture` upright is made.
+ */
+export function reorient(picture: Picture, o: number, toUpright: boolean): Picture {
   const turned = o >= 5;
-  const width = turned ? stored.height : stored.width;
-  const height = turned ? stored.width : stored.height;
-  const ch = stored.channels;
+  const width = turned ? picture.height : picture.width;
+  const height = turned ? picture.width : picture.height;
+  const up = toUpright ? { width, height } : picture;
+  const stored = toUpright ? picture : { width, height };
+  const ch = picture.channels;
   const data = new Float64Array(width * height * ch);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
+  for (let y = 0; y < up.height; y++) {
+    for (let x = 0; x < up.width; x++) {
       const [sx, sy] = storedIndex(o, x, y, stored.width, stored.height);
-      for (let c = 0; c < ch; c++) data[(y * width + x) * ch + c] = stored.data[(sy * stored.width + sx) * ch + c]!;
+      const u = (y * up.width + x) * ch;
+      const t = (sy * stored.width + sx) * ch;
+      for (let c = 0; c < ch; c++) {
+        if (toUpright) data[u + c] = picture.data[t + c]!;
+        else data[t + c] = picture.data[u + c]!;
+      }
     }
   }
   return { width, height, channels: ch, data };
-}
-
-/** The stored picture that shows `upright` under EXIF orientation `o`. */
-export function storeForOrientation(upright: Picture, o: number): Picture {
-  const turned = o >= 5;
-  const sw = turned ? upright.height : upright.width;
-  const sh = turned ? upright.width : upright.height;
-  const ch = upright.channels;
-  const data = new Float64Array(sw * sh * ch);
-  for (let y = 0; y < upright.height; y++) {
-    for (let x = 0; x < upright.width; x++) {
-      const [sx, sy] = storedIndex(o, x, y, sw, sh);
-      for (let c = 0; c < ch; c++) data[(sy * sw + sx) * ch + c] = upright.data[(y * upright.width + x) * ch + c]!;
-    }
-  }
-  return { width: sw, height: sh, channels: ch, data };
 }
 
 export interface Placement {
