@@ -16,7 +16,8 @@ import { DEFAULT_BATCH } from '../pipeline/batcher.js';
 import { colorize } from '../pipeline/run.js';
 import { writeMetrics } from '../report/metrics.js';
 import { reportText, writeReport } from '../report/report.js';
-import { parseByteSize, parseDuration, parseIntIn, parseSizeFlag } from './parse.js';
+import { parseDuration, parseIntIn, parseMemoryBudget, parseSizeFlag } from './parse.js';
+import { ensureWritableFile } from './writable.js';
 import { renderMode, RunRenderer, summary } from './render.js';
 
 export interface ColorizeFlags {
@@ -55,7 +56,7 @@ export function colorizeCommand(): Command {
     .addOption(new Option('--device <device>', 'execution provider: auto (CUDA where it loads, else CPU), cuda, cpu').choices(DEVICES).default('auto'))
     .option('--batch-size <n>', 'photos per inference batch (default 4 on CUDA, 1 on CPU)', parseIntIn(1, 256))
     .option('--concurrency <n>', 'photos decoded, composited and written at once (default: batch size + 2, at least the cores)', parseIntIn(1, 256))
-    .option('--max-memory <size>', 'memory that photos in flight may hold at once, e.g. 2GB (default: a quarter of RAM, at most 4GB); large scans then wait their turn', parseByteSize)
+    .option('--max-memory <size>', 'memory that photos in flight may hold at once, e.g. 2GB (default: a quarter of RAM, at most 4GB); large scans then wait their turn', parseMemoryBudget)
     .option('--cache <url>', 'redis://[user:pass@]host:port[/db], rediss://..., redis-cluster://h:p[,h:p...], redis-sentinel://h:p[,h:p...]/<master>, file:<dir> or none (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
     .addOption(new Option('--ttl <duration>', 'how long cached results live, e.g. 30d, 12h (0: forever)').argParser(parseDuration).default(parseDuration(DEFAULT_TTL), DEFAULT_TTL))
     .addOption(new Option('--format <format>', 'output format; same keeps the input format where it can be written, else png').choices(FORMAT_CHOICES).default('same'))
@@ -83,6 +84,8 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
   const cache = resolveCacheSpec(flags.cache);
   const outDir = resolve(flags.out);
   const reportPath = resolve(flags.report ?? join(outDir, 'ddcolor-report.json'));
+  if (flags.report !== undefined) await ensureWritableFile(reportPath, '--report');
+  if (flags.metrics !== undefined) await ensureWritableFile(resolve(flags.metrics), '--metrics');
   const device = flags.device;
   // Without --batch-size the batch follows the provider the session gets (4 on CUDA, 1 on the CPU),
   // so --device auto on a GPU machine batches too; photos in flight cover a full batch plus two.

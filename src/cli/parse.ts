@@ -43,6 +43,13 @@ export function parseByteSize(value: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
+/** The memory budget for photos in flight: a size (parseByteSize) of at least 64 MB. */
+export function parseMemoryBudget(value: string): number {
+  const bytes = parseByteSize(value);
+  if (bytes < 64 * 1024 ** 2) throw new InvalidArgumentError(`expected at least 64MB (photos larger than the budget still run, one at a time), got "${value}"`);
+  return bytes;
+}
+
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;

@@ -5,7 +5,13 @@
  * 30 seconds while it runs. A lock is taken over when it was left by a process that no longer
  * exists on this host, or when nobody has touched it for 10 minutes: its owner died on another
  * machine sharing the folder (NFS), or the machine rebooted and its pid now names another process.
+ *
+ * A takeover is atomic: many runs may find the same dead lock at once (cron jobs started
+ * together), so only the one that creates `<out>/.ddcolor-lock.takeover` exclusively may remove
+ * the dead lock, after checking under it that the lock is still the dead one; then every run
+ * competes for a new lock with an exclusive create again, and one wins.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +24,12 @@ export interface LockHolder {
   pid: number;
   host: string;
   startedAt: string;
+  /** Tells two holders apart even within one process (absent in locks of older versions). */
+  token?: string;
+}
+
+function sameHolder(a: LockHolder | null, b: LockHolder | null): boolean {
+  return !!a && !!b && a.pid === b.pid && a.host === b.host && a.startedAt === b.startedAt && a.token === b.token;
 }
 
 function alive(pid: number): boolean {
@@ -64,10 +76,38 @@ export interface OutputLockOptions {
   onWait?: (holder: LockHolder | null) => void;
 }
 
+/**
+ * Remove the dead lock of `dead` under the takeover lock; false when another run holds the takeover
+ * lock or the lock changed meanwhile (the caller then looks again).
+ */
+async function removeDeadLock(path: string, dead: LockHolder | null, staleMs: number): Promise<boolean> {
+  const takeover = `${path}.takeover`;
+  try {
+    await writeFile(takeover, `${process.pid}\n`, { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // A run that died during its takeover leaves this behind; it takes milliseconds when alive.
+    if ((await idleMs(takeover)) > Math.min(staleMs, 30_000)) await rm(takeover, { force: true });
+    return false;
+  }
+  const forget = removeOnAbandon(takeover);
+  try {
+    const now = await holder(path);
+    // An unreadable lock counts as dead only by age: a new one is unreadable for an instant too.
+    const unchanged = dead === null ? now === null && (await idleMs(path)) > staleMs : sameHolder(now, dead);
+    if (!unchanged) return false;
+    await rm(path, { force: true });
+    return true;
+  } finally {
+    await rm(takeover, { force: true });
+    forget();
+  }
+}
+
 /** Take the output folder's lock; resolves to a function that releases it. */
 export async function lockOutputFolder(outDir: string, options: OutputLockOptions): Promise<() => Promise<void>> {
   const path = join(outDir, LOCK_NAME);
-  const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+  const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), token: randomBytes(8).toString('hex') };
   let told = false;
   for (;;) {
     try {
@@ -81,8 +121,7 @@ export async function lockOutputFolder(outDir: string, options: OutputLockOption
       return async () => {
         clearInterval(heartbeat);
         forget();
-        const h = await holder(path);
-        if (h && h.pid === me.pid && h.host === me.host) await rm(path, { force: true });
+        if (sameHolder(await holder(path), me)) await rm(path, { force: true });
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -97,9 +136,9 @@ export async function lockOutputFolder(outDir: string, options: OutputLockOption
           ? `not touched for ${Math.round(idle / 60_000)} min (a live run touches it every ${Math.round((options.heartbeatMs ?? LOCK_HEARTBEAT_MS) / 1000)} s)`
           : null;
     if (reason) {
-      // Left by a run that died: take it over.
-      await rm(path, { force: true });
-      options.onTakeover?.(h, reason);
+      // Left by a run that died: take it over, unless another run is doing so right now.
+      if (await removeDeadLock(path, h, staleMs)) options.onTakeover?.(h, reason);
+      else await new Promise((res) => setTimeout(res, 50));
       continue;
     }
     if (!options.wait) {

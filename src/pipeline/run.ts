@@ -32,6 +32,7 @@ import { defaultMemoryBudget, PixelBudget } from './budget.js';
 import { GuardedCache } from './guarded-cache.js';
 import { Limiter } from './limiter.js';
 import { Manifest, type ManifestEntry } from './manifest.js';
+import { FileStates, type SizeTime } from './file-states.js';
 import { lockOutputFolder } from './out-lock.js';
 import { planOutputs, type PlannedFile } from './outputs.js';
 import { sha256File } from './hash.js';
@@ -128,6 +129,13 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   });
 
   const planned = planOutputs(scan.files, outDir, opts.format);
+  let states: FileStates;
+  try {
+    states = await FileStates.take(planned);
+  } catch (err) {
+    await releaseOutput();
+    throw err;
+  }
   const manifest = await new Manifest(outDir).load();
   if (manifest.readError) {
     emit({ type: 'warning', message: `cannot read ${manifest.path} (${errorMessage(manifest.readError)}): outputs are checked again, and the file is kept as it is` });
@@ -361,11 +369,13 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
       files.map((file, k) =>
         hashLimit.run(async () => {
           const index = start + k;
-          let st;
-          try {
-            st = await stat(file.path);
-          } catch (err) {
-            return finish(index, 'failed', failName(file, err));
+          let st = states.input(index);
+          if (!st) {
+            try {
+              st = await stat(file.path);
+            } catch (err) {
+              return finish(index, 'failed', failName(file, err));
+            }
           }
           if (st.size === 0) return finish(index, 'failed', `${file.path}: empty file (0 bytes)`);
           const entry = manifest.get(file.outputRel);
@@ -383,7 +393,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
             }
           }
           records[index]!.sha256 = sha;
-          const output = await outputState(file.output, entry);
+          const output = outputState(states.output(index), entry);
           if (
             !opts.force &&
             entry &&
@@ -602,11 +612,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
  * it (`ours`). Anything else there (a file ddcolor has no record of writing, or an output edited
  * since) is `foreign`, and never overwritten without --overwrite or --force.
  */
-async function outputState(path: string, entry: ManifestEntry | undefined): Promise<'absent' | 'ours' | 'foreign'> {
-  try {
-    const st = await stat(path);
-    return entry && st.size === entry.outputSize && st.mtimeMs === entry.outputMtimeMs ? 'ours' : 'foreign';
-  } catch {
-    return 'absent';
-  }
+function outputState(st: SizeTime | null, entry: ManifestEntry | undefined): 'absent' | 'ours' | 'foreign' {
+  if (!st) return 'absent';
+  return entry && st.size === entry.outputSize && st.mtimeMs === entry.outputMtimeMs ? 'ours' : 'foreign';
 }

@@ -73,6 +73,18 @@ function guardedReaddir(problems: ScanProblem[], visited: Map<string, string>, e
   };
 }
 
+/** Why a link fast-glob could not follow is unusable: a loop (it points to itself, or round), or a missing target. */
+function brokenLinkReason(path: string): string {
+  try {
+    fs.statSync(path);
+    return 'symlink that cannot be followed: ignored';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ELOOP'
+      ? 'symlink loop (the link points to itself, or round to itself): ignored'
+      : 'broken symlink (its target does not exist): ignored';
+  }
+}
+
 /**
  * Scan `paths`. A path that does not exist is a usage error (exit 2); everything found inside the
  * folders is returned sorted, so runs are deterministic.
@@ -109,6 +121,13 @@ export async function scanPaths(paths: readonly string[], options: ScanOptions =
       continue;
     }
     if (!st.isDirectory()) throw new DdcolorError('usage', `${given}: not a file or folder`, given);
+    // The output folder is not walked when it lies inside a folder given, but a folder given that
+    // lies inside the output folder is walked: the user named it. The output folder itself is refused.
+    const real = fs.realpathSync(abs);
+    if (exclude.includes(real)) {
+      throw new DdcolorError('usage', `${given}: is the output folder itself; its photos and ddcolor's outputs would mix: choose another output folder (-o)`, given);
+    }
+    const excludeHere = exclude.filter((x) => !real.startsWith(x + sep));
     const entries = await fg(`**/*.{${IMAGE_EXTENSIONS.join(',')}}`, {
       cwd: abs,
       absolute: false,
@@ -118,13 +137,13 @@ export async function scanPaths(paths: readonly string[], options: ScanOptions =
       caseSensitiveMatch: false,
       followSymbolicLinks: true,
       suppressErrors: true,
-      fs: { ...fs, readdir: guardedReaddir(problems, visited, exclude) as unknown as typeof fs.readdir },
+      fs: { ...fs, readdir: guardedReaddir(problems, visited, excludeHere) as unknown as typeof fs.readdir },
     });
     const found: string[] = [];
     for (const e of entries) {
       if (e.dirent.isFile()) found.push(e.path);
       // Links are followed, so a link still reported as a link is one whose target is gone.
-      else if (e.dirent.isSymbolicLink()) problems.push({ path: resolve(abs, e.path), reason: 'broken symlink (its target does not exist): ignored' });
+      else if (e.dirent.isSymbolicLink()) problems.push({ path: resolve(abs, e.path), reason: brokenLinkReason(resolve(abs, e.path)) });
     }
     found.sort();
     for (const rel of found) add(resolve(abs, rel), rel);
