@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { tintModel } from '../src/model/tiny-model.js';
 import { lockOutputFolder } from '../src/pipeline/out-lock.js';
 import { scanPaths } from '../src/pipeline/scan.js';
-import { ALBUM, cleanup, runCli, tempDir } from './helpers.js';
+import { ALBUM, cleanup, runCli, startRedis, tempDir } from './helpers.js';
 
 let model: string;
 
@@ -123,4 +123,63 @@ test('many runs finding one dead output-folder lock: exactly one takes it over',
     assert.deepEqual(await readdir(out), [], 'no lock or takeover file left');
     assert.ok((await stat(out)).isDirectory());
   }
+});
+
+test('a malformed cache URL never prints its password, from the flag or the environment, and says where it came from', async () => {
+  const { files } = await photos();
+  const out = await tempDir();
+  const malformed = [
+    'redsi://:s3cr3t-pw@127.0.0.1:6379',
+    'redis://:s3cr3t-pw@127.0.0.1:99999',
+    'redis://:s3cr3t-pw@127.0.0.1:6379/abc',
+    'rediss://alice:s3cr3t-pw@',
+    'redis-sentinel://:s3cr3t-pw@127.0.0.1:26379',
+    'redis-cluster://:s3cr3t-pw@127.0.0.1:70000,bad host',
+  ];
+  const runs: Array<[string[], Record<string, string>, string]> = [];
+  for (const url of malformed) {
+    runs.push([['colorize', files[0]!, '-o', out, '--model', model, '--cache', url], {}, '--cache']);
+    runs.push([['colorize', files[0]!, '-o', out, '--model', model], { REDIS_URL: url }, 'REDIS_URL']);
+    runs.push([['cache', 'stats'], { DDCOLOR_CACHE: url }, 'DDCOLOR_CACHE']);
+    runs.push([['cache', 'invalidate', '--all', '--yes', '--cache', url], {}, '--cache']);
+    runs.push([['doctor'], { REDIS_URL: url }, 'REDIS_URL']);
+  }
+  const results = await Promise.all(runs.map(([args, env]) => runCli(args, env)));
+  results.forEach((r, i) => {
+    const [args, env, source] = runs[i]!;
+    const what = `${args.join(' ')} ${JSON.stringify(env)}`;
+    assert.ok(!(r.stdout + r.stderr).includes('s3cr3t-pw'), `${what} printed the password:\n${r.stdout}${r.stderr}`);
+    assert.ok((r.stdout + r.stderr).includes(`${source} `), `${what} names ${source}: ${r.stderr}${r.stdout}`);
+    assert.equal(r.code, args[0] === 'doctor' ? 1 : 2, `${what}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, `${what}: no stack trace`);
+  });
+});
+
+test('a Redis database index is checked: not a number or past the server\'s databases is exit 2, never database 0', async () => {
+  const server = await startRedis();
+  const admin = server.client();
+  await admin.set('ddcolor:v2:0123456789abcdef:512:' + 'a'.repeat(64), 'a result in database 0');
+  const { files } = await photos();
+  for (const db of ['abc', '99', '16']) {
+    const url = `redis://127.0.0.1:${server.port}/${db}`;
+    const out = await tempDir();
+    for (const args of [
+      ['colorize', files[0]!, '-o', out, '--model', model, '--size', '64', '--no-progress', '--cache', url],
+      ['cache', 'stats', '--cache', url],
+      ['cache', 'invalidate', '--all', '--yes', '--cache', url],
+    ]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, db === 'abc' ? /the database must be a whole number/ : new RegExp(`database ${db}: ERR DB index is out of range`));
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+    assert.deepEqual(await readdir(out), [], 'no output, no lock left behind');
+  }
+  assert.equal(await admin.get('ddcolor:v2:0123456789abcdef:512:' + 'a'.repeat(64)), 'a result in database 0', 'database 0 untouched');
+  // A database the server has is used, and only it.
+  const out = await tempDir();
+  const r = await runCli(['colorize', files[0]!, '-o', out, '--model', model, '--size', '64', '--no-progress', '--cache', `redis://127.0.0.1:${server.port}/3`]);
+  assert.equal(r.code, 0, r.stderr);
+  await admin.select(3);
+  assert.equal((await admin.keys('ddcolor:v2:*')).length, 1, 'the result is in database 3');
 });

@@ -9,6 +9,7 @@
  */
 import { resolve } from 'node:path';
 import { DdcolorError } from '../errors.js';
+import { redactSecrets } from '../redact.js';
 import { FileStore, defaultCacheDir, type FileStoreOptions } from './file.js';
 import { NoneStore } from './none.js';
 import type { RedisOptions } from 'ioredis';
@@ -29,12 +30,32 @@ export type CacheSpec =
 
 const MULTI_HOST = /^(rediss?-cluster|rediss?-sentinel):\/\/(?:([^@/]*)@)?([^/]+)(?:\/(.*))?$/;
 
-function parseHosts(list: string, url: string): HostPort[] {
+/** Where a cache URL came from, for messages: the flag or the environment variable. */
+export type CacheUrlSource = '--cache' | 'DDCOLOR_CACHE' | 'REDIS_URL';
+
+/** A usage error about a cache URL: names where it came from, never its credentials. */
+function badUrl(source: CacheUrlSource, url: string, why: string): DdcolorError {
+  return new DdcolorError('usage', `${source} ${redactSecrets(url)}: ${why}`);
+}
+
+function validPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
+function parseHosts(list: string, url: string, source: CacheUrlSource): HostPort[] {
   return list.split(',').map((hp) => {
     const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hp.trim());
-    if (!m) throw new DdcolorError('usage', `--cache ${url}: "${hp}" is not host:port`);
-    return { host: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 6379 };
+    if (!m) throw badUrl(source, url, `"${hp}" is not host:port`);
+    const port = m[2] ? Number(m[2]) : 6379;
+    if (!validPort(port)) throw badUrl(source, url, `port ${m[2]} of "${hp}" is not from 1 to 65535`);
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
   });
+}
+
+/** A database index: a whole number from 0 (the server says how many it has). */
+function parseDb(text: string, url: string, source: CacheUrlSource): number {
+  if (!/^\d{1,9}$/.test(text)) throw badUrl(source, url, `the database must be a whole number such as 0 or 3, got "${text}"`);
+  return Number(text);
 }
 
 function parseAuth(auth: string | undefined): { username?: string; password?: string } {
@@ -46,48 +67,60 @@ function parseAuth(auth: string | undefined): { username?: string; password?: st
   return { ...(user ? { username: user } : {}), password: pass };
 }
 
-function parseMultiHost(u: string, url: string): CacheSpec {
+function parseMultiHost(u: string, url: string, source: CacheUrlSource): CacheSpec {
   const m = MULTI_HOST.exec(u);
-  if (!m) throw new DdcolorError('usage', `--cache ${url}: expected redis-cluster://host:port[,host:port...] or redis-sentinel://host:port[,...]/<master name>`);
+  if (!m) throw badUrl(source, url, 'expected redis-cluster://host:port[,host:port...] or redis-sentinel://host:port[,...]/<master name>');
   const [, scheme, auth, hosts, path] = m;
   const tls = scheme!.startsWith('rediss');
   const creds = parseAuth(auth);
-  if (scheme!.endsWith('cluster')) return { kind: 'redis-cluster', nodes: parseHosts(hosts!, url), tls, ...creds };
-  const [name, db] = (path ?? '').split('/');
-  if (!name) throw new DdcolorError('usage', `--cache ${url}: give the master's name, e.g. redis-sentinel://host:26379/mymaster`);
-  const dbNum = db ? Number(db) : 0;
-  if (!Number.isInteger(dbNum) || dbNum < 0) throw new DdcolorError('usage', `--cache ${url}: database must be a number`);
-  return { kind: 'redis-sentinel', sentinels: parseHosts(hosts!, url), name: decodeURIComponent(name), db: dbNum, tls, ...creds };
+  if (scheme!.endsWith('cluster')) {
+    if (path) throw badUrl(source, url, 'a cluster has only database 0: leave out the path');
+    return { kind: 'redis-cluster', nodes: parseHosts(hosts!, url, source), tls, ...creds };
+  }
+  const [name, db, ...rest] = (path ?? '').split('/');
+  if (!name) throw badUrl(source, url, "give the master's name, e.g. redis-sentinel://host:26379/mymaster");
+  if (rest.length > 0) throw badUrl(source, url, 'expected redis-sentinel://host:port[,...]/<master name>[/db]');
+  const dbNum = db ? parseDb(db, url, source) : 0;
+  return { kind: 'redis-sentinel', sentinels: parseHosts(hosts!, url, source), name: decodeURIComponent(name), db: dbNum, tls, ...creds };
 }
 
-/** Parse a cache URL; throws a usage error that says what was expected. */
-export function parseCacheUrl(url: string): CacheSpec {
+/** redis://[user:pass@]host:port[/db] (or rediss://): a valid URL, port and database index. */
+function parseSingle(u: string, url: string, source: CacheUrlSource): CacheSpec {
+  let parsed: URL;
+  try {
+    parsed = new URL(u);
+  } catch {
+    throw badUrl(source, url, 'not a valid URL: expected redis://[user:pass@]host:port[/db] with a port from 1 to 65535');
+  }
+  if (!parsed.hostname) throw badUrl(source, url, 'no host: expected redis://[user:pass@]host:port[/db]');
+  if (parsed.port && !validPort(Number(parsed.port))) throw badUrl(source, url, `port ${parsed.port} is not from 1 to 65535`);
+  const path = parsed.pathname.replace(/^\//, '');
+  if (path) parseDb(path, url, source);
+  return { kind: 'redis', url: u };
+}
+
+/** Parse a cache URL; throws a usage error that says what was expected, naming `source`. */
+export function parseCacheUrl(url: string, source: CacheUrlSource = '--cache'): CacheSpec {
   const u = url.trim();
   if (u === 'none') return { kind: 'none' };
   if (u.startsWith('file:')) {
     let dir = u.slice('file:'.length);
     if (dir.startsWith('//')) dir = new URL(u).pathname;
-    if (dir.length === 0) throw new DdcolorError('usage', `--cache ${url}: file: needs a folder, e.g. file:/var/cache/ddcolor`);
+    if (dir.length === 0) throw badUrl(source, url, 'file: needs a folder, e.g. file:/var/cache/ddcolor');
     return { kind: 'file', dir: resolve(dir) };
   }
-  if (u.startsWith('redis://') || u.startsWith('rediss://')) {
-    try {
-      new URL(u);
-    } catch {
-      throw new DdcolorError('usage', `--cache ${url}: not a valid URL`);
-    }
-    return { kind: 'redis', url: u };
-  }
-  if (/^rediss?-(cluster|sentinel):\/\//.test(u)) return parseMultiHost(u, url);
-  throw new DdcolorError(
-    'usage',
-    `--cache ${url}: expected redis://[user:pass@]host:port[/db], rediss://…, redis-cluster://host:port[,…], redis-sentinel://host:port[,…]/<master>, file:<dir> or none`,
+  if (u.startsWith('redis://') || u.startsWith('rediss://')) return parseSingle(u, url, source);
+  if (/^rediss?-(cluster|sentinel):\/\//.test(u)) return parseMultiHost(u, url, source);
+  throw badUrl(
+    source,
+    url,
+    'expected redis://[user:pass@]host:port[/db], rediss://…, redis-cluster://host:port[,…], redis-sentinel://host:port[,…]/<master>, file:<dir> or none',
   );
 }
 
 export function defaultCacheSpec(env: NodeJS.ProcessEnv = process.env): CacheSpec {
-  const fromEnv = env.DDCOLOR_CACHE || env.REDIS_URL;
-  if (fromEnv) return parseCacheUrl(fromEnv);
+  if (env.DDCOLOR_CACHE) return parseCacheUrl(env.DDCOLOR_CACHE, 'DDCOLOR_CACHE');
+  if (env.REDIS_URL) return parseCacheUrl(env.REDIS_URL, 'REDIS_URL');
   return { kind: 'file', dir: defaultCacheDir(env) };
 }
 

@@ -15,6 +15,7 @@
  */
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { DdcolorError } from '../errors.js';
 import { KEY_PREFIX, STATS_KEY, jitteredTtl, lockKeyFor, parseKey } from './keys.js';
 import { hitRate, type CacheEntry, type CacheStats, type CacheStore, type ModelUsage, type RedisMemoryInfo } from './store.js';
 
@@ -149,7 +150,25 @@ export class RedisStore implements CacheStore {
     } finally {
       clearTimeout(timer);
     }
+    await this.checkDatabase();
     return this;
+  }
+
+  /**
+   * ioredis selects the URL's database on connect but ignores the server's refusal (an index past
+   * its `databases` setting) and goes on in database 0. Select it again and wait for the answer: a
+   * database the server does not have is a configuration error, never another database.
+   */
+  private async checkDatabase(): Promise<void> {
+    if (this.client instanceof Cluster) return;
+    const db = Number(this.client.options.db ?? 0);
+    if (!db) return;
+    try {
+      await this.client.select(db);
+    } catch (err) {
+      this.client.disconnect();
+      throw new DdcolorError('config', `Redis at ${this.location}: database ${db}: ${(err as Error).message} (the server's 'databases' setting says how many it has)`);
+    }
   }
 
   /** Group keys so that each pipeline talks to one node and each multi-key command to one slot. */

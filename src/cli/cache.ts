@@ -16,6 +16,7 @@ import { inspectModel } from '../model/session.js';
 import { sha256File } from '../pipeline/hash.js';
 import { scanPaths } from '../pipeline/scan.js';
 import { formatBytes, parseByteSize, parseSizeFlag } from './parse.js';
+import { redactSecrets } from '../redact.js';
 
 interface CommonFlags {
   cache?: string;
@@ -106,7 +107,7 @@ export function cacheCommand(): Command {
       try {
         const s = await store.stats();
         process.stdout.write(flags.json ? JSON.stringify(s, null, 2) + '\n' : renderStats(s));
-        for (const w of s.warnings) process.stderr.write(`ddcolor: warning: ${w}\n`);
+        for (const w of s.warnings) process.stderr.write(`ddcolor: warning: ${redactSecrets(w)}\n`);
       } finally {
         await store.close();
       }

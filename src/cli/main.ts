@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { DdcolorError, errorMessage } from '../errors.js';
+import { redactSecrets } from '../redact.js';
 import { packageVersion } from '../version.js';
 import { cacheCommand } from './cache.js';
 import { colorizeCommand } from './colorize.js';
@@ -43,10 +44,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       return err.exitCode === 0 ? 0 : EXIT.usage;
     }
     if (err instanceof DdcolorError) {
-      process.stderr.write(`ddcolor: ${err.message}\n`);
+      process.stderr.write(`ddcolor: ${redactSecrets(err.message)}\n`);
       return err.kind === 'interrupted' ? EXIT.interrupted : err.kind === 'input' ? EXIT.failed : EXIT.usage;
     }
-    process.stderr.write(`ddcolor: ${errorMessage(err)}\n`);
+    process.stderr.write(`ddcolor: ${redactSecrets(errorMessage(err))}\n`);
     return EXIT.failed;
   }
 }

@@ -9,6 +9,7 @@ import ora, { type Ora } from 'ora';
 import type { RunEvent } from '../pipeline/run.js';
 import type { RunReport } from '../report/report.js';
 import { formatDuration } from './parse.js';
+import { redactSecrets } from '../redact.js';
 
 export type RenderMode = 'tty' | 'plain' | 'silent';
 
@@ -37,7 +38,7 @@ export class RunRenderer {
     if (this.bar) this.bar.stop();
     this.bar = null;
     this.spinner?.clear();
-    this.err.write(text + '\n');
+    this.err.write(redactSecrets(text) + '\n');
     this.spinner?.render();
   }
 

@@ -6,6 +6,7 @@
  */
 import { errorMessage } from '../errors.js';
 import type { CacheEntry, CacheStore } from '../cache/store.js';
+import { redactSecrets } from '../redact.js';
 
 export interface CacheHealth {
   degraded: boolean;
@@ -34,7 +35,7 @@ export class GuardedCache {
     this.pausedUntil = this.now() + this.retryAfterMs;
     if (!this.health.degraded) {
       this.health.degraded = true;
-      this.health.firstError = errorMessage(err);
+      this.health.firstError = redactSecrets(errorMessage(err));
       this.warn(`cache ${what} failed (${errorMessage(err)}): continuing without the cache; every photo is still colorized`);
     }
   }

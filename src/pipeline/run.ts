@@ -146,6 +146,11 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   try {
     store = await openCache(opts.cache, opts.cacheOptions);
   } catch (err) {
+    // A cache that is down degrades to none; one that is wrongly configured stops the run.
+    if (err instanceof DdcolorError) {
+      await releaseOutput();
+      throw err;
+    }
     openError = err;
   }
   const cache = new GuardedCache(store, (message) => emit({ type: 'warning', message }), opts.cacheRetryMs ?? 10_000);
