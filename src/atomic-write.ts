@@ -1,6 +1,6 @@
 /**
  * Writing a file so that no reader, and no killed run, ever sees half of it: the content goes to a
- * temporary name beside the destination (`.ddcolor-tmp-<random>-<name>`, on the same file system)
+ * temporary name (`.ddcolor-tmp-<random>-<name>`), beside the destination or in a given folder,
  * and is renamed into place. A failed write removes its temporary file.
  *
  * Files in progress are remembered, so that a process that must exit at once (a second Ctrl-C)
@@ -9,12 +9,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 const abandonOnExit = new Set<string>();
 
-/** Remove `path` if the process has to exit at once; returns the function that forgets it. */
+/** Temporary files are named `.ddcolor-tmp-<random>-<name>`. */
+export const TMP_PREFIX = '.ddcolor-tmp-';
+
+/** Remove `path` (a file, or a folder with what is in it) if the process has to exit at once; returns the function that forgets it. */
 export function removeOnAbandon(path: string): () => void {
   abandonOnExit.add(path);
   return () => abandonOnExit.delete(path);
@@ -24,7 +27,7 @@ export function removeOnAbandon(path: string): () => void {
 export function removeAbandonedFiles(): void {
   for (const path of abandonOnExit) {
     try {
-      rmSync(path, { force: true });
+      rmSync(path, { force: true, recursive: true });
     } catch {
       // nothing more can be done on the way out
     }
@@ -32,20 +35,44 @@ export function removeAbandonedFiles(): void {
   abandonOnExit.clear();
 }
 
+export interface AtomicWriteOptions {
+  /**
+   * Where the temporary file goes (default: beside `dest`). A run keeps its outputs' temporary
+   * files in one folder of the output folder, so that the next run can clear what a killed one
+   * left there. On another file system than `dest`, the file is copied beside `dest` first.
+   */
+  tmpDir?: string;
+  /** Called with the finished temporary file just before it is renamed into place (size and mtime survive the rename). */
+  beforeRename?: (tmp: string) => Promise<void>;
+}
+
 /** Write `dest` through `write(tmp)` and a rename; resolves to what `write` resolved to. */
-export async function writeAtomically<T>(dest: string, write: (tmp: string) => Promise<T>): Promise<T> {
+export async function writeAtomically<T>(dest: string, write: (tmp: string) => Promise<T>, options: AtomicWriteOptions = {}): Promise<T> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = join(dirname(dest), `.ddcolor-tmp-${randomBytes(6).toString('hex')}-${basename(dest)}`);
-  const forget = removeOnAbandon(tmp);
+  const name = `${TMP_PREFIX}${randomBytes(6).toString('hex')}-${basename(dest)}`;
+  const tmp = join(options.tmpDir ?? dirname(dest), name);
+  const beside = join(dirname(dest), name);
+  const forgetTmp = removeOnAbandon(tmp);
+  const forgetBeside = removeOnAbandon(beside);
   try {
     const result = await write(tmp);
-    await rename(tmp, dest);
+    let ready = tmp;
+    if (options.tmpDir && (await stat(tmp)).dev !== (await stat(dirname(dest))).dev) {
+      // Another file system: a rename cannot cross it, so copy beside the destination first.
+      await copyFile(tmp, beside);
+      await rm(tmp, { force: true });
+      ready = beside;
+    }
+    await options.beforeRename?.(ready);
+    await rename(ready, dest);
     return result;
   } catch (err) {
     await rm(tmp, { force: true });
+    await rm(beside, { force: true });
     throw err;
   } finally {
-    forget();
+    forgetTmp();
+    forgetBeside();
   }
 }
 

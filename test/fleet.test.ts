@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -11,7 +10,7 @@ import { inspectModel, type ModelInfo } from '../src/model/session.js';
 import { tintModel } from '../src/model/tiny-model.js';
 import { lockOutputFolder } from '../src/pipeline/out-lock.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
-import { ALBUM, BIN, cleanup, runCli, startRedis, tempDir, type CliResult } from './helpers.js';
+import { ALBUM, cleanup, runCli, spawnCli, startRedis, tempDir } from './helpers.js';
 
 let modelPath: string;
 let tint: ModelInfo;
@@ -34,7 +33,7 @@ after(cleanup);
 
 interface ReportJson {
   interrupted: boolean;
-  totals: { files: number; hit: number; inferred: number; skipped: number; failed: number };
+  totals: { files: number; hit: number; inferred: number; skipped: number; failed: number; notProcessed: number };
   files: Array<{ input: string; status: string; sha256: string | null }>;
 }
 
@@ -123,16 +122,6 @@ test('a slow Redis (commands past the timeout) degrades the run, which still fin
   assert.ok(Date.now() - started < 30_000);
 });
 
-function spawnCli(args: string[]): { child: ReturnType<typeof spawn>; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<CliResult>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
-}
-
 test('SIGINT stops cleanly: outputs whole or absent, locks released, report marked interrupted, exit 130', async () => {
   const server = await startRedis();
   const dir = await tempDir();
@@ -154,6 +143,8 @@ test('SIGINT stops cleanly: outputs whole or absent, locks released, report mark
   const rep = await report(out);
   assert.equal(rep.interrupted, true);
   assert.ok(rep.totals.inferred >= 1 && rep.totals.inferred < PHOTOS, `inferred ${rep.totals.inferred}`);
+  assert.equal(rep.totals.failed, 0, 'photos never started are not failures');
+  assert.equal(rep.totals.inferred + rep.totals.hit + rep.totals.notProcessed, PHOTOS);
   const names = await readdir(out);
   assert.deepEqual(names.filter((n) => n.startsWith('.ddcolor-tmp')), [], 'no partial files');
   assert.ok(!names.includes('.ddcolor-lock'), 'output folder unlocked');

@@ -190,6 +190,17 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
   });
 }
 
+/** Start bin/ddcolor without waiting for it (to signal it); `done` resolves when it exits. */
+export function spawnCli(args: string[]): { child: ReturnType<typeof spawn>; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+
 export async function writeModelFile(dir: string, name: string, bytes: Buffer): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, bytes);

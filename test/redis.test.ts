@@ -121,7 +121,7 @@ test('a shared Redis serves a second run, in another folder, from the cache', as
   assert.equal(first.cache.backend, 'redis');
   assert.equal(first.cache.location, `127.0.0.1:${server.port}`);
   const second = await colorize(options(join(dir, 'b'), server.url));
-  assert.deepEqual(second.totals, { files: 12, hit: 12, inferred: 0, skipped: 0, failed: 0 });
+  assert.deepEqual(second.totals, { files: 12, hit: 12, inferred: 0, skipped: 0, failed: 0, notProcessed: 0 });
   const counters = await server.client().hgetall(STATS_KEY);
   assert.equal(Number(counters.hits), 12);
   assert.equal(Number(counters.misses), 12);

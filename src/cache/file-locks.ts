@@ -5,8 +5,9 @@
  * process reclaims it. Only the owner releases or extends its lock.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ownerIsGone } from '../owner.js';
 import { mapLimit } from './map-limit.js';
 
 interface Held {
@@ -37,6 +38,32 @@ export class FileLocks {
     return { owner: owner ?? '', expiresAt: Number(expires) || 0 };
   }
 
+  /** A lock counts while it has not expired and its owner is not provably gone (a killed run on this host). */
+  private live(held: Held): boolean {
+    return held.expiresAt > this.now() && !ownerIsGone(held.owner);
+  }
+
+  /** Remove the lock files of finished or killed runs (expired, or their owner gone); returns how many. */
+  async sweep(): Promise<number> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    let removed = 0;
+    await mapLimit(names, 16, async (name) => {
+      const path = join(this.dir, name);
+      const held = await this.read(path);
+      if (held && this.live(held)) return;
+      // Moved aside first, so a lock taken meanwhile under this name is never removed.
+      const aside = join(this.tmp, `stale-lock-${randomBytes(8).toString('hex')}`);
+      if (!(await rename(path, aside).then(() => true, () => false))) return;
+      const moved = await this.read(aside);
+      if (moved && this.live(moved)) await rename(aside, path).catch(() => undefined);
+      else {
+        await rm(aside, { force: true });
+        removed++;
+      }
+    });
+    return removed;
+  }
+
   private async lockOne(key: string, owner: string, ttlMs: number): Promise<boolean> {
     const path = this.pathFor(key);
     const body = `${owner}\n${this.now() + ttlMs}\n`;
@@ -48,8 +75,8 @@ export class FileLocks {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const held = await this.read(path);
-      if (held && held.expiresAt > this.now()) return false;
-      // Expired (its owner died): move it aside atomically, so only one run reclaims it.
+      if (held && this.live(held)) return false;
+      // Expired, or its owner is gone: move it aside atomically, so only one run reclaims it.
       const aside = join(this.tmp, `stale-lock-${randomBytes(8).toString('hex')}`);
       try {
         await rename(path, aside);
@@ -57,7 +84,7 @@ export class FileLocks {
         continue;
       }
       const moved = await this.read(aside);
-      if (moved && moved.expiresAt > this.now()) {
+      if (moved && this.live(moved)) {
         // Someone reclaimed it between our read and the rename: give it back.
         await rename(aside, path).catch(() => undefined);
         return false;

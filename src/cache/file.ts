@@ -60,6 +60,9 @@ export class FileStore implements CacheStore {
   async open(): Promise<this> {
     await mkdir(join(this.base, 'entries'), { recursive: true });
     await mkdir(join(this.base, 'tmp'), { recursive: true });
+    // What finished or killed runs left: their locks, and temporary files an hour old.
+    await this.locks.sweep();
+    await sweepOld(join(this.base, 'tmp'), this.now() - 3_600_000);
     return this;
   }
 
@@ -234,4 +237,14 @@ export class FileStore implements CacheStore {
       }
     }
   }
+}
+
+/** Remove files in `dir` last modified before `before` (ms since the epoch). */
+async function sweepOld(dir: string, before: number): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await mapLimit(names, 16, async (name) => {
+    const path = join(dir, name);
+    const st = await stat(path).catch(() => null);
+    if (st && st.mtimeMs < before) await rm(path, { force: true });
+  });
 }

@@ -16,6 +16,7 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { DdcolorError } from '../errors.js';
+import { ownerIsGone } from '../owner.js';
 import { KEY_PREFIX, STATS_KEY, jitteredTtl, lockKeyFor, parseKey } from './keys.js';
 import { hitRate, type CacheEntry, type CacheStats, type CacheStore, type ModelUsage, type RedisMemoryInfo } from './store.js';
 
@@ -262,16 +263,52 @@ export class RedisStore implements CacheStore {
     return n;
   }
 
+  /**
+   * SET NX PX each lock; a lock held by a run that is provably gone (same host, its process no
+   * longer exists: a killed run) is deleted, only if still that run's, and taken at once.
+   */
   async tryLock(keys: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
+    const out = await this.setLocks(keys, owner, ttlMs);
+    const denied = keys.filter((_, i) => !out[i]);
+    if (denied.length === 0) return out;
+    const holders = await this.lockHolders(denied);
+    const byGoneOwner = new Map<string, string[]>();
+    denied.forEach((k, i) => {
+      const h = holders[i];
+      if (h && ownerIsGone(h)) byGoneOwner.set(h, [...(byGoneOwner.get(h) ?? []), k]);
+    });
+    if (byGoneOwner.size === 0) return out;
+    for (const [gone, ks] of byGoneOwner) await this.unlock(ks, gone);
+    const retry = [...byGoneOwner.values()].flat();
+    const again = await this.setLocks(retry, owner, ttlMs);
+    const index = new Map(keys.map((k, i) => [k, i]));
+    retry.forEach((k, i) => (out[index.get(k)!] = again[i]!));
+    return out;
+  }
+
+  private async setLocks(keys: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
     const out: boolean[] = new Array(keys.length).fill(false);
-    const lockKeys = keys.map(lockKeyFor);
     await this.perNode(
-      lockKeys,
+      keys.map(lockKeyFor),
       (pipe, g) => {
         for (const k of g.keys) pipe.set(k, owner, 'PX', ttlMs, 'NX');
         return g.keys.length;
       },
       (reply, g, c) => (out[g.indices[c]!] = reply === 'OK'),
+    );
+    return out;
+  }
+
+  /** Who holds each of these entries' locks (null: nobody). */
+  private async lockHolders(keys: readonly string[]): Promise<Array<string | null>> {
+    const out: Array<string | null> = new Array(keys.length).fill(null);
+    await this.perNode(
+      keys.map(lockKeyFor),
+      (pipe, g) => {
+        for (const k of g.keys) pipe.get(k);
+        return g.keys.length;
+      },
+      (reply, g, c) => (out[g.indices[c]!] = typeof reply === 'string' ? reply : null),
     );
     return out;
   }
@@ -392,8 +429,8 @@ export class RedisStore implements CacheStore {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.client.status === 'ready') {
+  async close(immediately = false): Promise<void> {
+    if (this.client.status === 'ready' && !immediately) {
       await this.client.quit().catch(() => this.client.disconnect());
     } else {
       this.client.disconnect();

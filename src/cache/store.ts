@@ -65,7 +65,8 @@ export interface CacheStore {
   /** Add to the lifetime hit/miss counters (called once a run, not per file). */
   addCounters(hits: number, misses: number): Promise<void>;
   stats(): Promise<CacheStats>;
-  close(): Promise<void>;
+  /** Close; `immediately`: drop the connection without waiting for the server (it failed). */
+  close(immediately?: boolean): Promise<void>;
 }
 
 export function hitRate(hits: number, misses: number): number | null {

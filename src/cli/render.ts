@@ -122,7 +122,7 @@ export function summary(report: RunReport, reportPath: string): string {
   const rate = report.hitRate === null ? 'n/a' : `${(report.hitRate * 100).toFixed(1)}%`;
   const lines = [
     `${report.interrupted ? 'Interrupted' : 'Done'}: ${t.files} photo${t.files === 1 ? '' : 's'} in ${formatDuration(report.durationMs)}: ` +
-      `${t.inferred} inferred, ${t.hit} from cache, ${t.skipped} up to date, ${t.failed} failed (hit rate ${rate})`,
+      `${t.inferred} inferred, ${t.hit} from cache, ${t.skipped} up to date, ${t.failed} failed${t.notProcessed ? `, ${t.notProcessed} not processed` : ''} (hit rate ${rate})`,
     `Model ${report.model.id} at ${report.model.inputSize}px on ${report.model.device ?? 'no device (nothing needed the model)'}; cache ${report.cache.backend === 'none' ? 'none' : `${report.cache.backend} ${report.cache.location}`}${report.cache.degraded ? ' (DEGRADED: ran without it)' : ''}`,
     `Outputs in ${report.output}; report: ${reportPath}`,
   ];

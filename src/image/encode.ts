@@ -2,10 +2,9 @@
  * Encoding the colorized picture. The pixels are laid over the scan itself (sharp's `source`
  * blend replaces them), so the output keeps the scan's EXIF (date taken, camera, description), XMP
  * and IPTC where the format can hold them, with the orientation reset (the pixels are upright) and
- * an sRGB ICC profile. Written to a temporary name beside the output and renamed.
+ * an sRGB ICC profile. Returns the encoded file's bytes; the pipeline writes them.
  */
 import type { Sharp } from 'sharp';
-import { writeAtomically } from '../atomic-write.js';
 import { openUpright, type DecodeOptions } from './decode.js';
 
 export type OutputFormat = 'png' | 'jpg' | 'webp' | 'tiff' | 'gif';
@@ -60,7 +59,6 @@ export interface EncodeRequest {
   alpha: Uint8Array | null;
   format: OutputFormat;
   quality: number;
-  output: string;
   decode?: DecodeOptions;
 }
 
@@ -102,8 +100,8 @@ function withAlpha(req: EncodeRequest): { pixels: Uint8Array; channels: 3 | 4 } 
   return { pixels: out, channels: 4 };
 }
 
-/** Write the output atomically; returns its size in bytes. */
-export async function encodeImage(req: EncodeRequest): Promise<number> {
+/** The output file's bytes. */
+export async function encodeImage(req: EncodeRequest): Promise<Buffer> {
   const { pixels, channels } = withAlpha(req);
   const base = await openUpright(req.source, req.decode);
   const deepColour = (await base.metadata()).space === 'rgb16';
@@ -116,6 +114,5 @@ export async function encodeImage(req: EncodeRequest): Promise<number> {
   // carry no profile (sRGB is what viewers assume), their EXIF and XMP are kept.
   s = deepColour ? s.keepExif().keepXmp() : s.keepMetadata().withIccProfile('srgb');
   s = withFormat(s, req.format, req.quality);
-  const info = await writeAtomically(req.output, (tmp) => s.toFile(tmp));
-  return info.size;
+  return s.toBuffer();
 }

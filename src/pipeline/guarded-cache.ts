@@ -81,12 +81,13 @@ export class GuardedCache {
     }
   }
 
+  /** Release locks; while the cache is unusable they are left to expire by themselves (nothing waits on a dead server). */
   async unlock(keys: readonly string[], owner: string): Promise<void> {
-    if (this.store === null || this.store.backend === 'none' || keys.length === 0) return;
+    if (!this.usable || keys.length === 0) return;
     try {
-      await this.store.unlock(keys, owner);
-    } catch {
-      // An unreleased lock expires by itself; the failure was or will be reported by other calls.
+      await this.store!.unlock(keys, owner);
+    } catch (err) {
+      this.fail('unlock', err);
     }
   }
 
@@ -108,9 +109,10 @@ export class GuardedCache {
     }
   }
 
+  /** Close the store; one that failed is dropped at once rather than asked to say goodbye. */
   async close(): Promise<void> {
     try {
-      await this.store?.close();
+      await this.store?.close(!this.usable);
     } catch {
       // closing a broken connection is not worth a warning
     }

@@ -53,6 +53,12 @@ function isEntry(v: unknown): v is ManifestEntry {
 
 export class Manifest {
   private readonly entries = new Map<string, ManifestEntry>();
+  /**
+   * Entries a later line of the same output replaced, kept while the file is not compacted: the
+   * later line is written just before its output is renamed into place, so after a kill the output
+   * on disk may still be the one an earlier line describes.
+   */
+  private readonly earlier = new Map<string, ManifestEntry[]>();
   private readonly strings = new Map<string, string>();
   private handle: Promise<FileHandle> | null = null;
   private unreadable: Error | null = null;
@@ -75,7 +81,11 @@ export class Manifest {
           if (!isEntry(v)) this.dirty = true;
           else {
             v.processing ??= 1;
-            if (this.entries.has(v.output)) this.dirty = true;
+            const before = this.entries.get(v.output);
+            if (before) {
+              this.dirty = true;
+              this.earlier.set(v.output, [...(this.earlier.get(v.output) ?? []), before]);
+            }
             this.entries.set(v.output, this.intern(v));
           }
         } catch {
@@ -107,6 +117,14 @@ export class Manifest {
 
   get(outputRel: string): ManifestEntry | undefined {
     return this.entries.get(outputRel);
+  }
+
+  /** The entry that describes the output file on disk (same size and mtime), if any: the file is then ddcolor's. */
+  describing(outputRel: string, onDisk: { size: number; mtimeMs: number }): ManifestEntry | undefined {
+    const matches = (e: ManifestEntry | undefined): boolean => !!e && e.outputSize === onDisk.size && e.outputMtimeMs === onDisk.mtimeMs;
+    const latest = this.entries.get(outputRel);
+    if (matches(latest)) return latest;
+    return this.earlier.get(outputRel)?.findLast(matches);
   }
 
   get size(): number {

@@ -17,6 +17,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { removeOnAbandon } from '../atomic-write.js';
 import { DdcolorError } from '../errors.js';
+import { processAlive } from '../owner.js';
 
 export const LOCK_NAME = '.ddcolor-lock';
 
@@ -30,15 +31,6 @@ export interface LockHolder {
 
 function sameHolder(a: LockHolder | null, b: LockHolder | null): boolean {
   return !!a && !!b && a.pid === b.pid && a.host === b.host && a.startedAt === b.startedAt && a.token === b.token;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function holder(path: string): Promise<LockHolder | null> {
@@ -130,7 +122,7 @@ export async function lockOutputFolder(outDir: string, options: OutputLockOption
     const idle = await idleMs(path);
     const staleMs = options.staleMs ?? LOCK_STALE_MS;
     const reason =
-      h && h.host === me.host && !alive(h.pid)
+      h && h.host === me.host && !processAlive(h.pid)
         ? `process ${h.pid} no longer exists`
         : idle !== Infinity && idle > staleMs
           ? `not touched for ${Math.round(idle / 60_000)} min (a live run touches it every ${Math.round((options.heartbeatMs ?? LOCK_HEARTBEAT_MS) / 1000)} s)`

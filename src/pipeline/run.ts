@@ -12,16 +12,16 @@
  * Identical photos are inferred once: the first becomes the producer, the others wait for its
  * result (and count as hits). Results are stored in the cache in batches.
  */
-import { randomBytes } from 'node:crypto';
-import { access, constants, mkdir, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { access, constants, mkdir, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { removeOnAbandon, writeAtomically } from '../atomic-write.js';
 import { CorruptValueError, decodeAb, encodeAb, quantizeAb, type AbPlanes } from '../cache/codec.js';
 import { cacheKey } from '../cache/keys.js';
 import { describeSpec, openCache, type CacheSpec, type OpenCacheOptions } from '../cache/open.js';
 import type { CacheEntry, CacheStore } from '../cache/store.js';
 import { hitRate } from '../cache/store.js';
 import { DdcolorError, errorMessage } from '../errors.js';
+import { newOwner } from '../owner.js';
 import { decodeImage, pixelCount, type DecodedImage } from '../image/decode.js';
 import { encodeImage, type FormatChoice } from '../image/encode.js';
 import { composite, PROCESSING_VERSION } from '../model/ddcolor.js';
@@ -31,8 +31,9 @@ import { InferenceBatcher } from './batcher.js';
 import { defaultMemoryBudget, PixelBudget } from './budget.js';
 import { GuardedCache } from './guarded-cache.js';
 import { Limiter } from './limiter.js';
-import { Manifest, type ManifestEntry } from './manifest.js';
-import { FileStates, type SizeTime } from './file-states.js';
+import { Manifest } from './manifest.js';
+import { FileStates } from './file-states.js';
+import { clearLeftovers, removeTmpDir, TMP_DIR } from './leftovers.js';
 import { lockOutputFolder } from './out-lock.js';
 import { planOutputs, type PlannedFile } from './outputs.js';
 import { sha256File } from './hash.js';
@@ -153,6 +154,11 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     }
     openError = err;
   }
+  const leftovers = await clearLeftovers(outDir);
+  if (leftovers > 0) emit({ type: 'warning', message: `removed ${leftovers} temporary file${leftovers > 1 ? 's' : ''} that an interrupted run left in ${outDir}` });
+  const tmpDir = join(outDir, TMP_DIR);
+  await mkdir(tmpDir, { recursive: true });
+  const forgetTmpDir = removeOnAbandon(tmpDir);
   const cache = new GuardedCache(store, (message) => emit({ type: 'warning', message }), opts.cacheRetryMs ?? 10_000);
   if (openError) cache.failedToOpen(openError);
 
@@ -186,8 +192,9 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     const r = records[i]!;
     r.status = status;
     r.error = error;
-    if (status === 'failed') r.output = null;
-    totals[status]++;
+    if (status === 'failed' || status === 'not-processed') r.output = null;
+    if (status === 'not-processed') totals.notProcessed++;
+    else totals[status]++;
     done++;
     emit({ type: 'file', record: r, done, total: planned.length, totals: { ...totals } });
   };
@@ -202,7 +209,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   };
 
   // Locks: a photo is inferred by the run that holds its lock; others wait for the result.
-  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const owner = newOwner();
   const lockTtl = opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
   const held = new Set<string>();
   const refresher = setInterval(() => void cache.refreshLocks([...held], owner, lockTtl), Math.max(200, lockTtl / 3));
@@ -234,7 +241,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     const rgb = composite(decoded.L, decoded.width, decoded.height, ab);
     timings.compositeMs += performance.now() - t;
     t = performance.now();
-    await encodeImage({
+    const bytes = await encodeImage({
       source: p.file.path,
       rgb,
       width: decoded.width,
@@ -242,23 +249,28 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
       alpha: decoded.alpha,
       format: p.file.format,
       quality: opts.quality,
-      output: p.file.output,
       decode: opts.maxPixels ? { maxPixels: opts.maxPixels } : {},
     });
     timings.encodeMs += performance.now() - t;
-    const out = await stat(p.file.output);
-    const entry: ManifestEntry = {
-      output: p.file.outputRel,
-      input: p.file.path,
-      inputSize: p.size,
-      inputMtimeMs: p.mtimeMs,
-      sha256: p.sha,
-      ...params,
-      format: p.file.format,
-      outputSize: out.size,
-      outputMtimeMs: out.mtimeMs,
-    };
-    await manifest.record(entry);
+    // The manifest line is written before the rename (the size and mtime survive it): a run killed
+    // at any point never leaves an output of its own that the next run does not know as ddcolor's.
+    await writeAtomically(p.file.output, (tmp) => writeFile(tmp, bytes), {
+      tmpDir,
+      beforeRename: async (ready) => {
+        const out = await stat(ready);
+        await manifest.record({
+          output: p.file.outputRel,
+          input: p.file.path,
+          inputSize: p.size,
+          inputMtimeMs: p.mtimeMs,
+          sha256: p.sha,
+          ...params,
+          format: p.file.format,
+          outputSize: out.size,
+          outputMtimeMs: out.mtimeMs,
+        });
+      },
+    });
   };
 
   const decode = async (p: Prepared, size: number | null): Promise<DecodedImage> => {
@@ -296,7 +308,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
 
   const finishAborted = (p: Prepared): void => {
     records[p.index]!.sha256 = p.sha;
-    finish(p.index, 'failed', fatal ? `${p.file.path}: not processed (${fatal.message})` : `${p.file.path}: not processed (interrupted)`);
+    finish(p.index, 'not-processed', fatal ? `${p.file.path}: not processed (${fatal.message})` : `${p.file.path}: not processed (interrupted)`);
   };
 
   /** The first photo of its content with no cached result: decode, infer, store, write. */
@@ -383,7 +395,10 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
             }
           }
           if (st.size === 0) return finish(index, 'failed', `${file.path}: empty file (0 bytes)`);
-          const entry = manifest.get(file.outputRel);
+          const onDisk = states.output(index);
+          // The entry of the output on disk when there is one (then it is ddcolor's), else the latest.
+          const ours = onDisk ? manifest.describing(file.outputRel, onDisk) : undefined;
+          const entry = ours ?? manifest.get(file.outputRel);
           let sha: string;
           const known = entry && entry.input === file.path && entry.inputSize === st.size && entry.inputMtimeMs === st.mtimeMs;
           if (known) sha = entry.sha256;
@@ -398,22 +413,23 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
             }
           }
           records[index]!.sha256 = sha;
-          const output = outputState(states.output(index), entry);
           if (
             !opts.force &&
-            entry &&
-            entry.sha256 === sha &&
-            entry.modelId === params.modelId &&
-            entry.modelSize === params.modelSize &&
-            entry.processing === params.processing &&
-            entry.quality === params.quality &&
-            entry.format === file.format &&
-            output === 'ours'
+            ours &&
+            ours.sha256 === sha &&
+            ours.modelId === params.modelId &&
+            ours.modelSize === params.modelSize &&
+            ours.processing === params.processing &&
+            ours.quality === params.quality &&
+            ours.format === file.format
           ) {
-            if (!known) await manifest.record({ ...entry, input: file.path, inputSize: st.size, inputMtimeMs: st.mtimeMs });
+            if (!known || ours !== manifest.get(file.outputRel)) {
+              await manifest.record({ ...ours, input: file.path, inputSize: st.size, inputMtimeMs: st.mtimeMs });
+            }
             return finish(index, 'skipped');
           }
-          if (!opts.force && !opts.overwrite && output === 'foreign') {
+          // An output of ddcolor's is replaced when out of date; anything else there is the user's.
+          if (!opts.force && !opts.overwrite && onDisk && !ours) {
             return finish(
               index,
               'failed',
@@ -470,12 +486,15 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   };
 
   /** A cached value, decoded; null (with a warning) when it is damaged. */
+  const damaged = new Set<string>();
   const usable = (p: Prepared, value: Buffer): AbPlanes | null => {
     try {
       return decodeAb(value, S);
     } catch (err) {
       if (!(err instanceof CorruptValueError)) throw err;
-      emit({ type: 'warning', message: `cached result for ${p.file.path} is damaged (${err.message}): inferring it again` });
+      // Looked up again under its lock: said once.
+      if (!damaged.has(p.sha)) emit({ type: 'warning', message: `cached result for ${p.file.path} is damaged (${err.message}): inferring it again` });
+      damaged.add(p.sha);
       return null;
     }
   };
@@ -529,6 +548,12 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
 
   /** Come back for deferred photos until each is served from the cache or inferred here. */
   const settleDeferred = async (tasks: Promise<void>[]): Promise<void> => {
+    if (deferred.size > 0) {
+      emit({
+        type: 'warning',
+        message: `waiting for ${deferred.size} photo${deferred.size > 1 ? 's' : ''} that another ddcolor run sharing the cache is inferring (a run that died frees them within ${Math.round(lockTtl / 1000)} s)`,
+      });
+    }
     let wait = 100;
     while (deferred.size > 0) {
       if (opts.signal?.aborted || fatal) {
@@ -573,7 +598,7 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
         for (const p of rest) finishAborted(p);
         next = null;
         for (let i = following + CHUNK; i < planned.length; i++) {
-          finish(i, 'failed', `${planned[i]!.path}: not processed (${fatal ? fatal.message : 'interrupted'})`);
+          finish(i, 'not-processed', `${planned[i]!.path}: not processed (${fatal ? fatal.message : 'interrupted'})`);
         }
       }
     }
@@ -586,6 +611,8 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
     await cache.unlock([...held], owner);
     held.clear();
     await manifest.save().catch(() => manifest.close());
+    await removeTmpDir(outDir);
+    forgetTmpDir();
     await releaseOutput();
     await cache.close();
     if (session) await (await (session as Promise<ModelSession>).catch(() => null))?.release();
@@ -612,12 +639,4 @@ export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   };
 }
 
-/**
- * Whether a planned output may be written: absent, or ddcolor's own and unchanged since it wrote
- * it (`ours`). Anything else there (a file ddcolor has no record of writing, or an output edited
- * since) is `foreign`, and never overwritten without --overwrite or --force.
- */
-function outputState(st: SizeTime | null, entry: ManifestEntry | undefined): 'absent' | 'ours' | 'foreign' {
-  if (!st) return 'absent';
-  return entry && st.size === entry.outputSize && st.mtimeMs === entry.outputMtimeMs ? 'ours' : 'foreign';
-}
+

@@ -21,7 +21,13 @@ export function renderMetrics(report: RunReport): string {
   const tm = report.timings;
   const s = (ms: number): number => Math.round(ms) / 1000;
   const parts = [
-    metric('ddcolor_files', 'Photos in the last run, by status.', 'gauge', (['hit', 'inferred', 'skipped', 'failed'] as const).map((st) => [{ status: st }, t[st]])),
+    metric('ddcolor_files', 'Photos in the last run, by status.', 'gauge', [
+      [{ status: 'hit' }, t.hit],
+      [{ status: 'inferred' }, t.inferred],
+      [{ status: 'skipped' }, t.skipped],
+      [{ status: 'failed' }, t.failed],
+      [{ status: 'not-processed' }, t.notProcessed],
+    ]),
     metric('ddcolor_files_total', 'Photos found by the last run.', 'gauge', [[{}, t.files]]),
     metric('ddcolor_hit_rate', 'Share of the photos needing a result that came from the cache (hit / (hit + inferred)).', 'gauge', [[{}, report.hitRate ?? 0]]),
     metric('ddcolor_stage_seconds', 'Seconds spent in each stage of the last run, summed over photos (stages overlap).', 'gauge', [

@@ -12,7 +12,8 @@ import type { ExecutionProvider } from '../model/session.js';
 
 export const REPORT_SCHEMA = 'ddcolor.report/v1';
 
-export type FileStatus = 'hit' | 'inferred' | 'skipped' | 'failed';
+/** `not-processed`: the run stopped (Ctrl-C, or a configuration error) before it started the photo. */
+export type FileStatus = 'hit' | 'inferred' | 'skipped' | 'failed' | 'not-processed';
 
 export interface FileRecord {
   input: string;
@@ -28,6 +29,7 @@ export interface Totals {
   inferred: number;
   skipped: number;
   failed: number;
+  notProcessed: number;
 }
 
 /** Milliseconds spent in each stage, summed over photos (stages overlap, so they add up to more than the run). */
@@ -73,7 +75,7 @@ export interface RunReport {
 }
 
 export function emptyTotals(): Totals {
-  return { files: 0, hit: 0, inferred: 0, skipped: 0, failed: 0 };
+  return { files: 0, hit: 0, inferred: 0, skipped: 0, failed: 0, notProcessed: 0 };
 }
 
 /** Write `data` to `path` through a temporary file and a rename. */

@@ -1,0 +1,33 @@
+/**
+ * What a killed run leaves in its output folder, cleared by the next run once it holds the
+ * folder's lock (so no other run is writing there): the temporary files of outputs in progress,
+ * all kept in `<out>/.ddcolor-tmp/`, and temporary manifests or reports (`.ddcolor-tmp-*`) beside
+ * them. A run's own folder of temporary files is removed when it ends.
+ */
+import { readdir, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TMP_PREFIX } from '../atomic-write.js';
+
+/** The folder of a run's temporary output files, inside the output folder (same file system). */
+export const TMP_DIR = '.ddcolor-tmp';
+
+/** Remove what killed runs left; returns how many files went. */
+export async function clearLeftovers(outDir: string): Promise<number> {
+  let removed = 0;
+  const tmp = join(outDir, TMP_DIR);
+  for (const name of await readdir(tmp).catch(() => [] as string[])) {
+    await rm(join(tmp, name), { recursive: true, force: true });
+    removed++;
+  }
+  for (const name of await readdir(outDir).catch(() => [] as string[])) {
+    if (!name.startsWith(TMP_PREFIX)) continue;
+    await rm(join(outDir, name), { force: true });
+    removed++;
+  }
+  return removed;
+}
+
+/** Remove the run's folder of temporary files when nothing is left in it. */
+export async function removeTmpDir(outDir: string): Promise<void> {
+  await rmdir(join(outDir, TMP_DIR)).catch(() => undefined);
+}
