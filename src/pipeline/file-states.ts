@@ -54,19 +54,23 @@ export class FileStates {
   static async take(planned: readonly PlannedFile[]): Promise<FileStates> {
     const states = new FileStates(planned.length);
     const limit = new Limiter(STAT_CONCURRENCY);
-    // Existing outputs by inode (then device), to find an input among them.
-    const outputs = new Map<number, Array<{ dev: number; i: number }>>();
+    // Existing outputs by inode: the first output with it, then any others (hard links among outputs).
+    const byInode = new Map<number, number>();
+    const more = new Map<number, number[]>();
+    const devs = new Float64Array(planned.length);
     await Promise.all(
       planned.map((f, i) =>
         limit.run(async () => {
           const st = await stat(f.output).catch(() => null);
           if (!st) return;
           states.set(i, 2, st);
-          outputs.set(st.ino, [...(outputs.get(st.ino) ?? []), { dev: st.dev, i }]);
+          devs[i] = st.dev;
+          if (!byInode.has(st.ino)) byInode.set(st.ino, i);
+          else more.set(st.ino, [...(more.get(st.ino) ?? []), i]);
         }),
       ),
     );
-    if (outputs.size === 0) return states;
+    if (byInode.size === 0) return states;
     const clashes: string[] = [];
     await Promise.all(
       planned.map((f, i) =>
@@ -74,8 +78,10 @@ export class FileStates {
           const st = await stat(f.path).catch(() => null);
           if (!st) return;
           states.set(i, 0, st);
-          const same = outputs.get(st.ino)?.find((o) => o.dev === st.dev);
-          if (same) clashes.push(`${planned[same.i]!.output} is ${f.path}`);
+          const first = byInode.get(st.ino);
+          if (first === undefined) return;
+          const same = [first, ...(more.get(st.ino) ?? [])].find((o) => devs[o] === st.dev);
+          if (same !== undefined) clashes.push(`${planned[same]!.output} is ${f.path}`);
         }),
       ),
     );
