@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tintModel } from '../src/model/tiny-model.js';
+import { tintModel } from '../src/models/tiny-model.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const path = join(root, 'models', 'ddcolor-tiny-test.onnx');

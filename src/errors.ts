@@ -15,6 +15,20 @@ export class DdcolorError extends Error {
   }
 }
 
+/**
+ * An option given to the library that is not what it expects: names the option (`quality`), what
+ * was given and what was expected. The CLI says the same with its flag's name (`--quality`).
+ */
+export class InvalidOptionError extends DdcolorError {
+  constructor(
+    readonly option: string,
+    readonly value: unknown,
+    readonly expected: string,
+  ) {
+    super('usage', `${option}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
+  }
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -4,7 +4,7 @@ import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { decodeEntry, encodeEntry, readEntryKey } from '../src/cache/file-entry.js';
 import { FileStore } from '../src/cache/file.js';
-import { CorruptValueError, decodeAb, encodeAb, quantizeAb } from '../src/cache/codec.js';
+import { CorruptValueError, decodeAb, encodeAb, quantizeAb } from '../src/chroma/codec.js';
 import { cacheKey, jitteredTtl, parseKey } from '../src/cache/keys.js';
 import { cleanup, tempDir } from './helpers.js';
 

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { cacheKey, lockKeyFor } from '../src/cache/keys.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
-import { tintModel } from '../src/model/tiny-model.js';
+import { tintModel } from '../src/models/tiny-model.js';
 import { lockOutputFolder } from '../src/pipeline/out-lock.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
 import { ALBUM, cleanup, runCli, spawnCli, startRedis, tempDir } from './helpers.js';

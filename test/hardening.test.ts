@@ -9,7 +9,7 @@ import { copyFile, link, mkdir, readdir, readFile, stat, symlink, writeFile } fr
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { tintModel } from '../src/model/tiny-model.js';
+import { tintModel } from '../src/models/tiny-model.js';
 import { lockOutputFolder } from '../src/pipeline/out-lock.js';
 import { scanPaths } from '../src/pipeline/scan.js';
 import { ALBUM, cleanup, runCli, startRedis, tempDir } from './helpers.js';

@@ -201,12 +201,6 @@ export function spawnCli(args: string[]): { child: ReturnType<typeof spawn>; don
   return { child, done };
 }
 
-export async function writeModelFile(dir: string, name: string, bytes: Buffer): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, bytes);
-  return path;
-}
-
 export interface RedisCluster {
   nodes: RedisServer[];
   url: string;

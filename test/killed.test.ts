@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { cacheKey, lockKeyFor } from '../src/cache/keys.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
-import { tintModel } from '../src/model/tiny-model.js';
+import { tintModel } from '../src/models/tiny-model.js';
 import { MANIFEST_NAME } from '../src/pipeline/manifest.js';
 import { colorize } from '../src/pipeline/run.js';
 import type { RunEvent } from '../src/pipeline/run.js';

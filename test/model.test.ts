@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readOnnxGraphInfo } from '../src/model/onnx-info.js';
 import { resolveInputSize } from '../src/model/presets.js';
 import { inspectModel, openSession } from '../src/model/session.js';
-import { buildConvModel, buildConvModelExternal, linearAbModel, tintModel } from '../src/model/tiny-model.js';
+import { buildConvModel, buildConvModelExternal, linearAbModel, tintModel } from '../src/models/tiny-model.js';
 import { DdcolorError } from '../src/errors.js';
 import { cleanup, tempDir } from './helpers.js';
 

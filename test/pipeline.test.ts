@@ -4,13 +4,14 @@ import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFil
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { encodeAb, quantizeAb } from '../src/cache/codec.js';
+import { encodeAb, quantizeAb } from '../src/chroma/codec.js';
 import { cacheKey } from '../src/cache/keys.js';
 import { FileStore } from '../src/cache/file.js';
 import type { CacheSpec } from '../src/cache/open.js';
+import { InvalidOptionError } from '../src/errors.js';
 import { rgbToLab } from '../src/image/lab.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
-import { linearAbModel, tintModel } from '../src/model/tiny-model.js';
+import { linearAbModel, tintModel } from '../src/models/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
 import { scanPaths } from '../src/pipeline/scan.js';
 import { Manifest, MANIFEST_NAME, type ManifestEntry } from '../src/pipeline/manifest.js';
@@ -471,4 +472,20 @@ test('memory budget: photos wait for pixels first come first served, a photo lar
   const out = join(work, 'budget-out');
   const report = await colorize(options([ALBUM], out, { kind: 'none' }, { memoryBudget: 1, batchSize: 2, concurrency: 4 }));
   assert.deepEqual(report.totals, { files: 5, hit: 0, inferred: 5, skipped: 0, failed: 0, notProcessed: 0 });
+});
+
+test('options are checked once, at the entry, naming the option and what was expected', async () => {
+  const dir = await tempDir();
+  const out = join(dir, 'out');
+  const cases: Array<[Partial<ColorizeOptions>, RegExp]> = [
+    [{ quality: 500 }, /^quality: expected a whole number from 1 to 100, got 500$/],
+    [{ size: 100 }, /^size: expected a multiple of 32 from 32 to 4096, got 100$/],
+    [{ concurrency: 0 }, /^concurrency: expected a whole number from 1 to 256, got 0$/],
+    [{ format: 'bmp' as ColorizeOptions['format'] }, /^format: expected one of same, png, jpg, webp, tiff, got "bmp"$/],
+    [{ paths: [] }, /^paths: expected at least one file or folder/],
+  ];
+  for (const [extra, said] of cases) {
+    await assert.rejects(colorize(options([ALBUM], out, { kind: 'none' }, extra)), (e: unknown) => e instanceof InvalidOptionError && said.test(e.message), JSON.stringify(extra));
+  }
+  await assert.rejects(stat(out), 'nothing was created');
 });

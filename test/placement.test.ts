@@ -11,7 +11,7 @@ import { join, parse } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
-import { lightnessModel } from '../src/model/tiny-model.js';
+import { lightnessModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/run.js';
 import type { RunReport } from '../src/report/report.js';
 import { linearProfile, writeBmp } from './fixtures.js';

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { STATS_KEY, cacheKey } from '../src/cache/keys.js';
 import { RedisStore } from '../src/cache/redis.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
-import { tintModel } from '../src/model/tiny-model.js';
+import { tintModel } from '../src/models/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
 import { ALBUM, cleanup, freePort, startRedis, tempDir, type RedisServer } from './helpers.js';
 

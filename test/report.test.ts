@@ -52,7 +52,7 @@ test('the report streams as valid JSON in blocks, one line per photo, with or wi
 });
 
 test('atomic writes: a failed write leaves nothing, and a write in progress is removed when the process must exit at once', async () => {
-  const { removeAbandonedFiles, removeOnAbandon, writeAtomically } = await import('../src/atomic-write.js');
+  const { removeAbandonedFiles, removeOnAbandon, writeAtomically } = await import('../src/io/atomic-write.js');
   const dir = await tempDir();
   const dest = join(dir, 'out.png');
   await assert.rejects(writeAtomically(dest, async (tmp) => {

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { cacheKey, KEY_PREFIX } from '../src/cache/keys.js';
 import { openCache, parseCacheUrl } from '../src/cache/open.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
-import { tintModel } from '../src/model/tiny-model.js';
+import { tintModel } from '../src/models/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
 import { ALBUM, TLS_DIR, cleanup, runCli, startCluster, startSentinel, startTlsCluster, tempDir } from './helpers.js';
 

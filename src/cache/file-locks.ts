@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ownerIsGone } from '../owner.js';
+import { ownerIsGone } from '../io/owner.js';
 import { mapLimit } from './map-limit.js';
 
 interface Held {

@@ -7,6 +7,8 @@
  * are never served again: v1 entries (ddcolor 0.1) were made from a wrongly decoded input for
  * many grayscale scans, and from a lanczos resize for all; they are never read (they expire).
  */
+import { isSha256 } from '../io/hash.js';
+
 export const KEY_PREFIX = 'ddcolor:v2:';
 /** Lifetime hit/miss counters live beside the entries, under a name no entry key can take. */
 export const STATS_KEY = 'ddcolor:stats:v1';
@@ -19,10 +21,9 @@ export function lockKeyFor(entryKey: string): string {
   return LOCK_PREFIX + entryKey.slice(KEY_PREFIX.length);
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
 
 export function cacheKey(modelId: string, size: number, sha256: string): string {
-  if (!HEX64.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+  if (!isSha256(sha256)) throw new Error(`not a sha256: ${sha256}`);
   return `${KEY_PREFIX}${modelId}:${size}:${sha256}`;
 }
 
@@ -38,7 +39,7 @@ export function parseKey(key: string): ParsedKey | null {
   if (parts.length !== 3) return null;
   const [modelId, size, sha256] = parts as [string, string, string];
   const s = Number(size);
-  if (!Number.isInteger(s) || s <= 0 || !HEX64.test(sha256)) return null;
+  if (!Number.isInteger(s) || s <= 0 || !isSha256(sha256)) return null;
   return { modelId, size: s, sha256 };
 }
 

@@ -9,11 +9,11 @@ import { FileStore } from '../cache/file.js';
 import { openCache, resolveCacheSpec } from '../cache/open.js';
 import type { CacheStats, CacheStore } from '../cache/store.js';
 import { DdcolorError } from '../errors.js';
-import { modelDirectory } from '../model/catalog.js';
-import { locateModel } from '../model/locate.js';
+import { modelDirectory } from '../models/catalog.js';
+import { locateModel } from '../models/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js';
 import { inspectModel } from '../model/session.js';
-import { sha256File } from '../pipeline/hash.js';
+import { isSha256, sha256File } from '../io/hash.js';
 import { scanPaths } from '../pipeline/scan.js';
 import { formatBytes, parseByteSize, parseSizeFlag } from './parse.js';
 import { redactSecrets } from '../redact.js';
@@ -87,7 +87,7 @@ function collect(value: string, previous: string[] = []): string[] {
 
 function parseSha(value: string, previous: string[] = []): string[] {
   const v = value.toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(v)) throw new InvalidArgumentError(`expected a SHA-256 (64 hex digits), got "${value}"`);
+  if (!isSha256(v)) throw new InvalidArgumentError(`expected a SHA-256 (64 hex digits), got "${value}"`);
   return [...previous, v];
 }
 

@@ -3,7 +3,7 @@
  * Exit codes: 0 all done; 1 some photos failed; 2 usage or configuration error; 130 interrupted.
  */
 import { Command, CommanderError } from 'commander';
-import { DdcolorError, errorMessage } from '../errors.js';
+import { DdcolorError, errorMessage, InvalidOptionError } from '../errors.js';
 import { redactSecrets } from '../redact.js';
 import { packageVersion } from '../version.js';
 import { cacheCommand } from './cache.js';
@@ -12,6 +12,22 @@ import { doctorCommand } from './doctor.js';
 import { modelsCommand } from './models.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+/** The flag that sets each library option, for messages about a bad value. */
+const FLAGS: Record<string, string> = {
+  paths: '<paths>',
+  outDir: '--out',
+  size: '--size',
+  device: '--device',
+  batchSize: '--batch-size',
+  concurrency: '--concurrency',
+  memoryBudget: '--max-memory',
+  ttlMs: '--ttl',
+  format: '--format',
+  quality: '--quality',
+  sha256: '--sha256',
+  name: '--name',
+};
 
 
 export function buildProgram(): Command {
@@ -42,6 +58,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     if (err instanceof CommanderError) {
       // --help and --version exit 0; commander has already printed its message.
       return err.exitCode === 0 ? 0 : EXIT.usage;
+    }
+    if (err instanceof InvalidOptionError) {
+      const flag = FLAGS[err.option] ?? err.option;
+      process.stderr.write(`ddcolor: ${flag}: expected ${err.expected}, got ${redactSecrets(String(err.value))}\n`);
+      return EXIT.usage;
     }
     if (err instanceof DdcolorError) {
       process.stderr.write(`ddcolor: ${redactSecrets(err.message)}\n`);

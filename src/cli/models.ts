@@ -3,9 +3,9 @@
  */
 import cliProgress from 'cli-progress';
 import { Command } from 'commander';
-import { findCatalogEntry, installedPath, loadCatalog, loadRegistry, modelsHome } from '../model/catalog.js';
-import type { DownloadProgress } from '../model/download.js';
-import { pullModel, verifyModels } from '../model/install.js';
+import { findCatalogEntry, installedPath, loadCatalog, loadRegistry, modelsHome } from '../models/catalog.js';
+import type { DownloadProgress } from '../models/download.js';
+import { pullModel, verifyModels } from '../models/install.js';
 import { formatBytes } from './parse.js';
 
 interface ListFlags {

@@ -3,7 +3,7 @@
  * throws commander's InvalidArgumentError, which the CLI turns into exit code 2.
  */
 import { InvalidArgumentError } from 'commander';
-import { DdcolorError } from '../errors.js';
+import { InvalidOptionError } from '../errors.js';
 import { parseSize as parseModelSize } from '../model/presets.js';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -30,7 +30,8 @@ export function parseSizeFlag(value: string): number {
   try {
     return parseModelSize(value);
   } catch (err) {
-    throw new InvalidArgumentError(err instanceof DdcolorError ? err.message.replace(/^--size \S+: /, '') : String(err));
+    if (err instanceof InvalidOptionError) throw new InvalidArgumentError(`expected ${err.expected}, got "${value}"`);
+    throw err;
   }
 }
 

@@ -11,22 +11,6 @@ export type OutputFormat = 'png' | 'jpg' | 'webp' | 'tiff' | 'gif';
 export const FORMAT_CHOICES = ['same', 'png', 'jpg', 'webp', 'tiff'] as const;
 export type FormatChoice = (typeof FORMAT_CHOICES)[number];
 
-/** The format an output is written in, given the input's sharp format and --format. */
-export function outputFormatFor(inputFormat: string | null, choice: FormatChoice): OutputFormat {
-  if (choice !== 'same') return choice;
-  switch (inputFormat) {
-    case 'jpeg':
-      return 'jpg';
-    case 'png':
-    case 'webp':
-    case 'tiff':
-    case 'gif':
-      return inputFormat;
-    default:
-      return 'png';
-  }
-}
-
 /** The format implied by a file's extension (before decoding), for output names. */
 export function formatFromExtension(ext: string): OutputFormat | null {
   switch (ext.toLowerCase()) {

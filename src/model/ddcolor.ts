@@ -11,7 +11,7 @@
  * cache stores) before compositing, so a photo looks exactly the same whether it came from the
  * cache or from the model.
  */
-import type { AbPlanes } from '../cache/codec.js';
+import type { AbPlanes } from '../chroma/codec.js';
 
 /**
  * The version of this pre- and post-processing: outputs made by another version look different

@@ -4,24 +4,16 @@
  * keeps more of the structure of architecture. `--size` overrides; an export with a fixed input
  * shape dictates S.
  */
-import { DdcolorError } from '../errors.js';
+import { modelSize } from '../options.js';
 import type { ModelInfo } from './session.js';
 
 export const PRESETS = { person: 512, building: 1024 } as const;
 export type Preset = keyof typeof PRESETS;
 export const PRESET_NAMES = Object.keys(PRESETS) as Preset[];
 
-export function parsePreset(value: string): Preset {
-  if (value in PRESETS) return value as Preset;
-  throw new DdcolorError('usage', `--preset ${value}: expected one of ${PRESET_NAMES.join(', ')}`);
-}
-
+/** A size given as text (`512`): a multiple of 32 from 32 to 4096. */
 export function parseSize(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 32 || n > 4096 || n % 32 !== 0) {
-    throw new DdcolorError('usage', `--size ${value}: expected a multiple of 32 between 32 and 4096`);
-  }
-  return n;
+  return modelSize('size', value.trim() === '' ? value : Number(value));
 }
 
 export interface InputSize {
@@ -37,7 +29,7 @@ export function resolveInputSize(model: ModelInfo, preset: Preset, size: number 
     const note =
       model.fixedSize === wanted
         ? null
-        : `the model has a fixed ${model.fixedSize}x${model.fixedSize} input: using ${model.fixedSize} instead of ${wanted}${size !== undefined ? ' (--size)' : ` (--preset ${preset})`}`;
+        : `the model has a fixed ${model.fixedSize}x${model.fixedSize} input: using ${model.fixedSize} instead of ${wanted}${size !== undefined ? ' (the size asked for)' : ` (preset ${preset})`}`;
     return { size: model.fixedSize, note };
   }
   return { size: wanted, note: null };

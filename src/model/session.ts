@@ -150,14 +150,14 @@ export async function openSession(model: ModelInfo, device: Device, threads?: nu
   let provider: ExecutionProvider = 'cpu';
   if (device === 'cuda' || (device === 'auto' && cudaProviderInstalled())) {
     if (device === 'cuda' && !cudaProviderInstalled()) {
-      throw new DdcolorError('config', `--device cuda: onnxruntime's CUDA provider is not installed; ${CUDA_INSTALL_HELP}`);
+      throw new DdcolorError('config', `device cuda: onnxruntime's CUDA provider is not installed; ${CUDA_INSTALL_HELP}`);
     }
     try {
       session = await create(model.path, 'cuda', threads);
       provider = 'cuda';
     } catch (err) {
       if (device === 'cuda') {
-        throw new DdcolorError('config', `--device cuda: the CUDA provider does not load here (${errorMessage(err)}); check the NVIDIA driver, CUDA 12 and cuDNN 9`);
+        throw new DdcolorError('config', `device cuda: the CUDA provider does not load here (${errorMessage(err)}); check the NVIDIA driver, CUDA 12 and cuDNN 9`);
       }
     }
   }

@@ -6,7 +6,7 @@
  */
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TMP_PREFIX } from '../atomic-write.js';
+import { TMP_PREFIX } from '../io/atomic-write.js';
 
 /** The folder of a run's temporary output files, inside the output folder (same file system). */
 export const TMP_DIR = '.ddcolor-tmp';

@@ -16,7 +16,7 @@ import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { writeTextAtomically } from '../atomic-write.js';
+import { writeTextAtomically } from '../io/atomic-write.js';
 
 export const MANIFEST_NAME = '.ddcolor-manifest.ndjson';
 

@@ -15,9 +15,9 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { removeOnAbandon } from '../atomic-write.js';
+import { removeOnAbandon } from '../io/atomic-write.js';
 import { DdcolorError } from '../errors.js';
-import { processAlive } from '../owner.js';
+import { processAlive } from '../io/owner.js';
 
 export const LOCK_NAME = '.ddcolor-lock';
 

@@ -14,20 +14,21 @@
  */
 import { access, constants, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { removeOnAbandon, writeAtomically } from '../atomic-write.js';
-import { CorruptValueError, decodeAb, encodeAb, quantizeAb, type AbPlanes } from '../cache/codec.js';
+import { removeOnAbandon, writeAtomically } from '../io/atomic-write.js';
+import { CorruptValueError, decodeAb, encodeAb, quantizeAb, type AbPlanes } from '../chroma/codec.js';
 import { cacheKey } from '../cache/keys.js';
 import { describeSpec, openCache, type CacheSpec, type OpenCacheOptions } from '../cache/open.js';
 import type { CacheEntry, CacheStore } from '../cache/store.js';
 import { hitRate } from '../cache/store.js';
 import { DdcolorError, errorMessage } from '../errors.js';
-import { newOwner } from '../owner.js';
+import { newOwner } from '../io/owner.js';
 import { decodeImage, pixelCount, type DecodedImage } from '../image/decode.js';
 import { encodeImage, type FormatChoice } from '../image/encode.js';
 import { composite, PROCESSING_VERSION } from '../model/ddcolor.js';
 import { openSession, type Device, type ExecutionProvider, type ModelInfo, type ModelSession } from '../model/session.js';
 import { emptyTotals, REPORT_SCHEMA, type FileRecord, type RunReport, type StageTimings, type Totals } from '../report/report.js';
 import { InferenceBatcher } from './batcher.js';
+import { checkColorizeOptions } from './check-options.js';
 import { defaultMemoryBudget, PixelBudget } from './budget.js';
 import { GuardedCache } from './guarded-cache.js';
 import { Limiter } from './limiter.js';
@@ -36,7 +37,7 @@ import { FileStates } from './file-states.js';
 import { clearLeftovers, removeTmpDir, TMP_DIR } from './leftovers.js';
 import { lockOutputFolder } from './out-lock.js';
 import { planOutputs, type PlannedFile } from './outputs.js';
-import { sha256File } from './hash.js';
+import { sha256File } from '../io/hash.js';
 import { scanPaths, type ScanProblem } from './scan.js';
 
 export type RunEvent =
@@ -109,6 +110,7 @@ async function ensureWritable(dir: string): Promise<void> {
 }
 
 export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
+  checkColorizeOptions(opts);
   const started = Date.now();
   const emit = opts.onEvent ?? (() => undefined);
   const outDir = resolve(opts.outDir);

@@ -6,7 +6,7 @@
  * one line per photo, so `grep` finds a photo's record and its status on one line.
  */
 import { writeFile } from 'node:fs/promises';
-import { writeAtomically, writeTextAtomically } from '../atomic-write.js';
+import { writeAtomically, writeTextAtomically } from '../io/atomic-write.js';
 import type { CacheBackend } from '../cache/store.js';
 import type { ExecutionProvider } from '../model/session.js';
 

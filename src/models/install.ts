@@ -4,10 +4,11 @@
  */
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { DdcolorError } from '../errors.js';
+import { DdcolorError, InvalidOptionError } from '../errors.js';
 import { findCatalogEntry, installedPath, loadCatalog, loadRegistry, modelsHome, saveRegistry, type Catalog, type InstalledModel } from './catalog.js';
-import { download, sha256OfFile, type DownloadProgress } from './download.js';
-import { inspectModel } from './session.js';
+import { sha256File, isSha256 } from '../io/hash.js';
+import { download, type DownloadProgress } from './download.js';
+import { inspectModel } from '../model/session.js';
 
 export interface PullOptions {
   /** A catalog name, or an http(s) URL. */
@@ -46,7 +47,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   let checksum: InstalledModel['checksum'];
   if (isUrl) {
     if (!options.sha256) throw new DdcolorError('usage', `models pull ${options.source}: give the file's checksum with --sha256 <hex> (a download is never used unverified)`);
-    if (!/^[0-9a-f]{64}$/i.test(options.sha256)) throw new DdcolorError('usage', `--sha256 ${options.sha256}: expected 64 hex digits`);
+    if (!isSha256(options.sha256.toLowerCase())) throw new InvalidOptionError('sha256', options.sha256, 'a SHA-256: 64 hex digits');
     url = options.source;
     file = basename(new URL(url).pathname) || 'model.onnx';
     if (!file.endsWith('.onnx')) file += '.onnx';
@@ -66,7 +67,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     bytes = entry.bytes;
     checksum = options.sha256 ? 'given' : entry.sha256 ? 'catalog' : 'recorded';
   }
-  if (!NAME.test(name)) throw new DdcolorError('usage', `--name ${name}: use letters, digits, '.', '_' and '-'`);
+  if (!NAME.test(name)) throw new InvalidOptionError('name', name, "a name of letters, digits, '.', '_' and '-'");
   const registry = await loadRegistry(home);
   const existing = registry.models.find((m) => m.name === name);
   if (existing && !options.force) {
@@ -116,7 +117,7 @@ export async function verifyModels(name?: string, env: NodeJS.ProcessEnv = proce
     let got: string | null = null;
     let reason: string | null = null;
     try {
-      got = await sha256OfFile(path);
+      got = await sha256File(path);
       if (got !== expected) reason = `sha256 is ${got}, expected ${expected}`;
     } catch (err) {
       reason = `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;

@@ -11,3 +11,10 @@ export function sha256File(path: string): Promise<string> {
     stream.on('end', () => resolve(hash.digest('hex')));
   });
 }
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Whether `text` is a SHA-256 as ddcolor writes it: 64 lowercase hex digits. */
+export function isSha256(text: string): boolean {
+  return SHA256_HEX.test(text);
+}

@@ -4,8 +4,7 @@
  * size and SHA-256 are checked before the file is renamed into place; a download that arrives
  * short or altered is deleted and never used.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -13,6 +12,7 @@ import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { DdcolorError } from '../errors.js';
+import { sha256File } from '../io/hash.js';
 
 export interface DownloadProgress {
   received: number;
@@ -81,12 +81,6 @@ async function sizeOf(path: string): Promise<number> {
   } catch {
     return 0;
   }
-}
-
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Download `url` to `dest`, verified; rejects with a message that says expected vs got. */
@@ -169,7 +163,7 @@ export async function download(url: string, dest: string, options: DownloadOptio
       `download of ${url} has the wrong size: expected ${expected} bytes, got ${bytes}${bytes < expected ? '; run the same command again to resume' : '; deleted'}`,
     );
   }
-  const sha256 = await sha256OfFile(part);
+  const sha256 = await sha256File(part);
   if (options.sha256 && sha256 !== options.sha256.toLowerCase()) {
     await rm(part, { force: true });
     throw new DdcolorError('config', `download of ${url} is not the expected file: expected sha256 ${options.sha256}, got ${sha256}; deleted, nothing installed`);

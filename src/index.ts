@@ -1,0 +1,18 @@
+/**
+ * ddcolor as a library: the same run the `ddcolor colorize` command makes, with its report.
+ *
+ *   import { colorize, inspectModel, parseCacheUrl } from 'ddcolor';
+ *   const model = await inspectModel('/models/ddcolor.onnx');
+ *   const report = await colorize({ paths: ['scans'], outDir: 'colorized', model, size: 512,
+ *     device: 'auto', concurrency: 4, cache: parseCacheUrl('redis://localhost:6379'),
+ *     ttlMs: 30 * 86_400_000, format: 'same', quality: 90, force: false });
+ *
+ * The library never prints and never exits: progress comes as events (`onEvent`), problems as
+ * the report's records or as a thrown DdcolorError whose `kind` says what went wrong.
+ */
+export { colorize, type ColorizeOptions, type RunEvent } from './pipeline/run.js';
+export type { FileRecord, FileStatus, RunReport, Totals } from './report/report.js';
+export { inspectModel, type Device, type ModelInfo } from './model/session.js';
+export { resolveInputSize, PRESETS, type Preset } from './model/presets.js';
+export { parseCacheUrl, openCache, type CacheSpec } from './cache/open.js';
+export { DdcolorError, type ErrorKind } from './errors.js';
