@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomically } from '../io/atomic-write.js';
 import { ownerIsGone } from '../io/owner.js';
 import { mapLimit } from './map-limit.js';
 
@@ -112,9 +113,7 @@ export class FileLocks {
       const path = this.pathFor(k);
       const held = await this.read(path);
       if (held?.owner !== owner) return;
-      const tmp = join(this.tmp, `lock-${randomBytes(8).toString('hex')}`);
-      await writeFile(tmp, `${owner}\n${this.now() + ttlMs}\n`);
-      await rename(tmp, path);
+      await writeFileAtomically(path, `${owner}\n${this.now() + ttlMs}\n`, this.tmp);
     });
   }
 }

@@ -11,10 +11,11 @@
  * Least recently used entries go first when the folder grows past its size cap: a hit touches its
  * entry's mtime. The entry format and its checks live in file-entry.ts, the locks in file-locks.ts.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { appendFile, mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, readdir, readFile, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomically } from '../io/atomic-write.js';
 import { decodeEntry, encodeEntry, readEntryKey } from './file-entry.js';
 import { FileLocks } from './file-locks.js';
 import { jitteredTtl, parseKey } from './keys.js';
@@ -98,10 +99,7 @@ export class FileStore implements CacheStore {
     await mapLimit(entries, 8, async ({ key, value }) => {
       const path = this.pathFor(key);
       const expiresAt = ttlMs > 0 ? this.now() + jitteredTtl(ttlMs) : Number.MAX_VALUE;
-      const tmp = join(this.base, 'tmp', `${randomBytes(8).toString('hex')}.${process.pid}`);
-      await writeFile(tmp, encodeEntry(key, value, expiresAt));
-      await mkdir(join(path, '..'), { recursive: true });
-      await rename(tmp, path);
+      await writeFileAtomically(path, encodeEntry(key, value, expiresAt), join(this.base, 'tmp'));
     });
     if (entries.length > 0) this.wrote = true;
   }

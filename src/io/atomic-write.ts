@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 const abandonOnExit = new Set<string>();
@@ -74,6 +74,11 @@ export async function writeAtomically<T>(dest: string, write: (tmp: string) => P
     forgetTmp();
     forgetBeside();
   }
+}
+
+/** Write `data` to `path` through a temporary file (beside it, or in `tmpDir`) and a rename. */
+export async function writeFileAtomically(path: string, data: string | Uint8Array, tmpDir?: string): Promise<void> {
+  await writeAtomically(path, (tmp) => writeFile(tmp, data), tmpDir ? { tmpDir } : {});
 }
 
 /**

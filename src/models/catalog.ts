@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../report/report.js';
+import { writeFileAtomically } from '../io/atomic-write.js';
 import { PACKAGE_MODELS_DIR, type ModelDirectory } from './locate.js';
 
 export interface CatalogEntry {
@@ -74,7 +74,7 @@ export async function loadRegistry(home: string = modelsHome()): Promise<Registr
 }
 
 export async function saveRegistry(registry: Registry, home: string = modelsHome()): Promise<void> {
-  await writeFileAtomic(join(home, REGISTRY), JSON.stringify(registry, null, 2) + '\n');
+  await writeFileAtomically(join(home, REGISTRY), JSON.stringify(registry, null, 2) + '\n');
 }
 
 export function installedPath(model: InstalledModel, home: string = modelsHome()): string {

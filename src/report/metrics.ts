@@ -3,7 +3,8 @@
  *   ddcolor colorize ... --metrics /var/lib/node_exporter/textfile/ddcolor.prom
  * Written atomically (temporary file and rename), as the collector requires.
  */
-import { writeFileAtomic, type RunReport } from './report.js';
+import { writeFileAtomically } from '../io/atomic-write.js';
+import type { RunReport } from './report.js';
 
 function metric(name: string, help: string, type: 'gauge' | 'counter', samples: Array<[Record<string, string>, number]>): string {
   const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
@@ -51,5 +52,5 @@ export function renderMetrics(report: RunReport): string {
 }
 
 export async function writeMetrics(path: string, report: RunReport): Promise<void> {
-  await writeFileAtomic(path, renderMetrics(report));
+  await writeFileAtomically(path, renderMetrics(report));
 }

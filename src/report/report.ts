@@ -5,8 +5,7 @@
  * (never one string, which V8 caps at about 512 MB), with the run's details pretty-printed and
  * one line per photo, so `grep` finds a photo's record and its status on one line.
  */
-import { writeFile } from 'node:fs/promises';
-import { writeAtomically, writeTextAtomically } from '../io/atomic-write.js';
+import { writeTextAtomically } from '../io/atomic-write.js';
 import type { CacheBackend } from '../cache/store.js';
 import type { ExecutionProvider } from '../model/session.js';
 
@@ -76,11 +75,6 @@ export interface RunReport {
 
 export function emptyTotals(): Totals {
   return { files: 0, hit: 0, inferred: 0, skipped: 0, failed: 0, notProcessed: 0 };
-}
-
-/** Write `data` to `path` through a temporary file and a rename. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  await writeAtomically(path, (tmp) => writeFile(tmp, data));
 }
 
 /** The report as JSON text, in blocks of about `blockChars` characters. */
