@@ -489,3 +489,21 @@ test('options are checked once, at the entry, naming the option and what was exp
   }
   await assert.rejects(stat(out), 'nothing was created');
 });
+
+test('interrupted in the middle of a large run: every photo is accounted for exactly once', async () => {
+  const dir = await tempDir();
+  const src = join(dir, 'many');
+  await mkdir(src);
+  const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toBuffer();
+  for (let i = 0; i < 600; i++) await writeFile(join(src, `p-${String(i).padStart(3, '0')}.png`), Buffer.concat([tiny, Buffer.from(`${i}`)]));
+  const ac = new AbortController();
+  let events = 0;
+  const report = await colorize(
+    options([src], join(dir, 'out'), { kind: 'none' }, { signal: ac.signal, onEvent: (e) => e.type === 'file' && ++events === 3 && ac.abort() }),
+  );
+  const t = report.totals;
+  assert.equal(report.interrupted, true);
+  assert.equal(t.hit + t.inferred + t.skipped + t.failed + t.notProcessed, 600);
+  assert.equal(events, 600, 'one file event per photo');
+  assert.ok(t.notProcessed > 0 && t.failed === 0, JSON.stringify(t));
+});

@@ -1,0 +1,88 @@
+/**
+ * The run context: everything a stage needs, passed to it explicitly. One per run, made by
+ * openRun() and closed by closeRun(); stages keep no state of their own.
+ */
+import { cacheKey } from '../cache/keys.js';
+import type { CacheStore } from '../cache/store.js';
+import type { DdcolorError } from '../errors.js';
+import { PROCESSING_VERSION } from '../model/ddcolor.js';
+import type { StageTimings } from '../report/report.js';
+import type { PixelBudget } from './budget.js';
+import type { FileStates } from './file-states.js';
+import type { GuardedCache } from './guarded-cache.js';
+import type { Ledger } from './ledger.js';
+import type { Limiter } from './limiter.js';
+import type { Manifest } from './manifest.js';
+import type { ModelRunner } from './model-runner.js';
+import type { ColorizeOptions, RunEvent } from './options.js';
+import type { PlannedFile } from './outputs.js';
+import type { PhotoLocks } from './photo-locks.js';
+import type { Results } from './results.js';
+import type { ScanProblem } from './scan.js';
+
+/** A photo that needs work: its input's size and mtime as hashed, and its content hash. */
+export interface Prepared {
+  index: number;
+  file: PlannedFile;
+  size: number;
+  mtimeMs: number;
+  sha: string;
+}
+
+/** Whether the run is stopping, and why: interrupted (the signal) or a fatal configuration error. */
+export class RunStop {
+  fatal: DdcolorError | null = null;
+
+  constructor(private readonly signal: AbortSignal | undefined) {}
+
+  get stopped(): boolean {
+    return this.fatal !== null || this.signal?.aborted === true;
+  }
+
+  get interrupted(): boolean {
+    return this.signal?.aborted === true;
+  }
+
+  get why(): string {
+    return this.fatal ? this.fatal.message : 'interrupted';
+  }
+}
+
+export interface RunContext {
+  readonly opts: ColorizeOptions;
+  readonly outDir: string;
+  /** Where outputs in progress are written (`<out>/.ddcolor-tmp`). */
+  readonly tmpDir: string;
+  readonly emit: (event: RunEvent) => void;
+  readonly started: number;
+  readonly timings: StageTimings;
+  readonly problems: ScanProblem[];
+  readonly ledger: Ledger;
+  readonly states: FileStates;
+  readonly manifest: Manifest;
+  readonly store: CacheStore | null;
+  readonly cache: GuardedCache;
+  readonly locks: PhotoLocks;
+  readonly results: Results;
+  readonly model: ModelRunner;
+  /** Photos decoded, composited and written at once. */
+  readonly limiter: Limiter;
+  /** Pixels that photos in flight may hold at once. */
+  readonly budget: PixelBudget;
+  readonly stop: RunStop;
+  /** Photos whose lock another run holds, by content hash: looked up again later. */
+  readonly deferred: Map<string, Prepared[]>;
+  readonly counters: { lookups: number; lookupHits: number };
+  readonly releaseOutputFolder: () => Promise<void>;
+  readonly forgetTmpDir: () => void;
+}
+
+/** The cache key of a photo's result in this run (model, input size, content). */
+export function keyOf(ctx: RunContext, sha: string): string {
+  return cacheKey(ctx.opts.model.id, ctx.opts.size, sha);
+}
+
+/** What an output is made with, as the manifest records it. */
+export function outputParams(ctx: RunContext): { modelId: string; modelSize: number; processing: number; quality: number } {
+  return { modelId: ctx.opts.model.id, modelSize: ctx.opts.size, processing: PROCESSING_VERSION, quality: ctx.opts.quality };
+}

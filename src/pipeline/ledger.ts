@@ -1,0 +1,47 @@
+/**
+ * The run's record of every photo: its status, its error, the totals, and the `file` event the
+ * CLI draws its progress from. Every stage finishes photos here, and only here.
+ */
+import { errorMessage } from '../errors.js';
+import { emptyTotals, type FileRecord, type FileStatus, type Totals } from '../report/report.js';
+import type { RunEvent } from './options.js';
+import type { PlannedFile } from './outputs.js';
+
+export class Ledger {
+  readonly records: FileRecord[];
+  readonly totals: Totals = emptyTotals();
+  private done = 0;
+
+  constructor(
+    readonly planned: readonly PlannedFile[],
+    private readonly emit: (event: RunEvent) => void,
+  ) {
+    this.records = planned.map((f) => ({ input: f.path, output: f.output, sha256: null, status: 'failed', error: null }));
+    this.totals.files = planned.length;
+  }
+
+  setSha(index: number, sha: string): void {
+    this.records[index]!.sha256 = sha;
+  }
+
+  finish(index: number, status: FileStatus, error: string | null = null): void {
+    const r = this.records[index]!;
+    r.status = status;
+    r.error = error;
+    if (status === 'failed' || status === 'not-processed') r.output = null;
+    if (status === 'not-processed') this.totals.notProcessed++;
+    else this.totals[status]++;
+    this.done++;
+    this.emit({ type: 'file', record: r, done: this.done, total: this.planned.length, totals: { ...this.totals } });
+  }
+
+  /** Failed, with the reason naming the file. */
+  fail(index: number, err: unknown): void {
+    this.finish(index, 'failed', `${this.planned[index]!.path}: ${errorMessage(err)}`);
+  }
+
+  /** Never started: the run was interrupted, or stopped by `why`. */
+  notProcessed(index: number, why: string): void {
+    this.finish(index, 'not-processed', `${this.planned[index]!.path}: not processed (${why})`);
+  }
+}

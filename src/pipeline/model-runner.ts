@@ -1,0 +1,39 @@
+/**
+ * The model as the run uses it: the ONNX session opened on first need (never when every photo is
+ * a hit), and the batcher that feeds it.
+ */
+import { openSession, type ExecutionProvider, type ModelSession } from '../model/session.js';
+import type { StageTimings } from '../report/report.js';
+import { InferenceBatcher } from './batcher.js';
+import type { ColorizeOptions, RunEvent } from './options.js';
+
+export class ModelRunner {
+  readonly batcher: InferenceBatcher;
+  private session: Promise<ModelSession> | null = null;
+  /** The provider the session got, once loaded. */
+  provider: ExecutionProvider | null = null;
+
+  constructor(
+    private readonly opts: ColorizeOptions,
+    private readonly timings: StageTimings,
+    private readonly emit: (event: RunEvent) => void,
+  ) {
+    this.batcher = new InferenceBatcher(() => this.open(), opts.size, opts.batchSize ?? 'auto', opts.model.fixedBatch);
+  }
+
+  private open(): Promise<ModelSession> {
+    this.session ??= (async () => {
+      const t = performance.now();
+      const s = await openSession(this.opts.model, this.opts.device, this.opts.threads);
+      this.timings.modelLoadMs = performance.now() - t;
+      this.provider = s.provider;
+      this.emit({ type: 'model-loaded', provider: s.provider, ms: this.timings.modelLoadMs });
+      return s;
+    })();
+    return this.session;
+  }
+
+  async close(): Promise<void> {
+    if (this.session) await (await this.session.catch(() => null))?.release();
+  }
+}

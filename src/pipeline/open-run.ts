@@ -1,0 +1,132 @@
+/**
+ * Opening a run: scan, the output folder (writable, locked, cleared of a killed run's leftovers),
+ * the outputs' plan and the files' states, the manifest, the cache, the model; and closing it.
+ * Everything that can refuse the run (exit 2) does so here, before any photo is touched.
+ */
+import { access, constants, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { openCache } from '../cache/open.js';
+import type { CacheStore } from '../cache/store.js';
+import { DdcolorError, errorMessage } from '../errors.js';
+import { removeOnAbandon } from '../io/atomic-write.js';
+import type { StageTimings } from '../report/report.js';
+import { defaultMemoryBudget, PixelBudget } from './budget.js';
+import { RunStop, type RunContext } from './context.js';
+import { FileStates } from './file-states.js';
+import { GuardedCache } from './guarded-cache.js';
+import { clearLeftovers, removeTmpDir, TMP_DIR } from './leftovers.js';
+import { Ledger } from './ledger.js';
+import { Limiter } from './limiter.js';
+import { Manifest } from './manifest.js';
+import { ModelRunner } from './model-runner.js';
+import type { ColorizeOptions, RunEvent } from './options.js';
+import { lockOutputFolder } from './out-lock.js';
+import { planOutputs } from './outputs.js';
+import { PhotoLocks } from './photo-locks.js';
+import { Results } from './results.js';
+import { scanPaths } from './scan.js';
+
+/** A lock outlives a stalled or killed run by at most this long; held locks are extended meanwhile. */
+export const DEFAULT_LOCK_TTL_MS = 120_000;
+
+/** Check the output folder can be written before doing any work (exit 2 otherwise). */
+async function ensureWritable(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    throw new DdcolorError('config', `output folder ${dir} cannot be written: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, dir);
+  }
+}
+
+/** Take the output folder's lock, saying when it waits or takes over a dead run's. */
+function lockOutput(outDir: string, opts: ColorizeOptions, emit: (e: RunEvent) => void): Promise<() => Promise<void>> {
+  const who = (h: { pid: number; host: string } | null, none: string): string => (h ? `pid ${h.pid} on ${h.host}` : none);
+  return lockOutputFolder(outDir, {
+    wait: opts.waitLock ?? false,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onWait: (h) => emit({ type: 'warning', message: `waiting for another ddcolor run (${who(h, 'unknown owner')}) writing to ${outDir}` }),
+    onTakeover: (h, why) => emit({ type: 'warning', message: `took over the lock on ${outDir} left by ${who(h, 'an unknown run')}: ${why}` }),
+  });
+}
+
+/** Open the cache; one that is down degrades to none, one that is wrongly configured stops the run. */
+async function openRunCache(opts: ColorizeOptions, emit: (e: RunEvent) => void): Promise<{ store: CacheStore | null; cache: GuardedCache }> {
+  let store: CacheStore | null = null;
+  let openError: unknown = null;
+  try {
+    store = await openCache(opts.cache, opts.cacheOptions);
+  } catch (err) {
+    if (err instanceof DdcolorError) throw err;
+    openError = err;
+  }
+  const cache = new GuardedCache(store, (message) => emit({ type: 'warning', message }), opts.cacheRetryMs ?? 10_000);
+  if (openError) cache.failedToOpen(openError);
+  return { store, cache };
+}
+
+export async function openRun(opts: ColorizeOptions): Promise<RunContext> {
+  const started = Date.now();
+  const emit = opts.onEvent ?? (() => undefined);
+  const outDir = resolve(opts.outDir);
+  const timings: StageTimings = { scanMs: 0, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 };
+  emit({ type: 'stage', stage: 'scan' });
+  const t0 = performance.now();
+  const scan = await scanPaths(opts.paths, { exclude: [outDir] });
+  timings.scanMs = performance.now() - t0;
+  emit({ type: 'scanned', files: scan.files.length, problems: scan.problems });
+  await ensureWritable(outDir);
+  const releaseOutputFolder = await lockOutput(outDir, opts, emit);
+  try {
+    const planned = planOutputs(scan.files, outDir, opts.format);
+    const states = await FileStates.take(planned);
+    const manifest = await new Manifest(outDir).load();
+    if (manifest.readError) {
+      emit({ type: 'warning', message: `cannot read ${manifest.path} (${errorMessage(manifest.readError)}): outputs are checked again, and the file is kept as it is` });
+    }
+    const { store, cache } = await openRunCache(opts, emit);
+    const leftovers = await clearLeftovers(outDir);
+    if (leftovers > 0) emit({ type: 'warning', message: `removed ${leftovers} temporary file${leftovers > 1 ? 's' : ''} that an interrupted run left in ${outDir}` });
+    const tmpDir = join(outDir, TMP_DIR);
+    await mkdir(tmpDir, { recursive: true });
+    const locks = new PhotoLocks(cache, opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS);
+    return {
+      opts,
+      outDir,
+      tmpDir,
+      emit,
+      started,
+      timings,
+      problems: scan.problems,
+      ledger: new Ledger(planned, emit),
+      states,
+      manifest,
+      store,
+      cache,
+      locks,
+      results: new Results(cache, locks, opts.size, opts.ttlMs, (message) => emit({ type: 'warning', message })),
+      model: new ModelRunner(opts, timings, emit),
+      limiter: new Limiter(Math.max(1, opts.concurrency)),
+      budget: PixelBudget.forBytes(opts.memoryBudget ?? defaultMemoryBudget()),
+      stop: new RunStop(opts.signal),
+      deferred: new Map(),
+      counters: { lookups: 0, lookupHits: 0 },
+      releaseOutputFolder,
+      forgetTmpDir: removeOnAbandon(tmpDir),
+    };
+  } catch (err) {
+    await releaseOutputFolder();
+    throw err;
+  }
+}
+
+/** Release everything the run holds: locks, the manifest (compacted), the temporary folder, the output folder, the cache, the model. */
+export async function closeRun(ctx: RunContext): Promise<void> {
+  await ctx.locks.close();
+  await ctx.manifest.save().catch(() => ctx.manifest.close());
+  await removeTmpDir(ctx.outDir);
+  ctx.forgetTmpDir();
+  await ctx.releaseOutputFolder();
+  await ctx.cache.close();
+  await ctx.model.close();
+}

@@ -1,0 +1,50 @@
+/** What a run is asked to do (`ColorizeOptions`) and what it tells as it goes (`RunEvent`). */
+import type { CacheSpec, OpenCacheOptions } from '../cache/open.js';
+import type { FormatChoice } from '../image/encode.js';
+import type { Device, ExecutionProvider, ModelInfo } from '../model/session.js';
+import type { FileRecord, Totals } from '../report/report.js';
+import type { ScanProblem } from './scan.js';
+
+export type RunEvent =
+  | { type: 'stage'; stage: 'scan' | 'colorize' | 'finish' }
+  | { type: 'scanned'; files: number; problems: ScanProblem[] }
+  | { type: 'model-loaded'; provider: ExecutionProvider; ms: number }
+  | { type: 'warning'; message: string }
+  | { type: 'file'; record: FileRecord; done: number; total: number; totals: Totals };
+
+export interface ColorizeOptions {
+  paths: string[];
+  outDir: string;
+  model: ModelInfo;
+  /** The model's input size S (see resolveInputSize). */
+  size: number;
+  /** Why S differs from what was asked, if it does. */
+  sizeNote?: string | null;
+  device: Device;
+  /** Photos per inference batch; 'auto' (the default): 4 on CUDA, 1 on the CPU. */
+  batchSize?: number | 'auto';
+  concurrency: number;
+  cache: CacheSpec;
+  cacheOptions?: OpenCacheOptions;
+  ttlMs: number;
+  format: FormatChoice;
+  quality: number;
+  force: boolean;
+  /** Replace outputs that ddcolor did not write, or that were changed since (default: leave them, and fail the photo). */
+  overwrite?: boolean;
+  /** Bytes that photos in flight may hold at once, roughly (default: a quarter of RAM, at most 4 GiB). */
+  memoryBudget?: number;
+  /** Refuse photos with more pixels than this. */
+  maxPixels?: number;
+  /** Threads for the CPU provider (default: onnxruntime's own choice). */
+  threads?: number;
+  /** After a cache failure, leave the cache alone this long before trying it again (default 10 s). */
+  cacheRetryMs?: number;
+  /** When another run holds the output folder: wait for it (true) or fail (false, the default). */
+  waitLock?: boolean;
+  /** Lifetime of the per-photo locks shared with other runs (default 2 minutes, extended while held). */
+  lockTtlMs?: number;
+  /** Abort: no new photo is started; photos in flight are finished; the report says interrupted. */
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+}

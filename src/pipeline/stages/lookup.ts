@@ -1,0 +1,129 @@
+/**
+ * look up: one batched cache lookup for a chunk's photos, then each photo to its path: a result
+ * known (cached, made earlier in the run, or being made) is rendered from; the others are claimed:
+ * the run that takes a photo's lock infers it, a photo another run holds is deferred and looked up
+ * again until that run stores its result (or its lock expires and this run takes it).
+ */
+import type { AbPlanes } from '../../chroma/codec.js';
+import { keyOf, type Prepared, type RunContext } from '../context.js';
+import { fromResult, produce } from './produce.js';
+
+/** Look up a chunk and start every photo's work; returns the work's promises. */
+export async function dispatch(ctx: RunContext, items: readonly Prepared[]): Promise<Promise<void>[]> {
+  const { results, deferred } = ctx;
+  const need = new Set<string>();
+  for (const p of items) if (!results.inflight.has(p.sha) && !results.recentValue(p.sha) && !deferred.has(p.sha)) need.add(p.sha);
+  const found = await lookUp(ctx, ctx.opts.force ? [] : [...need], items);
+  const tasks: Promise<void>[] = [];
+  const toClaim = new Map<string, Prepared[]>();
+  for (const p of items) {
+    if (ctx.stop.stopped) {
+      ctx.ledger.notProcessed(p.index, ctx.stop.why);
+      continue;
+    }
+    const running = results.inflight.get(p.sha);
+    if (running) {
+      tasks.push(fromResult(ctx, p, running));
+      continue;
+    }
+    const recentValue = results.recentValue(p.sha);
+    const ab = found.get(p.sha) ?? (recentValue ? results.decode(p.sha, p.file.path, recentValue) : null);
+    if (ab) {
+      tasks.push(fromResult(ctx, p, Promise.resolve(ab)));
+      continue;
+    }
+    const waiting = deferred.get(p.sha);
+    if (waiting) waiting.push(p);
+    else toClaim.set(p.sha, [...(toClaim.get(p.sha) ?? []), p]);
+  }
+  await claim(ctx, toClaim, tasks);
+  return tasks;
+}
+
+/** The cached results of `shas`, decoded (damaged values left out), counted as lookups and hits. */
+async function lookUp(ctx: RunContext, shas: string[], items: readonly Prepared[]): Promise<Map<string, AbPlanes>> {
+  const t = performance.now();
+  const values = await ctx.cache.getMany(shas.map((sha) => keyOf(ctx, sha)));
+  ctx.timings.lookupMs += performance.now() - t;
+  const pathOf = new Map<string, string>();
+  for (const p of items) if (!pathOf.has(p.sha)) pathOf.set(p.sha, p.file.path);
+  const found = new Map<string, AbPlanes>();
+  shas.forEach((sha, i) => {
+    const v = values[i];
+    const ab = v ? ctx.results.decode(sha, pathOf.get(sha) ?? sha, v) : null;
+    if (ab) found.set(sha, ab);
+  });
+  ctx.counters.lookups += shas.length;
+  ctx.counters.lookupHits += found.size;
+  return found;
+}
+
+/** Take the locks of photos with no known result: produce those granted, defer the others. */
+async function claim(ctx: RunContext, groups: Map<string, Prepared[]>, tasks: Promise<void>[]): Promise<void> {
+  const shas = [...groups.keys()];
+  if (shas.length === 0) return;
+  const keys = shas.map((sha) => keyOf(ctx, sha));
+  const coordinated = ctx.locks.coordinated && !ctx.opts.force;
+  const granted = coordinated ? await ctx.locks.take(keys) : keys.map(() => true);
+  // Double-check under the lock: another run may have stored a result and released its lock
+  // between our lookup and our lock.
+  const late = new Map<string, AbPlanes>();
+  if (coordinated) {
+    const mine = shas.filter((_, i) => granted[i] && ctx.locks.coordinated);
+    const values = await ctx.cache.getMany(mine.map((sha) => keyOf(ctx, sha)));
+    mine.forEach((sha, i) => {
+      const v = values[i];
+      const ab = v ? ctx.results.decode(sha, groups.get(sha)![0]!.file.path, v) : null;
+      if (ab) late.set(sha, ab);
+    });
+    if (late.size > 0) await ctx.locks.giveBack([...late.keys()].map((sha) => keyOf(ctx, sha)));
+  }
+  shas.forEach((sha, i) => {
+    const items = groups.get(sha)!;
+    const ab = late.get(sha);
+    if (ab) {
+      ctx.counters.lookupHits++;
+      for (const p of items) tasks.push(fromResult(ctx, p, Promise.resolve(ab)));
+    } else if (!granted[i]) {
+      ctx.deferred.set(sha, [...(ctx.deferred.get(sha) ?? []), ...items]);
+    } else {
+      if (coordinated) ctx.locks.hold(keys[i]!);
+      tasks.push(produce(ctx, items[0]!));
+      for (const p of items.slice(1)) tasks.push(fromResult(ctx, p, ctx.results.inflight.get(sha)!));
+    }
+  });
+}
+
+/** Come back for deferred photos until each is served from the cache or inferred here. */
+export async function settleDeferred(ctx: RunContext, tasks: Promise<void>[]): Promise<void> {
+  const { deferred } = ctx;
+  if (deferred.size > 0) {
+    const n = deferred.size;
+    ctx.emit({
+      type: 'warning',
+      message: `waiting for ${n} photo${n > 1 ? 's' : ''} that another ddcolor run sharing the cache is inferring (a run that died frees them within ${Math.round(ctx.locks.ttlMs / 1000)} s)`,
+    });
+  }
+  let wait = 100;
+  while (deferred.size > 0) {
+    if (ctx.stop.stopped) {
+      for (const items of deferred.values()) for (const p of items) ctx.ledger.notProcessed(p.index, ctx.stop.why);
+      deferred.clear();
+      return;
+    }
+    await new Promise((res) => setTimeout(res, wait));
+    wait = Math.min(wait * 2, 2000);
+    const shas = [...deferred.keys()];
+    const groups = new Map(shas.map((sha) => [sha, deferred.get(sha)!]));
+    deferred.clear();
+    const found = await lookUp(ctx, shas, [...groups.values()].flat());
+    ctx.counters.lookups -= shas.length; // looked up again: not new lookups
+    const again = new Map<string, Prepared[]>();
+    for (const [sha, items] of groups) {
+      const ab = found.get(sha);
+      if (ab) for (const p of items) tasks.push(fromResult(ctx, p, Promise.resolve(ab)));
+      else again.set(sha, items);
+    }
+    await claim(ctx, again, tasks);
+  }
+}

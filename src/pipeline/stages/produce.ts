@@ -1,0 +1,142 @@
+/**
+ * produce: the heavy stages of one photo, under the run's concurrency limit and memory budget.
+ * A photo whose result is known (a cache hit, or an identical photo of this run) is decoded for
+ * its L, composited and written; the first photo of its content with no result is decoded, shrunk
+ * for the model, inferred (in batches), its result stored, then composited and written.
+ */
+import { encodeAb, quantizeAb, type AbPlanes } from '../../chroma/codec.js';
+import { DdcolorError } from '../../errors.js';
+import { decodeImage, pixelCount, type DecodedImage } from '../../image/decode.js';
+import { encodeImage } from '../../image/encode.js';
+import { composite } from '../../model/ddcolor.js';
+import { keyOf, type Prepared, type RunContext } from '../context.js';
+import { writeOutput } from './write.js';
+
+/** Run `work` within the concurrency limit, holding the photo's pixels of the memory budget. */
+function heavy(ctx: RunContext, p: Prepared, work: () => Promise<void>): Promise<void> {
+  return ctx.limiter.run(async () => {
+    const giveBack = await ctx.budget.acquire(await pixelCount(p.file.path));
+    try {
+      await work();
+    } finally {
+      giveBack();
+    }
+  });
+}
+
+async function decode(ctx: RunContext, p: Prepared, size: number | null): Promise<DecodedImage> {
+  const t = performance.now();
+  try {
+    return await decodeImage(p.file.path, size, ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {});
+  } finally {
+    ctx.timings.decodeMs += performance.now() - t;
+  }
+}
+
+/** Composite the photo's L with `ab`, encode, write. */
+async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage, ab: AbPlanes): Promise<void> {
+  let t = performance.now();
+  const rgb = composite(decoded.L, decoded.width, decoded.height, ab);
+  ctx.timings.compositeMs += performance.now() - t;
+  t = performance.now();
+  const bytes = await encodeImage({
+    source: p.file.path,
+    rgb,
+    width: decoded.width,
+    height: decoded.height,
+    alpha: decoded.alpha,
+    format: p.file.format,
+    quality: ctx.opts.quality,
+    decode: ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {},
+  });
+  ctx.timings.encodeMs += performance.now() - t;
+  await writeOutput(ctx, p, bytes);
+}
+
+/** A photo whose result is known or coming: decode its L, composite, write (a `hit`). */
+export async function fromResult(ctx: RunContext, p: Prepared, result: Promise<AbPlanes>): Promise<void> {
+  let ab: AbPlanes;
+  try {
+    ab = await result;
+  } catch (err) {
+    ctx.ledger.fail(p.index, err);
+    return;
+  }
+  await heavy(ctx, p, async () => {
+    if (ctx.stop.stopped) return ctx.ledger.notProcessed(p.index, ctx.stop.why);
+    try {
+      await render(ctx, p, await decode(ctx, p, null), ab);
+      ctx.ledger.finish(p.index, 'hit');
+    } catch (err) {
+      ctx.ledger.fail(p.index, err);
+    }
+  });
+}
+
+/** A deferred promise of a photo's result, for identical photos to wait on. */
+function pending(): { promise: Promise<AbPlanes>; resolve: (ab: AbPlanes) => void; reject: (err: unknown) => void } {
+  let resolve!: (ab: AbPlanes) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<AbPlanes>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/** The first photo of its content with no cached result: decode, infer, store, write (`inferred`). */
+export function produce(ctx: RunContext, p: Prepared): Promise<void> {
+  const result = pending();
+  ctx.results.inflight.set(p.sha, result.promise);
+  const giveUp = (err: unknown): void => {
+    result.reject(err);
+    ctx.results.inflight.delete(p.sha);
+    void ctx.locks.release([keyOf(ctx, p.sha)]);
+  };
+  // Memory first, then the batcher: a photo waiting for memory is not yet expected by the
+  // batcher, so a batch never waits for a photo that waits for the batch to free memory.
+  return heavy(ctx, p, async () => {
+    if (ctx.stop.stopped) {
+      giveUp(new Error('not processed'));
+      return ctx.ledger.notProcessed(p.index, ctx.stop.why);
+    }
+    const made = await infer(ctx, p, giveUp);
+    if (!made) return;
+    result.resolve(made.ab);
+    ctx.results.inflight.delete(p.sha);
+    ctx.results.store(p.sha, keyOf(ctx, p.sha), encodeAb(made.ab));
+    try {
+      await render(ctx, p, made.decoded, made.ab);
+      ctx.ledger.finish(p.index, 'inferred');
+    } catch (err) {
+      ctx.ledger.fail(p.index, err);
+    }
+  });
+}
+
+/** Decode for the model and infer; null (the photo finished as failed) when either fails. */
+async function infer(ctx: RunContext, p: Prepared, giveUp: (err: unknown) => void): Promise<{ decoded: DecodedImage; ab: AbPlanes } | null> {
+  const { batcher } = ctx.model;
+  const S = ctx.opts.size;
+  batcher.expect();
+  let decoded: DecodedImage;
+  try {
+    decoded = await decode(ctx, p, S);
+  } catch (err) {
+    batcher.cancel();
+    giveUp(err);
+    ctx.ledger.fail(p.index, err);
+    return null;
+  }
+  try {
+    const raw = await batcher.infer(decoded.small!);
+    return { decoded, ab: quantizeAb(raw, S, S) };
+  } catch (err) {
+    giveUp(err);
+    // A model or device that cannot work here stops the run: every other photo would fail the same way.
+    if (err instanceof DdcolorError && (err.kind === 'config' || err.kind === 'usage')) ctx.stop.fatal ??= err;
+    ctx.ledger.fail(p.index, err);
+    return null;
+  }
+}

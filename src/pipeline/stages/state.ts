@@ -1,0 +1,88 @@
+/**
+ * state and hash: for each photo of a chunk, whether its output is up to date (skipped without
+ * reading the photo when its size and mtime are unchanged), whose file is at its output's place,
+ * and its content hash. Returns the photos that need work.
+ */
+import { stat } from 'node:fs/promises';
+import { sha256File } from '../../io/hash.js';
+import { outputParams, type Prepared, type RunContext } from '../context.js';
+import { Limiter } from '../limiter.js';
+import type { PlannedFile } from '../outputs.js';
+
+const HASH_CONCURRENCY = 4;
+
+export async function prepareChunk(ctx: RunContext, start: number, files: readonly PlannedFile[]): Promise<Prepared[]> {
+  const out: Prepared[] = [];
+  const limit = new Limiter(HASH_CONCURRENCY);
+  await Promise.all(
+    files.map((file, k) =>
+      limit.run(async () => {
+        const p = await preparePhoto(ctx, start + k, file);
+        if (p) out.push(p);
+      }),
+    ),
+  );
+  return out.sort((a, b) => a.index - b.index);
+}
+
+/** One photo: finished here (skipped or failed), or returned with its hash for the next stages. */
+async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): Promise<Prepared | null> {
+  const { ledger, manifest, opts } = ctx;
+  let st = ctx.states.input(index);
+  if (!st) {
+    try {
+      st = await stat(file.path);
+    } catch (err) {
+      ledger.fail(index, err);
+      return null;
+    }
+  }
+  if (st.size === 0) {
+    ledger.finish(index, 'failed', `${file.path}: empty file (0 bytes)`);
+    return null;
+  }
+  const onDisk = ctx.states.output(index);
+  // The entry of the output on disk when there is one (then it is ddcolor's), else the latest.
+  const ours = onDisk ? manifest.describing(file.outputRel, onDisk) : undefined;
+  const entry = ours ?? manifest.get(file.outputRel);
+  const known = entry && entry.input === file.path && entry.inputSize === st.size && entry.inputMtimeMs === st.mtimeMs;
+  const sha = known ? entry.sha256 : await hashPhoto(ctx, index, file);
+  if (sha === null) return null;
+  ledger.setSha(index, sha);
+  const params = outputParams(ctx);
+  const upToDate =
+    ours &&
+    ours.sha256 === sha &&
+    ours.modelId === params.modelId &&
+    ours.modelSize === params.modelSize &&
+    ours.processing === params.processing &&
+    ours.quality === params.quality &&
+    ours.format === file.format;
+  if (!opts.force && upToDate) {
+    if (!known || ours !== manifest.get(file.outputRel)) await manifest.record({ ...ours, input: file.path, inputSize: st.size, inputMtimeMs: st.mtimeMs });
+    ledger.finish(index, 'skipped');
+    return null;
+  }
+  // An output of ddcolor's is replaced when out of date; anything else there is the user's.
+  if (!opts.force && !opts.overwrite && onDisk && !ours) {
+    ledger.finish(
+      index,
+      'failed',
+      `${file.output}: already exists and was not written by ddcolor, or was changed since; left as it is (move it away, or pass --overwrite to replace it)`,
+    );
+    return null;
+  }
+  return { index, file, size: st.size, mtimeMs: st.mtimeMs, sha };
+}
+
+async function hashPhoto(ctx: RunContext, index: number, file: PlannedFile): Promise<string | null> {
+  const t = performance.now();
+  try {
+    return await sha256File(file.path);
+  } catch (err) {
+    ctx.ledger.fail(index, err);
+    return null;
+  } finally {
+    ctx.timings.hashMs += performance.now() - t;
+  }
+}
