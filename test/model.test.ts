@@ -123,7 +123,7 @@ test('batches: explicit sizes are kept; auto follows the provider the session go
   await writeFile(path, tintModel(null));
   const real = await openSession(await inspectModel(path), 'cpu');
   const S = 32;
-  const image = { pixels: new Float32Array(S * S).fill(0.5), channels: 1 as const, size: S };
+  const image = new Float32Array(3 * S * S).fill(0.5);
   async function batchesFor(batchSize: number | 'auto', provider: 'cpu' | 'cuda', photos: number): Promise<number[]> {
     const sizes: number[] = [];
     // The real CPU session, reporting the provider under test; its output is the model's own.

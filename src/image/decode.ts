@@ -10,27 +10,23 @@ import { open, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { decodeBmp, isBmp } from './bmp.js';
-import { lightness } from './lab.js';
 import { resizeLinear } from './resize.js';
 
 /** Refuse pictures with more pixels than this unless told otherwise (sharp's own default). */
 export const DEFAULT_MAX_PIXELS = 268_402_689;
 
+/** A scan decoded upright: its 8-bit gray or sRGB pixels, and its alpha set aside. */
 export interface DecodedImage {
   /** Upright width and height. */
   width: number;
   height: number;
   /** sharp's name of the input format (jpeg, png, webp, tiff, gif, ...). */
   format: string;
-  /** Full-resolution L, width*height values in [0, 100]. */
-  L: Float32Array;
+  /** Interleaved 8-bit pixels, width*height*channels: gray (1) or sRGB (3), in a buffer of their own. */
+  pixels: Uint8Array;
+  channels: 1 | 3;
   /** Alpha, width*height 8-bit values, when the input has an alpha channel. */
   alpha: Uint8Array | null;
-  /**
-   * The upright picture stretched to size x size as DDColor's official code does it (bilinear,
-   * image/resize.ts): gray (1 channel) or sRGB (3 channels), interleaved values in [0, 1].
-   */
-  small: { pixels: Float32Array; channels: 1 | 3; size: number } | null;
 }
 
 export interface DecodeOptions {
@@ -87,11 +83,18 @@ export async function openUpright(input: string | Buffer, options: DecodeOptions
 
 const GRAY_SPACES = new Set(['b-w', 'grey16']);
 
+/** A copy in a buffer of its own (sharp's are external memory, which cannot move between threads). */
+function own(buf: Buffer): Uint8Array {
+  const out = new Uint8Array(buf.byteLength);
+  out.set(buf);
+  return out;
+}
+
 /**
- * Decode `input`; with a `size`, also stretch it to `size` x `size` for the model (a cached photo
- * needs only its L). Rejects with sharp's reason when it cannot.
+ * Decode `input` upright: 8-bit gray for a gray scan, else sRGB (an embedded profile or CMYK
+ * converted), alpha aside, the first frame. Rejects with sharp's reason when it cannot.
  */
-export async function decodeImage(input: string | Buffer, size: number | null, options: DecodeOptions = {}): Promise<DecodedImage> {
+export async function decodeImage(input: string | Buffer, options: DecodeOptions = {}): Promise<DecodedImage> {
   const source = await sharpInput(input, options);
   const meta = await source.clone().metadata();
   if (!meta.format || !meta.width || !meta.height) throw new Error('not an image sharp can read');
@@ -104,24 +107,20 @@ export async function decodeImage(input: string | Buffer, size: number | null, o
   const full = await colour.clone().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const channels = full.info.channels as 1 | 3;
   if (channels !== 1 && channels !== 3) throw new Error(`unexpected ${full.info.channels} channels after decoding`);
-  const { width, height } = full.info;
-  const pixels = new Uint8Array(full.data.buffer, full.data.byteOffset, full.data.byteLength);
-  const L = lightness(pixels, channels, width * height);
-  // The model's input: the upright picture stretched to the square (aspect ratio not kept). Not
-  // through sharp, whose resize is not the official one and whose raw output of a 1-channel
-  // picture has 3 channels.
-  const small = size === null ? null : { pixels: resizeLinear(pixels, channels, width, height, size, size), channels, size };
   let alpha: Uint8Array | null = null;
   if (meta.hasAlpha) {
-    const a = await base.clone().extractChannel(((meta.channels ?? 4) - 1) as 0 | 1 | 2 | 3).raw({ depth: 'uchar' }).toBuffer();
-    alpha = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    alpha = own(await base.clone().extractChannel(((meta.channels ?? 4) - 1) as 0 | 1 | 2 | 3).raw({ depth: 'uchar' }).toBuffer());
   }
-  return {
-    width,
-    height,
-    format: meta.format,
-    L,
-    alpha,
-    small,
-  };
+  return { width: full.info.width, height: full.info.height, format: meta.format, pixels: own(full.data), channels, alpha };
+}
+
+/**
+ * The model's input from a decoded scan: the upright picture stretched to size x size (aspect
+ * ratio not kept) as DDColor's official code does it (bilinear, image/resize.ts), gray or sRGB,
+ * values in [0, 1]. Not through sharp, whose resize is not the official one and whose raw output
+ * of a 1-channel picture has 3 channels.
+ */
+export function shrinkForModel(decoded: DecodedImage, size: number): { pixels: Float32Array; channels: 1 | 3; size: number } {
+  const { pixels, channels, width, height } = decoded;
+  return { pixels: resizeLinear(pixels, channels, width, height, size, size), channels, size };
 }

@@ -3,14 +3,14 @@
  * photo is on its way (every photo that will need the model is already queued), so a batch never
  * waits for work that is not coming. One batch runs at a time; the next is gathered meanwhile.
  */
-import { preprocess, type ModelInput } from '../model/ddcolor.js';
 import type { ExecutionProvider, ModelSession } from '../model/session.js';
 
 /** Photos per batch when not given: a GPU wants several at once; on the CPU one at a time keeps latency and memory low. */
 export const DEFAULT_BATCH: Record<ExecutionProvider, number> = { cuda: 4, cpu: 1 };
 
 interface Pending {
-  image: ModelInput;
+  /** One photo's model input: 3 planes of size*size (model/ddcolor.ts preprocess). */
+  planes: Float32Array;
   resolve: (ab: Float32Array) => void;
   reject: (err: unknown) => void;
 }
@@ -45,12 +45,13 @@ export class InferenceBatcher {
     this.maybeRun();
   }
 
-  /** Infer one photo (previously announced with `expect`); resolves with its ab planes [2, S, S]. */
-  infer(image: ModelInput): Promise<Float32Array> {
-    if (image.size !== this.size) return Promise.reject(new Error(`image is ${image.size}px, model runs at ${this.size}px`));
+  /** Infer one photo (previously announced with `expect`) from its input planes; resolves with its ab planes [2, S, S]. */
+  infer(planes: Float32Array): Promise<Float32Array> {
+    const want = 3 * this.size * this.size;
+    if (planes.length !== want) return Promise.reject(new Error(`model input has ${planes.length} values, the model runs at ${this.size}px (${want})`));
     return new Promise((resolve, reject) => {
       this.expecting--;
-      this.queue.push({ image, resolve, reject });
+      this.queue.push({ planes, resolve, reject });
       this.maybeRun();
     });
   }
@@ -79,7 +80,7 @@ export class InferenceBatcher {
       const session = await this.session();
       this.provider = session.provider;
       const input = new Float32Array(count * 3 * plane);
-      items.forEach((it, i) => preprocess(it.image, input, i));
+      items.forEach((it, i) => input.set(it.planes, i * 3 * plane));
       const started = performance.now();
       const out = await session.run(input, count, this.size);
       this.inferenceMs += performance.now() - started;

@@ -17,6 +17,7 @@ import type { ModelRunner } from './model-runner.js';
 import type { ColorizeOptions, RunEvent } from './options.js';
 import type { PlannedFile } from './outputs.js';
 import type { PhotoLocks } from './photo-locks.js';
+import type { PixelPool } from './pixel-pool.js';
 import type { Results } from './results.js';
 import type { ScanProblem } from './scan.js';
 
@@ -65,6 +66,8 @@ export interface RunContext {
   readonly locks: PhotoLocks;
   readonly results: Results;
   readonly model: ModelRunner;
+  /** Worker threads for all pixel work. */
+  readonly pixels: PixelPool;
   /** Photos decoded, composited and written at once. */
   readonly limiter: Limiter;
   /** Pixels that photos in flight may hold at once. */

@@ -4,6 +4,7 @@
  * Everything that can refuse the run (exit 2) does so here, before any photo is touched.
  */
 import { access, constants, mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openCache } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
@@ -23,6 +24,7 @@ import type { ColorizeOptions, RunEvent } from './options.js';
 import { lockOutputFolder } from './out-lock.js';
 import { planOutputs } from './outputs.js';
 import { PhotoLocks } from './photo-locks.js';
+import { PixelPool } from './pixel-pool.js';
 import { Results } from './results.js';
 import { scanPaths } from './scan.js';
 
@@ -106,6 +108,7 @@ export async function openRun(opts: ColorizeOptions): Promise<RunContext> {
       locks,
       results: new Results(cache, locks, opts.size, opts.ttlMs, (message) => emit({ type: 'warning', message })),
       model: new ModelRunner(opts, timings, emit),
+      pixels: new PixelPool(Math.min(opts.concurrency, availableParallelism())),
       limiter: new Limiter(Math.max(1, opts.concurrency)),
       budget: PixelBudget.forBytes(opts.memoryBudget ?? defaultMemoryBudget()),
       stop: new RunStop(opts.signal),
@@ -129,4 +132,5 @@ export async function closeRun(ctx: RunContext): Promise<void> {
   await ctx.releaseOutputFolder();
   await ctx.cache.close();
   await ctx.model.close();
+  await ctx.pixels.close();
 }

@@ -6,10 +6,9 @@
  */
 import { encodeAb, quantizeAb, type AbPlanes } from '../../chroma/codec.js';
 import { DdcolorError } from '../../errors.js';
-import { decodeImage, pixelCount, type DecodedImage } from '../../image/decode.js';
-import { encodeImage } from '../../image/encode.js';
-import { composite } from '../../model/ddcolor.js';
+import { pixelCount, type DecodedImage } from '../../image/decode.js';
 import { keyOf, type Prepared, type RunContext } from '../context.js';
+import type { PixelTimings } from '../pixel-work.js';
 import { writeOutput } from './write.js';
 
 /** Run `work` within the concurrency limit, holding the photo's pixels of the memory budget. */
@@ -24,33 +23,25 @@ function heavy(ctx: RunContext, p: Prepared, work: () => Promise<void>): Promise
   });
 }
 
-async function decode(ctx: RunContext, p: Prepared, size: number | null): Promise<DecodedImage> {
-  const t = performance.now();
-  try {
-    return await decodeImage(p.file.path, size, ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {});
-  } finally {
-    ctx.timings.decodeMs += performance.now() - t;
-  }
+/** Add a worker task's own timings to the run's. */
+function count(ctx: RunContext, t: PixelTimings): void {
+  ctx.timings.decodeMs += t.decodeMs;
+  ctx.timings.compositeMs += t.compositeMs;
+  ctx.timings.encodeMs += t.encodeMs;
 }
 
-/** Composite the photo's L with `ab`, encode, write. */
-async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage, ab: AbPlanes): Promise<void> {
-  let t = performance.now();
-  const rgb = composite(decoded.L, decoded.width, decoded.height, ab);
-  ctx.timings.compositeMs += performance.now() - t;
-  t = performance.now();
-  const bytes = await encodeImage({
-    source: p.file.path,
-    rgb,
-    width: decoded.width,
-    height: decoded.height,
-    alpha: decoded.alpha,
+/** Composite the photo's L with `ab`, encode (in a worker; `decoded` moves there), write. */
+async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null, ab: AbPlanes): Promise<void> {
+  const rendered = await ctx.pixels.render({
+    path: p.file.path,
+    ...(decoded ? { decoded } : {}),
+    ab,
     format: p.file.format,
     quality: ctx.opts.quality,
-    decode: ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {},
+    ...(ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {}),
   });
-  ctx.timings.encodeMs += performance.now() - t;
-  await writeOutput(ctx, p, bytes);
+  count(ctx, rendered.timings);
+  await writeOutput(ctx, p, rendered.bytes);
 }
 
 /** A photo whose result is known or coming: decode its L, composite, write (a `hit`). */
@@ -65,7 +56,7 @@ export async function fromResult(ctx: RunContext, p: Prepared, result: Promise<A
   await heavy(ctx, p, async () => {
     if (ctx.stop.stopped) return ctx.ledger.notProcessed(p.index, ctx.stop.why);
     try {
-      await render(ctx, p, await decode(ctx, p, null), ab);
+      await render(ctx, p, null, ab);
       ctx.ledger.finish(p.index, 'hit');
     } catch (err) {
       ctx.ledger.fail(p.index, err);
@@ -115,14 +106,15 @@ export function produce(ctx: RunContext, p: Prepared): Promise<void> {
   });
 }
 
-/** Decode for the model and infer; null (the photo finished as failed) when either fails. */
+/** Decode for the model (in a worker) and infer; null (the photo finished as failed) when either fails. */
 async function infer(ctx: RunContext, p: Prepared, giveUp: (err: unknown) => void): Promise<{ decoded: DecodedImage; ab: AbPlanes } | null> {
   const { batcher } = ctx.model;
   const S = ctx.opts.size;
   batcher.expect();
-  let decoded: DecodedImage;
+  let prepared;
   try {
-    decoded = await decode(ctx, p, S);
+    prepared = await ctx.pixels.prepare({ path: p.file.path, size: S, ...(ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {}) });
+    count(ctx, prepared.timings);
   } catch (err) {
     batcher.cancel();
     giveUp(err);
@@ -130,8 +122,8 @@ async function infer(ctx: RunContext, p: Prepared, giveUp: (err: unknown) => voi
     return null;
   }
   try {
-    const raw = await batcher.infer(decoded.small!);
-    return { decoded, ab: quantizeAb(raw, S, S) };
+    const raw = await batcher.infer(prepared.planes);
+    return { decoded: prepared.decoded, ab: quantizeAb(raw, S, S) };
   } catch (err) {
     giveUp(err);
     // A model or device that cannot work here stops the run: every other photo would fail the same way.

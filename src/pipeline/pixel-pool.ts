@@ -1,0 +1,46 @@
+/**
+ * The pool of worker threads that does a run's pixel work (piscina), one per core by default:
+ * decoding, the model's input, the composite and the encode never run on the main thread.
+ * Buffers are transferred both ways; a decoded photo handed back for its render is moved, not copied.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { AbPlanes } from '../chroma/codec.js';
+import type { DecodedImage } from '../image/decode.js';
+import type { PrepareTask, Prepared, Rendered, RenderTask } from './pixel-work.js';
+
+export class PixelPool {
+  private readonly pool: Piscina;
+
+  constructor(threads = availableParallelism()) {
+    this.pool = new Piscina({
+      filename: new URL('./pixel-worker.js', import.meta.url).href,
+      minThreads: 1,
+      maxThreads: Math.max(1, threads),
+      // Tasks wait in the run's own limiter, not here.
+      idleTimeout: 30_000,
+    });
+  }
+
+  get threads(): number {
+    return this.pool.options.maxThreads;
+  }
+
+  prepare(task: Omit<PrepareTask, 'kind'>): Promise<Prepared> {
+    return this.pool.run({ ...task, kind: 'prepare' }) as Promise<Prepared>;
+  }
+
+  /** Render from a decoded photo (moved to the worker: the caller must not use it after) or from the file. */
+  render(task: Omit<RenderTask, 'kind' | 'ab'> & { ab: AbPlanes; decoded?: DecodedImage }): Promise<Rendered> {
+    const transferList: ArrayBuffer[] = [];
+    if (task.decoded) {
+      transferList.push(task.decoded.pixels.buffer as ArrayBuffer);
+      if (task.decoded.alpha) transferList.push(task.decoded.alpha.buffer as ArrayBuffer);
+    }
+    return this.pool.run({ ...task, kind: 'render' }, { transferList }) as Promise<Rendered>;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The pixel work of one photo, as run in a worker thread of the pixel pool: decoding, the model's
+ * input, the L channel, the composite and the encode. Each task returns fresh buffers that move
+ * back to the main thread without a copy; the main thread only coordinates and feeds the model.
+ */
+import type { AbPlanes } from '../chroma/codec.js';
+import { decodeImage, shrinkForModel, type DecodedImage } from '../image/decode.js';
+import { encodeImage, type OutputFormat } from '../image/encode.js';
+import { lightness } from '../image/lab.js';
+import { composite, preprocess } from '../model/ddcolor.js';
+
+/** Milliseconds spent in each part of a task. */
+export interface PixelTimings {
+  decodeMs: number;
+  compositeMs: number;
+  encodeMs: number;
+}
+
+export interface PrepareTask {
+  kind: 'prepare';
+  path: string;
+  size: number;
+  maxPixels?: number;
+}
+
+export interface Prepared {
+  decoded: DecodedImage;
+  /** The model's input for this photo: 3 planes of size*size (R, G, B in [0, 1]). */
+  planes: Float32Array;
+  timings: PixelTimings;
+}
+
+export interface RenderTask {
+  kind: 'render';
+  /** The scan: decoded here when `decoded` is not given (a cache hit), and its metadata. */
+  path: string;
+  decoded?: DecodedImage;
+  ab: AbPlanes;
+  format: OutputFormat;
+  quality: number;
+  maxPixels?: number;
+}
+
+export interface Rendered {
+  bytes: Uint8Array;
+  timings: PixelTimings;
+}
+
+export type PixelTask = PrepareTask | RenderTask;
+
+function since(t: number): number {
+  return performance.now() - t;
+}
+
+/** Decode a photo and make its model input. */
+export async function prepareForModel(task: PrepareTask): Promise<Prepared> {
+  const t = performance.now();
+  const decoded = await decodeImage(task.path, task.maxPixels ? { maxPixels: task.maxPixels } : {});
+  const planes = new Float32Array(3 * task.size * task.size);
+  preprocess(shrinkForModel(decoded, task.size), planes, 0);
+  return { decoded, planes, timings: { decodeMs: since(t), compositeMs: 0, encodeMs: 0 } };
+}
+
+/** The colorized photo's file bytes: the photo's own L with the result's ab, encoded. */
+export async function renderOutput(task: RenderTask): Promise<Rendered> {
+  const decodeOptions = task.maxPixels ? { maxPixels: task.maxPixels } : {};
+  let t = performance.now();
+  const decoded = task.decoded ?? (await decodeImage(task.path, decodeOptions));
+  const decodeMs = task.decoded ? 0 : since(t);
+  t = performance.now();
+  const { width, height } = decoded;
+  const rgb = composite(lightness(decoded.pixels, decoded.channels, width * height), width, height, task.ab);
+  const compositeMs = since(t);
+  t = performance.now();
+  const bytes = await encodeImage({ source: task.path, rgb, width, height, alpha: decoded.alpha, format: task.format, quality: task.quality, decode: decodeOptions });
+  const out = new Uint8Array(bytes.byteLength);
+  out.set(bytes);
+  return { bytes: out, timings: { decodeMs, compositeMs, encodeMs: since(t) } };
+}

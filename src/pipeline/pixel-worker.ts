@@ -1,0 +1,34 @@
+/**
+ * The pixel pool's worker thread (piscina): runs one task of pixel-work.ts and moves its buffers
+ * back to the main thread instead of copying them. Parallelism comes from the pool, so libvips
+ * runs one thread here.
+ */
+import { move, Piscina } from 'piscina';
+import sharp from 'sharp';
+import { prepareForModel, renderOutput, type PixelTask, type Prepared, type Rendered } from './pixel-work.js';
+
+sharp.concurrency(1);
+
+/** A result whose buffers are transferred, not cloned, to the main thread. */
+function moving<T>(value: T, buffers: ArrayBufferLike[]): T {
+  const transferable = {
+    get [Piscina.transferableSymbol]() {
+      return buffers;
+    },
+    get [Piscina.valueSymbol]() {
+      return value;
+    },
+  };
+  return move(transferable as unknown as Parameters<typeof move>[0]) as unknown as T;
+}
+
+export default async function run(task: PixelTask): Promise<Prepared | Rendered> {
+  if (task.kind === 'prepare') {
+    const r = await prepareForModel(task);
+    const buffers = [r.decoded.pixels.buffer, r.planes.buffer];
+    if (r.decoded.alpha) buffers.push(r.decoded.alpha.buffer);
+    return moving(r, buffers);
+  }
+  const r = await renderOutput(task);
+  return moving(r, [r.bytes.buffer]);
+}
