@@ -76,13 +76,16 @@ test("the model's input is the L channel as gray RGB: equal planes whose Lab has
   assert.deepEqual(labToRgbFloat(100, 0, 0).map((v) => Math.round(v * 1e6) / 1e6), [1, 1, 1]);
 });
 
-test('L of in-between (resized) values is exact, and agrees with the 8-bit table at 8-bit codes', () => {
+test('L of in-between (resized) values is within 1e-3 of the exact conversion, and agrees with the 8-bit table at 8-bit codes', () => {
   const codes = Float32Array.from({ length: 256 }, (_, i) => i / 255);
   const L = lightnessFloat(codes, 1, 256);
   const table = lightness(Uint8Array.from({ length: 256 }, (_, i) => i), 1, 256);
-  for (let i = 0; i < 256; i++) close(L[i]!, table[i]!, 1e-4, `gray ${i}`);
+  for (let i = 0; i < 256; i++) {
+    close(L[i]!, table[i]!, 1e-3, `gray ${i}`);
+    close(L[i]!, rgbToLab(i, i, i)[0], 1e-3, `gray ${i}, exact`);
+  }
   const rgb = Float32Array.from([0.25, 0.5, 0.75, 0.1234, 0.9876, 0.5555]);
   const Lrgb = lightnessFloat(rgb, 3, 2);
-  close(Lrgb[0]!, rgbToLab(0.25 * 255, 0.5 * 255, 0.75 * 255)[0], 1e-4, 'colour pixel 0');
-  close(Lrgb[1]!, rgbToLab(0.1234 * 255, 0.9876 * 255, 0.5555 * 255)[0], 1e-4, 'colour pixel 1');
+  close(Lrgb[0]!, rgbToLab(0.25 * 255, 0.5 * 255, 0.75 * 255)[0], 1e-3, 'colour pixel 0');
+  close(Lrgb[1]!, rgbToLab(0.1234 * 255, 0.9876 * 255, 0.5555 * 255)[0], 1e-3, 'colour pixel 1');
 });

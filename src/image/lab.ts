@@ -140,34 +140,65 @@ export function lightness(pixels: Uint8Array, channels: 1 | 3, count: number): F
   return out;
 }
 
+/** A smooth function of [0, 1] sampled in `steps` intervals, for linear interpolation. */
+function sampled(fn: (v: number) => number, steps: number): Float64Array {
+  const t = new Float64Array(steps + 2);
+  for (let i = 0; i <= steps + 1; i++) t[i] = fn(Math.min(1, i / steps));
+  return t;
+}
+
+const CURVE_STEPS = 16384;
+/** sRGB-encoded [0, 1] -> linear light, interpolated (off by under 1e-7 from the exact curve). */
+const SRGB_TO_LINEAR_CURVE = sampled(srgbToLinear, CURVE_STEPS);
+/** Linear light [0, 1] -> sRGB-encoded, interpolated (off by under 2e-5). */
+const LINEAR_TO_SRGB_CURVE = sampled(linearToSrgb, CURVE_STEPS);
+
+function onCurve(table: Float64Array, v: number): number {
+  if (v <= 0) return table[0]!;
+  if (v >= 1) return table[CURVE_STEPS]!;
+  const x = v * CURVE_STEPS;
+  const i = x | 0;
+  return table[i]! + (table[i + 1]! - table[i]!) * (x - i);
+}
+
 /**
- * The L channel of interleaved sRGB-encoded values in [0, 1] (1 or 3 channels), computed exactly:
- * the photo shrunk to the model's input holds in-between values no 8-bit table covers.
+ * The L channel of interleaved sRGB-encoded values in [0, 1] (1 or 3 channels): the photo shrunk
+ * to the model's input holds in-between values no 8-bit table covers, so the curves are sampled
+ * finely and interpolated (within 1e-3 of L computed exactly).
  */
 export function lightnessFloat(values: Float32Array, channels: 1 | 3, count: number): Float32Array {
   const out = new Float32Array(count);
+  const lin = SRGB_TO_LINEAR_CURVE;
   for (let i = 0, p = 0; i < count; i++, p += channels) {
     const y =
       channels === 1
-        ? srgbToLinear(values[p]!)
-        : 0.2126729 * srgbToLinear(values[p]!) + 0.7151522 * srgbToLinear(values[p + 1]!) + 0.072175 * srgbToLinear(values[p + 2]!);
-    out[i] = 116 * labF(y) - 16;
+        ? onCurve(lin, values[p]!)
+        : 0.2126729 * onCurve(lin, values[p]!) + 0.7151522 * onCurve(lin, values[p + 1]!) + 0.072175 * onCurve(lin, values[p + 2]!);
+    out[i] = 116 * labFFast(y) - 16;
   }
   return out;
 }
 
+/** With a = b = 0, X = Xn·Y and Z = Zn·Y: each linear channel is a fixed multiple of Y (about 1). */
+const GRAY_GAIN = {
+  r: 3.2404542 * D65.X - 1.5371385 - 0.4985314 * D65.Z,
+  g: -0.969266 * D65.X + 1.8760108 + 0.041556 * D65.Z,
+  b: 0.0556434 * D65.X - 0.2040259 + 1.0572252 * D65.Z,
+};
+
 /**
  * Lab with a = b = 0 back to RGB: the gray picture DDColor's model is fed. With a = b = 0 the
- * colour is the D65 white scaled to the pixel's luminance, so each channel is sRGB(Y).
+ * colour is the D65 white scaled to the pixel's luminance, so each channel is sRGB(gain·Y).
  * Writes R, G, B planes (CHW) of one image into `out` starting at `offset`, values in [0, 1].
  */
 export function grayPlanesFromL(L: Float32Array, out: Float32Array, offset: number): void {
   const n = L.length;
+  const curve = LINEAR_TO_SRGB_CURVE;
   for (let i = 0; i < n; i++) {
-    const [r, g, b] = labToRgbFloat(L[i]!, 0, 0);
-    out[offset + i] = r;
-    out[offset + n + i] = g;
-    out[offset + 2 * n + i] = b;
+    const y = labFInv((L[i]! + 16) / 116);
+    out[offset + i] = onCurve(curve, GRAY_GAIN.r * y);
+    out[offset + n + i] = onCurve(curve, GRAY_GAIN.g * y);
+    out[offset + 2 * n + i] = onCurve(curve, GRAY_GAIN.b * y);
   }
 }
 
