@@ -40,7 +40,7 @@ const W = 4000;
 const H = 3000;
 const px = new Uint8Array(W * H * 3);
 for (let i = 0; i < px.length; i++) px[i] = (i * 2654435761) >>> 24;
-const L = time('L channel of a 12 MP colour (RGB) scan', () => lightness(px, 3, W * H));
+time('L channel of a 12 MP colour (RGB) scan', () => lightness(px, 3, W * H));
 const grayPx = new Uint8Array(W * H).map((_, i) => (i * 2654435761) >>> 24);
 time('L channel of a 12 MP gray scan', () => lightness(grayPx, 1, W * H));
 const S = 512;
@@ -51,7 +51,9 @@ const q = quantizeAb(ab, S, S);
 const value = time('encode ab 512x512 (quantized, deflated)', () => encodeAb(q), 5);
 console.log(`${'  cached value size'.padEnd(48)} ${(value.length / 1024).toFixed(1).padStart(8)} KB`);
 time('decode and verify ab 512x512', () => decodeAb(value, S), 5);
-time('composite 12 MP (bilinear ab + Lab -> sRGB)', () => composite(L, W, H, q));
+const scratchRgb = new Uint8Array(W * H * 3);
+time('composite 12 MP colour (L, bilinear ab, Lab -> sRGB)', () => composite({ pixels: px, channels: 3, width: W, height: H }, q, scratchRgb));
+time('composite 12 MP gray', () => composite({ pixels: grayPx, channels: 1, width: W, height: H }, q, scratchRgb));
 
 const dir = await mkdtemp(join(tmpdir(), 'ddcolor-bench-'));
 try {

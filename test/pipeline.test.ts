@@ -507,3 +507,33 @@ test('interrupted in the middle of a large run: every photo is accounted for exa
   assert.equal(events, 600, 'one file event per photo');
   assert.ok(t.notProcessed > 0 && t.failed === 0, JSON.stringify(t));
 });
+
+test("outputs carry the scan's EXIF (orientation reset), its XMP and the sRGB profile, in JPEG, PNG and WebP, pixels untouched", async () => {
+  const dir = await tempDir();
+  const src = join(dir, 'in');
+  await mkdir(src);
+  const xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Lake 1952</dc:title></rdf:Description></rdf:RDF></x:xmpmeta>';
+  await sharp(fx.CAMERAMAN)
+    .resize(120, 80, { fit: 'fill' })
+    .jpeg({ quality: 92 })
+    .withMetadata({ orientation: 6 })
+    .withExif({ IFD0: { Make: 'Kodak', Model: 'Brownie', ImageDescription: 'Grandma at the lake' }, IFD2: { DateTimeOriginal: '1952:07:14 15:30:00' } })
+    .withXmp(xmp)
+    .toFile(join(src, 'lake.jpg'));
+  for (const format of ['jpg', 'png', 'webp'] as const) {
+    const out = join(dir, `out-${format}`);
+    const report = await colorize(options([src], out, { kind: 'none' }, { format }));
+    assert.equal(report.totals.inferred, 1, JSON.stringify(report.files));
+    const file = join(out, `lake.${format}`);
+    const m = await sharp(file).metadata();
+    assert.deepEqual([m.width, m.height], [80, 120], `${format}: upright`);
+    assert.ok(m.orientation === undefined || m.orientation === 1, `${format}: orientation reset (${m.orientation})`);
+    const exif = m.exif?.toString('latin1') ?? '';
+    for (const s of ['Kodak', 'Brownie', 'Grandma at the lake', '1952:07:14']) assert.ok(exif.includes(s), `${format}: EXIF keeps ${s}`);
+    assert.ok(m.xmp?.toString('utf8').includes('Lake 1952'), `${format}: XMP kept`);
+    assert.ok(m.icc && m.icc.toString('latin1').includes('s\0R\0G\0B'), `${format}: sRGB profile`);
+    // The pixels are the composite's: decoding with or without the profile gives the same numbers.
+    const [managed, rawPx] = await Promise.all([sharp(file).raw().toBuffer(), sharp(file).keepIccProfile().raw().toBuffer()]);
+    assert.deepEqual(managed, rawPx, `${format}: the profile changes no pixel`);
+  }
+});

@@ -1,11 +1,12 @@
 /**
- * Encoding the colorized picture. The pixels are laid over the scan itself (sharp's `source`
- * blend replaces them), so the output keeps the scan's EXIF (date taken, camera, description), XMP
- * and IPTC where the format can hold them, with the orientation reset (the pixels are upright) and
- * an sRGB ICC profile. Returns the encoded file's bytes; the pipeline writes them.
+ * Encoding the colorized picture into the bytes of its output file (the pipeline writes them). The
+ * output keeps the scan's EXIF (date taken, camera, description), XMP and IPTC where the format can
+ * hold them, with the orientation reset (the pixels are upright), and carries an sRGB ICC profile.
  */
-import type { Sharp } from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { openUpright, type DecodeOptions } from './decode.js';
+import { embedMetadata } from './embed.js';
+import { readMetadata, srgbIccProfile } from './metadata.js';
 
 export type OutputFormat = 'png' | 'jpg' | 'webp' | 'tiff' | 'gif';
 export const FORMAT_CHOICES = ['same', 'png', 'jpg', 'webp', 'tiff'] as const;
@@ -84,8 +85,24 @@ function withAlpha(req: EncodeRequest): { pixels: Uint8Array; channels: 3 | 4 } 
   return { pixels: out, channels: 4 };
 }
 
-/** The output file's bytes. */
+/**
+ * The output file's bytes. JPEG, PNG and WebP are encoded from the pixels alone and given the
+ * scan's EXIF (orientation reset), XMP and IPTC and the sRGB profile as bytes (image/embed.ts):
+ * the scan is not decoded again and no colour transform runs. TIFF keeps its metadata through
+ * libvips, by laying the pixels over the scan; GIF holds none.
+ */
 export async function encodeImage(req: EncodeRequest): Promise<Buffer> {
+  if (req.format === 'tiff') return encodeOverSource(req);
+  const { pixels, channels } = withAlpha(req);
+  const raw = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  const bytes = await withFormat(sharp(raw, { raw: { width: req.width, height: req.height, channels } }), req.format, req.quality).toBuffer();
+  if (req.format === 'gif') return bytes;
+  const carried = await readMetadata(req.source).catch(() => ({ exif: null, xmp: null, iptc: null }));
+  return embedMetadata(bytes, req.format, { icc: await srgbIccProfile(), ...carried });
+}
+
+/** Lay the pixels over the scan itself, so libvips keeps its metadata (orientation reset). */
+async function encodeOverSource(req: EncodeRequest): Promise<Buffer> {
   const { pixels, channels } = withAlpha(req);
   const base = await openUpright(req.source, req.decode);
   const deepColour = (await base.metadata()).space === 'rgb16';

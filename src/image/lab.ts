@@ -121,12 +121,21 @@ function linearToSrgb8(v: number): number {
  */
 export function lightness(pixels: Uint8Array, channels: 1 | 3, count: number): Float32Array {
   const out = new Float32Array(count);
+  lightnessInto(pixels, channels, 0, count, out);
+  return out;
+}
+
+/**
+ * The L of `count` pixels from pixel `start` of interleaved 8-bit pixels, written to `out` from 0:
+ * a row at a time, so the composite needs no full-resolution L plane.
+ */
+export function lightnessInto(pixels: Uint8Array, channels: 1 | 3, start: number, count: number, out: Float32Array): void {
   if (channels === 1) {
-    for (let i = 0; i < count; i++) out[i] = GRAY8_TO_L[pixels[i]!]!;
-    return out;
+    for (let i = 0; i < count; i++) out[i] = GRAY8_TO_L[pixels[start + i]!]!;
+    return;
   }
   const lut = SRGB8_TO_LINEAR;
-  for (let i = 0, p = 0; i < count; i++, p += 3) {
+  for (let i = 0, p = start * 3; i < count; i++, p += 3) {
     const r = pixels[p]!;
     const g = pixels[p + 1]!;
     const b = pixels[p + 2]!;
@@ -137,7 +146,6 @@ export function lightness(pixels: Uint8Array, channels: 1 | 3, count: number): F
       out[i] = 116 * labFFast(y) - 16;
     }
   }
-  return out;
 }
 
 /** A smooth function of [0, 1] sampled in `steps` intervals, for linear interpolation. */

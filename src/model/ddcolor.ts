@@ -19,7 +19,7 @@ import type { AbPlanes } from '../chroma/codec.js';
  * code and grayscale scans are read right (1: ddcolor 0.1).
  */
 export const PROCESSING_VERSION = 2;
-import { grayPlanesFromL, labRowToSrgb8, lightnessFloat } from '../image/lab.js';
+import { grayPlanesFromL, labRowToSrgb8, lightnessFloat, lightnessInto } from '../image/lab.js';
 import { linearTaps } from '../image/resize.js';
 
 /** The photo shrunk to the model's input: interleaved sRGB-encoded values in [0, 1], size x size. */
@@ -40,12 +40,23 @@ export function preprocess(small: ModelInput, batch: Float32Array, index: number
   grayPlanesFromL(L, batch, index * 3 * n);
 }
 
+/** The photo's own pixels (8-bit gray or sRGB, interleaved) whose L the composite keeps. */
+export interface PhotoPixels {
+  pixels: Uint8Array;
+  channels: 1 | 3;
+  width: number;
+  height: number;
+}
+
 /**
- * Join full-resolution L (width*height) with quantized ab planes into interleaved 8-bit sRGB.
- * The ab planes are upsampled row by row, so memory stays at the L plane plus the output.
+ * Join the photo's own L with quantized ab planes into interleaved 8-bit sRGB. One pass a row: the
+ * row's L from the pixels, ab upsampled (vertical pass on the small source row, then horizontal),
+ * Lab -> sRGB; no full-resolution L or ab plane exists. `out` (width*height*3 or more) is reused
+ * when given.
  */
-export function composite(L: Float32Array, width: number, height: number, ab: AbPlanes): Uint8Array {
-  if (L.length !== width * height) throw new Error(`L has ${L.length} values, expected ${width * height}`);
+export function composite(photo: PhotoPixels, ab: AbPlanes, out?: Uint8Array): Uint8Array {
+  const { pixels, channels, width, height } = photo;
+  if (pixels.length !== width * height * channels) throw new Error(`${pixels.length} values for ${width}x${height}x${channels} pixels`);
   const { width: sw, height: sh, data } = ab;
   const planeA = sw * sh;
   // Dequantized planes (q - 128) as floats once, so the inner loop is pure arithmetic.
@@ -57,12 +68,12 @@ export function composite(L: Float32Array, width: number, height: number, ab: Ab
   }
   const xs = linearTaps(sw, width);
   const ys = linearTaps(sh, height);
+  const lRow = new Float32Array(width);
   const aRow = new Float32Array(width);
   const bRow = new Float32Array(width);
-  // Vertical pass first, on the (small) source row; then the horizontal pass per output pixel.
   const aSrc = new Float32Array(sw);
   const bSrc = new Float32Array(sw);
-  const out = new Uint8Array(width * height * 3);
+  const rgb = out && out.length >= width * height * 3 ? out.subarray(0, width * height * 3) : new Uint8Array(width * height * 3);
   const { i0: c0s, i1: c1s, f: fxs } = xs;
   for (let y = 0; y < height; y++) {
     const r0 = ys.i0[y]! * sw;
@@ -80,7 +91,8 @@ export function composite(L: Float32Array, width: number, height: number, ab: Ab
       aRow[x] = aSrc[c0]! + fx * (aSrc[c1]! - aSrc[c0]!);
       bRow[x] = bSrc[c0]! + fx * (bSrc[c1]! - bSrc[c0]!);
     }
-    labRowToSrgb8(L, y * width, aRow, bRow, out, y * width * 3, width);
+    lightnessInto(pixels, channels, y * width, width, lRow);
+    labRowToSrgb8(lRow, 0, aRow, bRow, rgb, y * width * 3, width);
   }
-  return out;
+  return rgb;
 }

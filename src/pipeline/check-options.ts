@@ -13,6 +13,9 @@ export function checkColorizeOptions(opts: ColorizeOptions): void {
   if (!Array.isArray(opts.paths) || opts.paths.length === 0) throw new InvalidOptionError('paths', opts.paths, 'at least one file or folder');
   opts.paths.forEach((p) => nonEmptyString('paths', p));
   nonEmptyString('outDir', opts.outDir);
+  if (typeof opts.model !== 'object' || opts.model === null || typeof opts.model.id !== 'string') {
+    throw new InvalidOptionError('model', opts.model, 'a model as inspectModel() describes it');
+  }
   modelSize('size', opts.size);
   if (opts.model.fixedSize !== null && opts.model.fixedSize !== opts.size) {
     throw new InvalidOptionError('size', opts.size, `${opts.model.fixedSize}, the model's fixed input size`);

@@ -6,7 +6,6 @@
 import type { AbPlanes } from '../chroma/codec.js';
 import { decodeImage, shrinkForModel, type DecodedImage } from '../image/decode.js';
 import { encodeImage, type OutputFormat } from '../image/encode.js';
-import { lightness } from '../image/lab.js';
 import { composite, preprocess } from '../model/ddcolor.js';
 
 /** Milliseconds spent in each part of a task. */
@@ -48,6 +47,14 @@ export interface Rendered {
 
 export type PixelTask = PrepareTask | RenderTask;
 
+let reused = new Uint8Array(0);
+
+/** The worker's composite buffer, grown when a photo needs more (tasks run one at a time in a worker). */
+function scratch(bytes: number): Uint8Array {
+  if (reused.length < bytes) reused = new Uint8Array(bytes);
+  return reused;
+}
+
 function since(t: number): number {
   return performance.now() - t;
 }
@@ -69,7 +76,7 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
   const decodeMs = task.decoded ? 0 : since(t);
   t = performance.now();
   const { width, height } = decoded;
-  const rgb = composite(lightness(decoded.pixels, decoded.channels, width * height), width, height, task.ab);
+  const rgb = composite(decoded, task.ab, scratch(width * height * 3));
   const compositeMs = since(t);
   t = performance.now();
   const bytes = await encodeImage({ source: task.path, rgb, width, height, alpha: decoded.alpha, format: task.format, quality: task.quality, decode: decodeOptions });
