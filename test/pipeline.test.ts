@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import type { CacheSpec } from '../src/cache/open.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { rgbToLab } from '../src/image/lab.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
+import { packageVersion } from '../src/version.js';
 import { linearAbModel, tintModel } from '../src/models/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
 import { scanPaths } from '../src/pipeline/scan.js';
@@ -508,30 +510,53 @@ test('interrupted in the middle of a large run: every photo is accounted for exa
   assert.ok(t.notProcessed > 0 && t.failed === 0, JSON.stringify(t));
 });
 
-test("outputs carry the scan's EXIF (orientation reset), its XMP and the sRGB profile, in JPEG, PNG and WebP, pixels untouched", async () => {
+/** Every tag exiftool reads in a file, by group:name (an independent reader of the metadata). */
+function exiftool(path: string): Record<string, unknown> {
+  const r = spawnSync('exiftool', ['-j', '-G1', '-a', '-n', path], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return (JSON.parse(r.stdout) as Array<Record<string, unknown>>)[0]!;
+}
+
+test("provenance in every output: IPTC digital source type, software, model; the scan's EXIF and XMP kept, orientation reset, sRGB profile", async () => {
   const dir = await tempDir();
   const src = join(dir, 'in');
   await mkdir(src);
-  const xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Lake 1952</dc:title></rdf:Description></rdf:RDF></x:xmpmeta>';
+  const xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="ScanSoft 2.1"><dc:title><rdf:Alt><rdf:li xml:lang="x-default">Lake 1952</rdf:li></rdf:Alt></dc:title></rdf:Description></rdf:RDF></x:xmpmeta>';
   await sharp(fx.CAMERAMAN)
     .resize(120, 80, { fit: 'fill' })
     .jpeg({ quality: 92 })
     .withMetadata({ orientation: 6 })
-    .withExif({ IFD0: { Make: 'Kodak', Model: 'Brownie', ImageDescription: 'Grandma at the lake' }, IFD2: { DateTimeOriginal: '1952:07:14 15:30:00' } })
+    .withExif({
+      IFD0: { Make: 'Kodak', Model: 'Brownie', ImageDescription: 'Grandma at the lake' },
+      IFD2: { DateTimeOriginal: '1952:07:14 15:30:00', PixelXDimension: '120', PixelYDimension: '80' },
+    })
     .withXmp(xmp)
     .toFile(join(src, 'lake.jpg'));
-  for (const format of ['jpg', 'png', 'webp'] as const) {
+  for (const format of ['jpg', 'png', 'webp', 'tiff'] as const) {
     const out = join(dir, `out-${format}`);
     const report = await colorize(options([src], out, { kind: 'none' }, { format }));
     assert.equal(report.totals.inferred, 1, JSON.stringify(report.files));
     const file = join(out, `lake.${format}`);
-    const m = await sharp(file).metadata();
-    assert.deepEqual([m.width, m.height], [80, 120], `${format}: upright`);
-    assert.ok(m.orientation === undefined || m.orientation === 1, `${format}: orientation reset (${m.orientation})`);
-    const exif = m.exif?.toString('latin1') ?? '';
-    for (const s of ['Kodak', 'Brownie', 'Grandma at the lake', '1952:07:14']) assert.ok(exif.includes(s), `${format}: EXIF keeps ${s}`);
-    assert.ok(m.xmp?.toString('utf8').includes('Lake 1952'), `${format}: XMP kept`);
-    assert.ok(m.icc && m.icc.toString('latin1').includes('s\0R\0G\0B'), `${format}: sRGB profile`);
+    const tags = exiftool(file);
+    const tag = (name: string): unknown => Object.entries(tags).find(([k]) => k.endsWith(`:${name}`))?.[1];
+    const what = `${format}: ${JSON.stringify(tags)}`;
+    assert.equal(tag('DigitalSourceType'), 'http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia', what);
+    assert.equal(tag('CreatorTool'), `ddcolor ${packageVersion()}`, `${what}: the scan's creator tool replaced`);
+    assert.equal(tag('ModelId'), tint.id, what);
+    assert.equal(tag('InputSize'), 64, what);
+    assert.equal(tag('Title'), 'Lake 1952', `${what}: the scan's XMP kept`);
+    if (format !== 'tiff') {
+      // libvips writes no EXIF into TIFF files: those keep the XMP above and the profile.
+      assert.equal(tag('Software'), `ddcolor ${packageVersion()}`, what);
+      assert.equal(tag('Make'), 'Kodak', what);
+      assert.equal(tag('Model'), 'Brownie', what);
+      assert.equal(tag('ImageDescription'), 'Grandma at the lake', what);
+      assert.equal(tag('DateTimeOriginal'), '1952:07:14 15:30:00', what);
+      assert.deepEqual([tag('ExifImageWidth'), tag('ExifImageHeight')], [80, 120], `${what}: EXIF dimensions upright`);
+    }
+    assert.ok(tag('Orientation') === undefined || tag('Orientation') === 1, `${what}: orientation reset`);
+    assert.deepEqual([tag('ImageWidth'), tag('ImageHeight')], [80, 120], `${what}: upright`);
+    assert.match(String(tag('ProfileDescription')), /sRGB/, `${what}: sRGB profile`);
     // The pixels are the composite's: decoding with or without the profile gives the same numbers.
     const [managed, rawPx] = await Promise.all([sharp(file).raw().toBuffer(), sharp(file).keepIccProfile().raw().toBuffer()]);
     assert.deepEqual(managed, rawPx, `${format}: the profile changes no pixel`);

@@ -6,6 +6,8 @@
 import sharp, { type Sharp } from 'sharp';
 import { openUpright, type DecodeOptions } from './decode.js';
 import { embedMetadata } from './embed.js';
+import { exifForOutput } from './exif.js';
+import { xmpForOutput, type Provenance } from './xmp.js';
 import { readMetadata, srgbIccProfile } from './metadata.js';
 
 export type OutputFormat = 'png' | 'jpg' | 'webp' | 'tiff' | 'gif';
@@ -44,6 +46,8 @@ export interface EncodeRequest {
   alpha: Uint8Array | null;
   format: OutputFormat;
   quality: number;
+  /** What made the output, written into its XMP and EXIF. */
+  provenance: Provenance;
   decode?: DecodeOptions;
 }
 
@@ -98,14 +102,20 @@ export async function encodeImage(req: EncodeRequest): Promise<Buffer> {
   const bytes = await withFormat(sharp(raw, { raw: { width: req.width, height: req.height, channels } }), req.format, req.quality).toBuffer();
   if (req.format === 'gif') return bytes;
   const carried = await readMetadata(req.source).catch(() => ({ exif: null, xmp: null, iptc: null }));
-  return embedMetadata(bytes, req.format, { icc: await srgbIccProfile(), ...carried });
+  return embedMetadata(bytes, req.format, {
+    icc: await srgbIccProfile(),
+    exif: exifForOutput(carried.exif, { software: req.provenance.software, width: req.width, height: req.height }),
+    xmp: xmpForOutput(carried.xmp, req.provenance),
+    iptc: carried.iptc,
+  });
 }
 
 /** Lay the pixels over the scan itself, so libvips keeps its metadata (orientation reset). */
 async function encodeOverSource(req: EncodeRequest): Promise<Buffer> {
   const { pixels, channels } = withAlpha(req);
   const base = await openUpright(req.source, req.decode);
-  const deepColour = (await base.metadata()).space === 'rgb16';
+  const meta = await base.metadata();
+  const deepColour = meta.space === 'rgb16';
   let s = base.composite([
     { input: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), raw: { width: req.width, height: req.height, channels }, blend: 'source' },
   ]);
@@ -114,6 +124,7 @@ async function encodeOverSource(req: EncodeRequest): Promise<Buffer> {
   // transforms the finished sRGB pixels again as if they were P3: colours shift. Those outputs
   // carry no profile (sRGB is what viewers assume), their EXIF and XMP are kept.
   s = deepColour ? s.keepExif().keepXmp() : s.keepMetadata().withIccProfile('srgb');
+  s = s.withExifMerge({ IFD0: { Software: req.provenance.software } }).withXmp(Buffer.from(xmpForOutput(meta.xmp ?? null, req.provenance)).toString('utf8'));
   s = withFormat(s, req.format, req.quality);
   return s.toBuffer();
 }

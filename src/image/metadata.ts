@@ -1,12 +1,12 @@
 /**
  * A scan's metadata as bytes, read from its header (no pixels decoded), to be carried to its
- * colorized output: EXIF (with the orientation reset: the output's pixels are upright), XMP and
- * IPTC. The output gets the sRGB ICC profile, since its pixels are sRGB.
+ * colorized output: EXIF, XMP and IPTC (image/exif.ts and image/xmp.ts make the output's from them).
+ * The output gets the sRGB ICC profile, since its pixels are sRGB.
  */
 import sharp from 'sharp';
 
 export interface CarriedMetadata {
-  /** A TIFF structure (what follows "Exif\0\0"), orientation set to 1. */
+  /** A TIFF structure (what follows "Exif\0\0"), as the scan has it. */
   exif: Uint8Array | null;
   /** The XMP packet. */
   xmp: Uint8Array | null;
@@ -15,14 +15,13 @@ export interface CarriedMetadata {
 }
 
 const EXIF_HEADER = Buffer.from('Exif\0\0', 'latin1');
-const ORIENTATION = 0x0112;
 
 /** The metadata of a file (or of bytes), read from its header. */
 export async function readMetadata(input: string | Buffer): Promise<CarriedMetadata> {
   const m = await sharp(input, { pages: 1, limitInputPixels: false }).metadata();
   const exif = m.exif ? tiffOf(m.exif) : null;
   return {
-    exif: exif ? withOrientationReset(exif) : null,
+    exif: exif ? new Uint8Array(exif) : null,
     xmp: m.xmp && m.xmp.length > 0 ? new Uint8Array(m.xmp) : null,
     iptc: m.iptc && m.iptc.subarray(0, 13).toString('latin1') === 'Photoshop 3.0' ? new Uint8Array(m.iptc) : null,
   };
@@ -33,27 +32,6 @@ function tiffOf(exif: Buffer): Buffer | null {
   const tiff = exif.subarray(0, 6).equals(EXIF_HEADER) ? exif.subarray(6) : exif;
   const order = tiff.subarray(0, 2).toString('latin1');
   return tiff.length >= 8 && (order === 'II' || order === 'MM') ? tiff : null;
-}
-
-/** A copy of a TIFF structure with IFD0's Orientation tag set to 1 (top-left), when it has one. */
-export function withOrientationReset(tiff: Uint8Array): Uint8Array {
-  const out = Buffer.from(tiff);
-  const le = out.toString('latin1', 0, 2) === 'II';
-  const u16 = (at: number): number => (le ? out.readUInt16LE(at) : out.readUInt16BE(at));
-  const u32 = (at: number): number => (le ? out.readUInt32LE(at) : out.readUInt32BE(at));
-  const ifd = u32(4);
-  if (ifd + 2 > out.length) return out;
-  const count = u16(ifd);
-  for (let k = 0; k < count; k++) {
-    const entry = ifd + 2 + k * 12;
-    if (entry + 12 > out.length) break;
-    // A SHORT value sits in the first two bytes of the entry's value field.
-    if (u16(entry) === ORIENTATION && u16(entry + 2) === 3) {
-      if (le) out.writeUInt16LE(1, entry + 8);
-      else out.writeUInt16BE(1, entry + 8);
-    }
-  }
-  return out;
 }
 
 let srgbProfile: Promise<Uint8Array> | null = null;

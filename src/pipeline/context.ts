@@ -6,6 +6,7 @@ import { cacheKey } from '../cache/keys.js';
 import type { CacheStore } from '../cache/store.js';
 import type { DdcolorError } from '../errors.js';
 import { PROCESSING_VERSION } from '../model/ddcolor.js';
+import type { Provenance } from '../image/xmp.js';
 import type { StageTimings } from '../report/report.js';
 import type { PixelBudget } from './budget.js';
 import type { FileStates } from './file-states.js';
@@ -73,6 +74,8 @@ export interface RunContext {
   /** Pixels that photos in flight may hold at once. */
   readonly budget: PixelBudget;
   readonly stop: RunStop;
+  /** What made the outputs: written into each one's XMP and EXIF. */
+  readonly provenance: Provenance;
   /** Photos whose lock another run holds, by content hash: looked up again later. */
   readonly deferred: Map<string, Prepared[]>;
   readonly counters: { lookups: number; lookupHits: number };

@@ -5,12 +5,13 @@
  */
 import { access, constants, mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { openCache } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
 import { DdcolorError, errorMessage } from '../errors.js';
 import { removeOnAbandon } from '../io/atomic-write.js';
 import type { StageTimings } from '../report/report.js';
+import { packageVersion } from '../version.js';
 import { defaultMemoryBudget, PixelBudget } from './budget.js';
 import { RunStop, type RunContext } from './context.js';
 import { FileStates } from './file-states.js';
@@ -112,6 +113,7 @@ export async function openRun(opts: ColorizeOptions): Promise<RunContext> {
       limiter: new Limiter(Math.max(1, opts.concurrency)),
       budget: PixelBudget.forBytes(opts.memoryBudget ?? defaultMemoryBudget()),
       stop: new RunStop(opts.signal),
+      provenance: { software: `ddcolor ${packageVersion()}`, modelName: basename(opts.model.path).replace(/\.onnx$/i, ''), modelId: opts.model.id, inputSize: opts.size },
       deferred: new Map(),
       counters: { lookups: 0, lookupHits: 0 },
       releaseOutputFolder,

@@ -6,6 +6,7 @@
 import type { AbPlanes } from '../chroma/codec.js';
 import { decodeImage, shrinkForModel, type DecodedImage } from '../image/decode.js';
 import { encodeImage, type OutputFormat } from '../image/encode.js';
+import type { Provenance } from '../image/xmp.js';
 import { composite, preprocess } from '../model/ddcolor.js';
 
 /** Milliseconds spent in each part of a task. */
@@ -37,6 +38,7 @@ export interface RenderTask {
   ab: AbPlanes;
   format: OutputFormat;
   quality: number;
+  provenance: Provenance;
   maxPixels?: number;
 }
 
@@ -79,7 +81,17 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
   const rgb = composite(decoded, task.ab, scratch(width * height * 3));
   const compositeMs = since(t);
   t = performance.now();
-  const bytes = await encodeImage({ source: task.path, rgb, width, height, alpha: decoded.alpha, format: task.format, quality: task.quality, decode: decodeOptions });
+  const bytes = await encodeImage({
+    source: task.path,
+    rgb,
+    width,
+    height,
+    alpha: decoded.alpha,
+    format: task.format,
+    quality: task.quality,
+    provenance: task.provenance,
+    decode: decodeOptions,
+  });
   const out = new Uint8Array(bytes.byteLength);
   out.set(bytes);
   return { bytes: out, timings: { decodeMs, compositeMs, encodeMs: since(t) } };
