@@ -123,7 +123,7 @@ async function benchManifest(dir: string): Promise<void> {
   const seed = new Manifest(dir);
   for (let i = 0; i < n; i++) {
     const rel = `box-${i >> 10}/folder-${(i >> 5) & 31}/scan-${i}.tif`;
-    await seed.record({ output: rel, input: `/archive/scans/${rel}`, inputSize: 12_345_678 + i, inputMtimeMs: 1.7e12 + i, sha256: createHash('sha256').update(rel).digest('hex'), modelId: '3594b9b53e35242b', modelSize: 512, processing: 2, format: 'tiff', quality: 90, outputSize: 23_456_789, outputMtimeMs: 1.7e12 + i });
+    await seed.record({ output: rel, input: `/archive/scans/${rel}`, inputSize: 12_345_678 + i, inputMtimeMs: 1.7e12 + i, sha256: createHash('sha256').update(rel).digest('hex'), modelId: '3594b9b53e35242b', modelSize: 512, processing: 2, format: 'tiff', quality: 90, saturation: 1, outputSize: 23_456_789, outputMtimeMs: 1.7e12 + i });
   }
   await seed.close();
   const bytes = (await stat(join(dir, MANIFEST_NAME))).size;
@@ -136,7 +136,7 @@ async function benchManifest(dir: string): Promise<void> {
   await m.save();
   const unchangedMs = performance.now() - t;
   // One photo changed: the manifest is compacted (rewritten) at the end of the run.
-  await m.record({ output: 'box-0/new.tif', input: '/archive/scans/box-0/new.tif', inputSize: 1, inputMtimeMs: 1, sha256: '0'.repeat(64), modelId: '3594b9b53e35242b', modelSize: 512, processing: 2, format: 'tiff', quality: 90, outputSize: 1, outputMtimeMs: 1 });
+  await m.record({ output: 'box-0/new.tif', input: '/archive/scans/box-0/new.tif', inputSize: 1, inputMtimeMs: 1, sha256: '0'.repeat(64), modelId: '3594b9b53e35242b', modelSize: 512, processing: 2, format: 'tiff', quality: 90, saturation: 1, outputSize: 1, outputMtimeMs: 1 });
   t = performance.now();
   await m.save();
   const rewriteMs = performance.now() - t;

@@ -384,6 +384,7 @@ test('manifest: many entries round-trip as a stream, a torn line is ignored, an 
     processing: 2,
     format: 'png',
     quality: 90,
+    saturation: 1,
     outputSize: 5000 + i,
     outputMtimeMs: 1.7e12 + i,
   });
@@ -561,4 +562,36 @@ test("provenance in every output: IPTC digital source type, software, model; the
     const [managed, rawPx] = await Promise.all([sharp(file).raw().toBuffer(), sharp(file).keepIccProfile().raw().toBuffer()]);
     assert.deepEqual(managed, rawPx, `${format}: the profile changes no pixel`);
   }
+});
+
+test('--saturation, --format and --quality re-render from the cache and never re-infer; saturation scales the chroma', async () => {
+  const dir = await tempDir();
+  const src = join(dir, 'in');
+  await mkdir(src);
+  // A gray gradient, where the model's colour is well inside the gamut.
+  const w = 96;
+  const gray = Buffer.from(Array.from({ length: w * 48 }, (_, i) => 80 + Math.round(((i % w) / w) * 90)));
+  await sharp(gray, { raw: { width: w, height: 48, channels: 1 } }).png().toFile(join(src, 'ramp.png'));
+  await writeFile(join(dir, 'lin.onnx'), linearAbModel(null, [[0, 0, 0], [0, 0, 0]], [12, -16]));
+  const model = await inspectModel(join(dir, 'lin.onnx'));
+  const cache: CacheSpec = { kind: 'file', dir: join(dir, 'cache') };
+  const out = join(dir, 'out');
+  const run = (extra: Partial<ColorizeOptions>): Promise<RunReport> => colorize(options([src], out, cache, { model, size: 32, format: 'png', ...extra }));
+  assert.equal((await run({})).totals.inferred, 1);
+  const [, a1, b1] = await labAt(join(out, 'ramp.png'), 48, 24);
+  for (const [extra, label] of [
+    [{ saturation: 1.5 }, 'saturation'],
+    [{ saturation: 1.5, quality: 70 }, 'quality'],
+    [{ saturation: 1.5, format: 'jpg' }, 'format'],
+  ] as Array<[Partial<ColorizeOptions>, string]>) {
+    const r = await run(extra);
+    assert.deepEqual([r.totals.hit, r.totals.inferred, r.totals.skipped], [1, 0, 0], `${label}: re-rendered from the cache`);
+  }
+  const [, a15, b15] = await labAt(join(out, 'ramp.png'), 48, 24);
+  assert.ok(Math.abs(a15 - 1.5 * a1) < 1.5 && Math.abs(b15 - 1.5 * b1) < 1.5, `chroma scaled 1.5x: a ${a1} -> ${a15}, b ${b1} -> ${b15}`);
+  assert.equal((await run({ saturation: 1.5, quality: 70 })).totals.skipped, 1, 'the same settings again: up to date');
+  const zero = await run({ saturation: 0 });
+  assert.equal(zero.totals.hit, 1);
+  const [, a0, b0] = await labAt(join(out, 'ramp.png'), 48, 24);
+  assert.ok(Math.abs(a0) < 1 && Math.abs(b0) < 1, `saturation 0 is gray: ${a0}, ${b0}`);
 });

@@ -16,7 +16,7 @@ import { DEFAULT_BATCH } from '../pipeline/batcher.js';
 import { colorize } from '../pipeline/run.js';
 import { writeMetrics } from '../report/metrics.js';
 import { reportText, writeReport } from '../report/report.js';
-import { parseDuration, parseIntIn, parseMemoryBudget, parseSizeFlag } from './parse.js';
+import { parseDuration, parseIntIn, parseMemoryBudget, parseSaturation, parseSizeFlag } from './parse.js';
 import { ensureWritableFile } from './writable.js';
 import { renderMode, RunRenderer, summary } from './render.js';
 
@@ -33,6 +33,7 @@ export interface ColorizeFlags {
   ttl: number;
   format: FormatChoice;
   quality: number;
+  saturation: number;
   force?: boolean;
   overwrite?: boolean;
   report?: string;
@@ -61,6 +62,7 @@ export function colorizeCommand(): Command {
     .addOption(new Option('--ttl <duration>', 'how long cached results live, e.g. 30d, 12h (0: forever)').argParser(parseDuration).default(parseDuration(DEFAULT_TTL), DEFAULT_TTL))
     .addOption(new Option('--format <format>', 'output format; same keeps the input format where it can be written, else png').choices(FORMAT_CHOICES).default('same'))
     .option('--quality <1-100>', 'quality for jpg, webp and tiff outputs', parseIntIn(1, 100), 90)
+    .option('--saturation <factor>', "scale the colours: 1 as the model made them, 1.2 livelier, 0.8 softer (0 to 4; changing it never re-infers)", parseSaturation, 1)
     .option('--force', 'ignore cached results and up-to-date outputs; infer everything again and refresh the cache')
     .option('--overwrite', 'replace outputs that ddcolor did not write or that were edited since (default: leave them and report the photo as failed)')
     .option('--report <file>', 'where to write the JSON report (default: <out>/ddcolor-report.json)')
@@ -123,6 +125,7 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
       ttlMs: flags.ttl,
       format: flags.format,
       quality: flags.quality,
+      saturation: flags.saturation,
       force: flags.force ?? false,
       overwrite: flags.overwrite ?? false,
       waitLock: flags.waitLock ?? false,

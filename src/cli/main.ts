@@ -25,6 +25,7 @@ const FLAGS: Record<string, string> = {
   ttlMs: '--ttl',
   format: '--format',
   quality: '--quality',
+  saturation: '--saturation',
   sha256: '--sha256',
   name: '--name',
 };

@@ -44,6 +44,13 @@ export function parseByteSize(value: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
+/** A saturation factor: a number from 0 to 4. */
+export function parseSaturation(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 4) throw new InvalidArgumentError(`expected a factor from 0 to 4 (1: the model's colours, 1.2: livelier, 0.8: softer), got "${value}"`);
+  return n;
+}
+
 /** The memory budget for photos in flight: a size (parseByteSize) of at least 64 MB. */
 export function parseMemoryBudget(value: string): number {
   const bytes = parseByteSize(value);

@@ -15,6 +15,8 @@ export interface Provenance {
   modelName: string;
   modelId: string;
   inputSize: number;
+  /** The chroma scale the output was composited with (1: the model's colours). */
+  saturation: number;
 }
 
 function escape(text: string): string {
@@ -26,7 +28,7 @@ function description(p: Provenance): string {
   return (
     `<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:ddcolor="${DDCOLOR_NS}"` +
     ` Iptc4xmpExt:DigitalSourceType="${DIGITAL_SOURCE_TYPE}" xmp:CreatorTool="${escape(p.software)}"` +
-    ` ddcolor:Model="${escape(p.modelName)}" ddcolor:ModelId="${escape(p.modelId)}" ddcolor:InputSize="${p.inputSize}"/>`
+    ` ddcolor:Model="${escape(p.modelName)}" ddcolor:ModelId="${escape(p.modelId)}" ddcolor:InputSize="${p.inputSize}" ddcolor:Saturation="${p.saturation}"/>`
   );
 }
 

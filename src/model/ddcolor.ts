@@ -52,19 +52,19 @@ export interface PhotoPixels {
  * Join the photo's own L with quantized ab planes into interleaved 8-bit sRGB. One pass a row: the
  * row's L from the pixels, ab upsampled (vertical pass on the small source row, then horizontal),
  * Lab -> sRGB; no full-resolution L or ab plane exists. `out` (width*height*3 or more) is reused
- * when given.
+ * when given. `saturation` scales a and b (chroma) before the conversion.
  */
-export function composite(photo: PhotoPixels, ab: AbPlanes, out?: Uint8Array): Uint8Array {
+export function composite(photo: PhotoPixels, ab: AbPlanes, out?: Uint8Array, saturation = 1): Uint8Array {
   const { pixels, channels, width, height } = photo;
   if (pixels.length !== width * height * channels) throw new Error(`${pixels.length} values for ${width}x${height}x${channels} pixels`);
   const { width: sw, height: sh, data } = ab;
   const planeA = sw * sh;
-  // Dequantized planes (q - 128) as floats once, so the inner loop is pure arithmetic.
+  // Dequantized planes (q - 128), scaled by the saturation, as floats once: the inner loop is pure arithmetic.
   const A = new Float32Array(planeA);
   const B = new Float32Array(planeA);
   for (let i = 0; i < planeA; i++) {
-    A[i] = data[i]! - 128;
-    B[i] = data[planeA + i]! - 128;
+    A[i] = (data[i]! - 128) * saturation;
+    B[i] = (data[planeA + i]! - 128) * saturation;
   }
   const xs = linearTaps(sw, width);
   const ys = linearTaps(sh, height);

@@ -89,6 +89,6 @@ export function keyOf(ctx: RunContext, sha: string): string {
 }
 
 /** What an output is made with, as the manifest records it. */
-export function outputParams(ctx: RunContext): { modelId: string; modelSize: number; processing: number; quality: number } {
-  return { modelId: ctx.opts.model.id, modelSize: ctx.opts.size, processing: PROCESSING_VERSION, quality: ctx.opts.quality };
+export function outputParams(ctx: RunContext): { modelId: string; modelSize: number; processing: number; quality: number; saturation: number } {
+  return { modelId: ctx.opts.model.id, modelSize: ctx.opts.size, processing: PROCESSING_VERSION, quality: ctx.opts.quality, saturation: ctx.opts.saturation ?? 1 };
 }

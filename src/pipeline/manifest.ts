@@ -33,6 +33,8 @@ export interface ManifestEntry {
   processing: number;
   format: string;
   quality: number;
+  /** The chroma scale of the composite (1 in lines written before it existed). */
+  saturation: number;
   outputSize: number;
   outputMtimeMs: number;
 }
@@ -47,7 +49,8 @@ function isEntry(v: unknown): v is ManifestEntry {
     typeof e.modelId === 'string' &&
     typeof e.format === 'string' &&
     ['inputSize', 'inputMtimeMs', 'modelSize', 'quality', 'outputSize', 'outputMtimeMs'].every((k) => typeof e[k] === 'number') &&
-    (e.processing === undefined || typeof e.processing === 'number')
+    (e.processing === undefined || typeof e.processing === 'number') &&
+    (e.saturation === undefined || typeof e.saturation === 'number')
   );
 }
 
@@ -81,6 +84,7 @@ export class Manifest {
           if (!isEntry(v)) this.dirty = true;
           else {
             v.processing ??= 1;
+            v.saturation ??= 1;
             const before = this.entries.get(v.output);
             if (before) {
               this.dirty = true;

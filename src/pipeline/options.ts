@@ -29,6 +29,8 @@ export interface ColorizeOptions {
   ttlMs: number;
   format: FormatChoice;
   quality: number;
+  /** Chroma scale applied when compositing (1: the model's colours; 0: gray; 1.3: livelier). Changing it never re-infers. */
+  saturation?: number;
   force: boolean;
   /** Replace outputs that ddcolor did not write, or that were changed since (default: leave them, and fail the photo). */
   overwrite?: boolean;

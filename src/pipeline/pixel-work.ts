@@ -38,6 +38,8 @@ export interface RenderTask {
   ab: AbPlanes;
   format: OutputFormat;
   quality: number;
+  /** Chroma scale (1: as the model made it). */
+  saturation: number;
   provenance: Provenance;
   maxPixels?: number;
 }
@@ -78,7 +80,7 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
   const decodeMs = task.decoded ? 0 : since(t);
   t = performance.now();
   const { width, height } = decoded;
-  const rgb = composite(decoded, task.ab, scratch(width * height * 3));
+  const rgb = composite(decoded, task.ab, scratch(width * height * 3), task.saturation);
   const compositeMs = since(t);
   t = performance.now();
   const bytes = await encodeImage({

@@ -38,6 +38,7 @@ async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null
     ab,
     format: p.file.format,
     quality: ctx.opts.quality,
+    saturation: ctx.opts.saturation ?? 1,
     provenance: ctx.provenance,
     ...(ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {}),
   });

@@ -57,6 +57,7 @@ async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): 
     ours.modelSize === params.modelSize &&
     ours.processing === params.processing &&
     ours.quality === params.quality &&
+    ours.saturation === params.saturation &&
     ours.format === file.format;
   if (!opts.force && upToDate) {
     if (!known || ours !== manifest.get(file.outputRel)) await manifest.record({ ...ours, input: file.path, inputSize: st.size, inputMtimeMs: st.mtimeMs });
