@@ -18,6 +18,7 @@ import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
 import { scanPaths } from '../src/pipeline/scan.js';
 import { Manifest, MANIFEST_NAME, type ManifestEntry } from '../src/pipeline/manifest.js';
 import type { RunReport } from '../src/report/report.js';
+import { KINDS, SIZE } from './colour-kinds.js';
 import * as fx from './fixtures.js';
 import { ALBUM, cleanup, tempDir } from './helpers.js';
 
@@ -594,4 +595,42 @@ test('--saturation, --format and --quality re-render from the cache and never re
   assert.equal(zero.totals.hit, 1);
   const [, a0, b0] = await labAt(join(out, 'ramp.png'), 48, 24);
   assert.ok(Math.abs(a0) < 1 && Math.abs(b0) < 1, `saturation 0 is gray: ${a0}, ${b0}`);
+});
+
+test('--skip-color leaves colour photos alone (also faded ones) and colorizes gray, tinted and toned scans; the next run does not read them again', async () => {
+  const dir = await tempDir();
+  const src = join(dir, 'in');
+  await mkdir(src);
+  for (const [name, kind] of Object.entries(KINDS)) {
+    await sharp(await kind.make(), { raw: { ...SIZE, channels: 3 } }).png().toFile(join(src, `${name}.png`));
+  }
+  for (const f of ['cameraman.png', 'coins.png', 'family/cat.jpg']) await copyFile(join(ALBUM, f), join(src, `album-${f.split('/').pop()}`));
+  const out = join(dir, 'out');
+  const cache: CacheSpec = { kind: 'file', dir: join(dir, 'cache') };
+  const report = await colorize(options([src], out, cache, { skipColor: true }));
+  const byFile = new Map(report.files.map((f) => [f.input.split('/').pop()!, f]));
+  for (const [name, kind] of Object.entries(KINDS)) {
+    const f = byFile.get(`${name}.png`)!;
+    if (kind.colour) {
+      assert.deepEqual([f.status, f.reason, f.output], ['skipped', 'already in colour', null], `${name} is colour`);
+      await assert.rejects(stat(join(out, `${name}.png`)), `${name}: nothing written`);
+    } else assert.equal(f.status, 'inferred', `${name} is not colour: colorized`);
+  }
+  for (const f of ['album-cameraman.png', 'album-coins.png', 'album-cat.jpg']) assert.equal(byFile.get(f)!.status, 'inferred', `${f}: the sample album is black and white`);
+  const colourCount = Object.values(KINDS).filter((k) => k.colour).length;
+  assert.equal(report.totals.skipped, colourCount);
+  assert.equal(report.totals.inferred, Object.keys(KINDS).length - colourCount + 3, 'no inference spent on colour photos');
+  const again = await colorize(options([src], out, cache, { skipColor: true }));
+  assert.equal(again.totals.skipped, again.totals.files, 'all skipped again');
+  assert.equal(again.timings.decodeMs, 0, 'colour photos are not decoded again');
+  assert.equal(again.timings.hashMs, 0, 'nor hashed');
+  // A colour photo whose result is cached (colorized before without --skip-color) is still left alone.
+  const plain = join(dir, 'plain');
+  await colorize(options([join(src, 'painted.png')], plain, cache));
+  const hit = await colorize(options([join(src, 'painted.png')], join(dir, 'other'), cache, { skipColor: true }));
+  assert.deepEqual([hit.files[0]!.status, hit.files[0]!.reason], ['skipped', 'already in colour']);
+  assert.equal(hit.model.device, null, 'the model is never loaded');
+  // A high threshold colorizes even the faded print.
+  const lenient = await colorize(options([join(src, 'faded-print.png')], join(dir, 'lenient'), { kind: 'none' }, { skipColor: true, colorThreshold: 50 }));
+  assert.equal(lenient.totals.inferred, 1);
 });

@@ -16,7 +16,8 @@ import { DEFAULT_BATCH } from '../pipeline/batcher.js';
 import { colorize } from '../pipeline/run.js';
 import { writeMetrics } from '../report/metrics.js';
 import { reportText, writeReport } from '../report/report.js';
-import { parseDuration, parseIntIn, parseMemoryBudget, parseSaturation, parseSizeFlag } from './parse.js';
+import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
+import { parseColorThreshold, parseDuration, parseIntIn, parseMemoryBudget, parseSaturation, parseSizeFlag } from './parse.js';
 import { ensureWritableFile } from './writable.js';
 import { renderMode, RunRenderer, summary } from './render.js';
 
@@ -34,6 +35,8 @@ export interface ColorizeFlags {
   format: FormatChoice;
   quality: number;
   saturation: number;
+  skipColor?: boolean;
+  colorThreshold: number;
   force?: boolean;
   overwrite?: boolean;
   report?: string;
@@ -63,6 +66,8 @@ export function colorizeCommand(): Command {
     .addOption(new Option('--format <format>', 'output format; same keeps the input format where it can be written, else png').choices(FORMAT_CHOICES).default('same'))
     .option('--quality <1-100>', 'quality for jpg, webp and tiff outputs', parseIntIn(1, 100), 90)
     .option('--saturation <factor>', "scale the colours: 1 as the model made them, 1.2 livelier, 0.8 softer (0 to 4; changing it never re-infers)", parseSaturation, 1)
+    .option('--skip-color', 'leave photos that are already in colour alone (toned, tinted and gray-as-RGB scans are still colorized)')
+    .option('--color-threshold <chroma>', 'with --skip-color: how colourful a photo must be to count as colour (a chroma; default 6)', parseColorThreshold, DEFAULT_COLOUR_THRESHOLD)
     .option('--force', 'ignore cached results and up-to-date outputs; infer everything again and refresh the cache')
     .option('--overwrite', 'replace outputs that ddcolor did not write or that were edited since (default: leave them and report the photo as failed)')
     .option('--report <file>', 'where to write the JSON report (default: <out>/ddcolor-report.json)')
@@ -126,6 +131,8 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
       format: flags.format,
       quality: flags.quality,
       saturation: flags.saturation,
+      skipColor: flags.skipColor ?? false,
+      colorThreshold: flags.colorThreshold,
       force: flags.force ?? false,
       overwrite: flags.overwrite ?? false,
       waitLock: flags.waitLock ?? false,

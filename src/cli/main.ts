@@ -26,6 +26,7 @@ const FLAGS: Record<string, string> = {
   format: '--format',
   quality: '--quality',
   saturation: '--saturation',
+  colorThreshold: '--color-threshold',
   sha256: '--sha256',
   name: '--name',
 };

@@ -51,6 +51,13 @@ export function parseSaturation(value: string): number {
   return n;
 }
 
+/** The --skip-color threshold: a chroma of 0 or more. */
+export function parseColorThreshold(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a chroma of 0 or more (6: the default), got "${value}"`);
+  return n;
+}
+
 /** The memory budget for photos in flight: a size (parseByteSize) of at least 64 MB. */
 export function parseMemoryBudget(value: string): number {
   const bytes = parseByteSize(value);

@@ -29,6 +29,7 @@ export function checkColorizeOptions(opts: ColorizeOptions): void {
   if (opts.saturation !== undefined && !(typeof opts.saturation === 'number' && opts.saturation >= 0 && opts.saturation <= 4)) {
     throw new InvalidOptionError('saturation', opts.saturation, 'a factor from 0 to 4 (1: the model\'s colours)');
   }
+  if (opts.colorThreshold !== undefined) atLeast('colorThreshold', opts.colorThreshold, 0, 'a chroma of 0 or more (default 6)');
   if (opts.memoryBudget !== undefined) atLeast('memoryBudget', opts.memoryBudget, 1, 'bytes, 1 or more (photos larger than the budget run one at a time)');
   if (opts.maxPixels !== undefined) integerIn('maxPixels', opts.maxPixels, 1, Number.MAX_SAFE_INTEGER);
   if (opts.threads !== undefined) integerIn('threads', opts.threads, 1, 1024);

@@ -29,6 +29,8 @@ export interface Prepared {
   size: number;
   mtimeMs: number;
   sha: string;
+  /** An output of ddcolor's is at its place (its manifest entry is kept when the photo turns out to be in colour). */
+  hasOutput: boolean;
 }
 
 /** Whether the run is stopping, and why: interrupted (the signal) or a fatal configuration error. */

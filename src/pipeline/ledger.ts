@@ -29,6 +29,19 @@ export class Ledger {
     r.status = status;
     r.error = error;
     if (status === 'failed' || status === 'not-processed') r.output = null;
+    this.count(r, status);
+  }
+
+  /** Skipped for a reason (nothing written): `already in colour`. */
+  skip(index: number, reason: string): void {
+    const r = this.records[index]!;
+    r.status = 'skipped';
+    r.reason = reason;
+    r.output = null;
+    this.count(r, 'skipped');
+  }
+
+  private count(r: FileRecord, status: FileStatus): void {
     if (status === 'not-processed') this.totals.notProcessed++;
     else this.totals[status]++;
     this.done++;

@@ -37,6 +37,8 @@ export interface ManifestEntry {
   saturation: number;
   outputSize: number;
   outputMtimeMs: number;
+  /** Set when the photo was left alone as already in colour (--skip-color): no output (sizes -1). */
+  colourfulness?: number;
 }
 
 function isEntry(v: unknown): v is ManifestEntry {
@@ -50,7 +52,8 @@ function isEntry(v: unknown): v is ManifestEntry {
     typeof e.format === 'string' &&
     ['inputSize', 'inputMtimeMs', 'modelSize', 'quality', 'outputSize', 'outputMtimeMs'].every((k) => typeof e[k] === 'number') &&
     (e.processing === undefined || typeof e.processing === 'number') &&
-    (e.saturation === undefined || typeof e.saturation === 'number')
+    (e.saturation === undefined || typeof e.saturation === 'number') &&
+    (e.colourfulness === undefined || typeof e.colourfulness === 'number')
   );
 }
 

@@ -31,6 +31,10 @@ export interface ColorizeOptions {
   quality: number;
   /** Chroma scale applied when compositing (1: the model's colours; 0: gray; 1.3: livelier). Changing it never re-infers. */
   saturation?: number;
+  /** Leave photos that are already in colour alone: skipped, nothing written, no inference. */
+  skipColor?: boolean;
+  /** How colourful a photo must be to count as colour (image/colourfulness.ts; default 6). */
+  colorThreshold?: number;
   force: boolean;
   /** Replace outputs that ddcolor did not write, or that were changed since (default: leave them, and fail the photo). */
   overwrite?: boolean;

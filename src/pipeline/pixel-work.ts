@@ -4,6 +4,7 @@
  * back to the main thread without a copy; the main thread only coordinates and feeds the model.
  */
 import type { AbPlanes } from '../chroma/codec.js';
+import { colourfulness } from '../image/colourfulness.js';
 import { decodeImage, shrinkForModel, type DecodedImage } from '../image/decode.js';
 import { encodeImage, type OutputFormat } from '../image/encode.js';
 import type { Provenance } from '../image/xmp.js';
@@ -25,6 +26,8 @@ export interface PrepareTask {
 
 export interface Prepared {
   decoded: DecodedImage;
+  /** How colourful the photo is (image/colourfulness.ts). */
+  colourfulness: number;
   /** The model's input for this photo: 3 planes of size*size (R, G, B in [0, 1]). */
   planes: Float32Array;
   timings: PixelTimings;
@@ -41,11 +44,15 @@ export interface RenderTask {
   /** Chroma scale (1: as the model made it). */
   saturation: number;
   provenance: Provenance;
+  /** With --skip-color: render nothing when the photo is more colourful than this. */
+  skipColourAbove?: number;
   maxPixels?: number;
 }
 
 export interface Rendered {
-  bytes: Uint8Array;
+  /** The output file's bytes; null when the photo is already in colour (skipColourAbove). */
+  bytes: Uint8Array | null;
+  colourfulness: number | null;
   timings: PixelTimings;
 }
 
@@ -69,7 +76,8 @@ export async function prepareForModel(task: PrepareTask): Promise<Prepared> {
   const decoded = await decodeImage(task.path, task.maxPixels ? { maxPixels: task.maxPixels } : {});
   const planes = new Float32Array(3 * task.size * task.size);
   preprocess(shrinkForModel(decoded, task.size), planes, 0);
-  return { decoded, planes, timings: { decodeMs: since(t), compositeMs: 0, encodeMs: 0 } };
+  const colour = colourfulness(decoded.pixels, decoded.channels, decoded.width, decoded.height);
+  return { decoded, colourfulness: colour, planes, timings: { decodeMs: since(t), compositeMs: 0, encodeMs: 0 } };
 }
 
 /** The colorized photo's file bytes: the photo's own L with the result's ab, encoded. */
@@ -78,6 +86,11 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
   let t = performance.now();
   const decoded = task.decoded ?? (await decodeImage(task.path, decodeOptions));
   const decodeMs = task.decoded ? 0 : since(t);
+  let colour: number | null = null;
+  if (task.skipColourAbove !== undefined) {
+    colour = colourfulness(decoded.pixels, decoded.channels, decoded.width, decoded.height);
+    if (colour > task.skipColourAbove) return { bytes: null, colourfulness: colour, timings: { decodeMs, compositeMs: 0, encodeMs: 0 } };
+  }
   t = performance.now();
   const { width, height } = decoded;
   const rgb = composite(decoded, task.ab, scratch(width * height * 3), task.saturation);
@@ -96,5 +109,5 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
   });
   const out = new Uint8Array(bytes.byteLength);
   out.set(bytes);
-  return { bytes: out, timings: { decodeMs, compositeMs, encodeMs: since(t) } };
+  return { bytes: out, colourfulness: colour, timings: { decodeMs, compositeMs, encodeMs: since(t) } };
 }

@@ -30,5 +30,5 @@ export default async function run(task: PixelTask): Promise<Prepared | Rendered>
     return moving(r, buffers);
   }
   const r = await renderOutput(task);
-  return moving(r, [r.bytes.buffer]);
+  return r.bytes ? moving(r, [r.bytes.buffer]) : r;
 }

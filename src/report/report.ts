@@ -20,6 +20,8 @@ export interface FileRecord {
   sha256: string | null;
   status: FileStatus;
   error: string | null;
+  /** Why a photo was skipped when it was not up to date (`already in colour`). */
+  reason?: string;
 }
 
 export interface Totals {

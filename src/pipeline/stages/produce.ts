@@ -7,7 +7,10 @@
 import { encodeAb, quantizeAb, type AbPlanes } from '../../chroma/codec.js';
 import { DdcolorError } from '../../errors.js';
 import { pixelCount, type DecodedImage } from '../../image/decode.js';
-import { keyOf, type Prepared, type RunContext } from '../context.js';
+import { DEFAULT_COLOUR_THRESHOLD } from '../../image/colourfulness.js';
+import { keyOf, outputParams, type Prepared, type RunContext } from '../context.js';
+
+export const ALREADY_IN_COLOUR = 'already in colour';
 import type { PixelTimings } from '../pixel-work.js';
 import { writeOutput } from './write.js';
 
@@ -30,8 +33,42 @@ function count(ctx: RunContext, t: PixelTimings): void {
   ctx.timings.encodeMs += t.encodeMs;
 }
 
-/** Composite the photo's L with `ab`, encode (in a worker; `decoded` moves there), write. */
-async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null, ab: AbPlanes): Promise<void> {
+/** Thrown to the photos waiting on a result that will not come: the photo is already in colour. */
+class AlreadyInColour extends Error {
+  constructor(readonly colourfulness: number) {
+    super('already in colour');
+  }
+}
+
+/** With --skip-color: how colourful a photo may be and still be colorized. */
+function colourLimit(ctx: RunContext): number | undefined {
+  return ctx.opts.skipColor ? (ctx.opts.colorThreshold ?? DEFAULT_COLOUR_THRESHOLD) : undefined;
+}
+
+/** A photo already in colour: skipped with its reason, remembered so the next run does not read it again. */
+async function skipColour(ctx: RunContext, p: Prepared, colourfulness: number): Promise<void> {
+  // An output made earlier (without --skip-color) stays ddcolor's: its entry is kept.
+  if (!p.hasOutput) await ctx.manifest.record({
+    output: p.file.outputRel,
+    input: p.file.path,
+    inputSize: p.size,
+    inputMtimeMs: p.mtimeMs,
+    sha256: p.sha,
+    ...outputParams(ctx),
+    format: p.file.format,
+    outputSize: -1,
+    outputMtimeMs: -1,
+    colourfulness,
+  });
+  ctx.ledger.skip(p.index, ALREADY_IN_COLOUR);
+}
+
+/**
+ * Composite the photo's L with `ab`, encode (in a worker; `decoded` moves there), write. A photo
+ * decoded here (a hit) is first checked for colour with --skip-color: false when it is in colour.
+ */
+async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null, ab: AbPlanes): Promise<boolean> {
+  const limit = decoded ? undefined : colourLimit(ctx);
   const rendered = await ctx.pixels.render({
     path: p.file.path,
     ...(decoded ? { decoded } : {}),
@@ -40,10 +77,16 @@ async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null
     quality: ctx.opts.quality,
     saturation: ctx.opts.saturation ?? 1,
     provenance: ctx.provenance,
+    ...(limit !== undefined ? { skipColourAbove: limit } : {}),
     ...(ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {}),
   });
   count(ctx, rendered.timings);
+  if (!rendered.bytes) {
+    await skipColour(ctx, p, rendered.colourfulness ?? 0);
+    return false;
+  }
   await writeOutput(ctx, p, rendered.bytes);
+  return true;
 }
 
 /** A photo whose result is known or coming: decode its L, composite, write (a `hit`). */
@@ -52,14 +95,14 @@ export async function fromResult(ctx: RunContext, p: Prepared, result: Promise<A
   try {
     ab = await result;
   } catch (err) {
-    ctx.ledger.fail(p.index, err);
+    if (err instanceof AlreadyInColour) await skipColour(ctx, p, err.colourfulness);
+    else ctx.ledger.fail(p.index, err);
     return;
   }
   await heavy(ctx, p, async () => {
     if (ctx.stop.stopped) return ctx.ledger.notProcessed(p.index, ctx.stop.why);
     try {
-      await render(ctx, p, null, ab);
-      ctx.ledger.finish(p.index, 'hit');
+      if (await render(ctx, p, null, ab)) ctx.ledger.finish(p.index, 'hit');
     } catch (err) {
       ctx.ledger.fail(p.index, err);
     }
@@ -96,6 +139,10 @@ export function produce(ctx: RunContext, p: Prepared): Promise<void> {
     }
     const made = await infer(ctx, p, giveUp);
     if (!made) return;
+    if ('colourfulness' in made) {
+      giveUp(new AlreadyInColour(made.colourfulness));
+      return skipColour(ctx, p, made.colourfulness);
+    }
     result.resolve(made.ab);
     ctx.results.inflight.delete(p.sha);
     ctx.results.store(p.sha, keyOf(ctx, p.sha), encodeAb(made.ab));
@@ -109,7 +156,11 @@ export function produce(ctx: RunContext, p: Prepared): Promise<void> {
 }
 
 /** Decode for the model (in a worker) and infer; null (the photo finished as failed) when either fails. */
-async function infer(ctx: RunContext, p: Prepared, giveUp: (err: unknown) => void): Promise<{ decoded: DecodedImage; ab: AbPlanes } | null> {
+async function infer(
+  ctx: RunContext,
+  p: Prepared,
+  giveUp: (err: unknown) => void,
+): Promise<{ decoded: DecodedImage; ab: AbPlanes } | { colourfulness: number } | null> {
   const { batcher } = ctx.model;
   const S = ctx.opts.size;
   batcher.expect();
@@ -122,6 +173,11 @@ async function infer(ctx: RunContext, p: Prepared, giveUp: (err: unknown) => voi
     giveUp(err);
     ctx.ledger.fail(p.index, err);
     return null;
+  }
+  const limit = colourLimit(ctx);
+  if (limit !== undefined && prepared.colourfulness > limit) {
+    batcher.cancel();
+    return { colourfulness: prepared.colourfulness };
   }
   try {
     const raw = await batcher.infer(prepared.planes);

@@ -5,7 +5,9 @@
  */
 import { stat } from 'node:fs/promises';
 import { sha256File } from '../../io/hash.js';
+import { DEFAULT_COLOUR_THRESHOLD } from '../../image/colourfulness.js';
 import { outputParams, type Prepared, type RunContext } from '../context.js';
+import { ALREADY_IN_COLOUR } from './produce.js';
 import { Limiter } from '../limiter.js';
 import type { PlannedFile } from '../outputs.js';
 
@@ -49,6 +51,12 @@ async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): 
   const sha = known ? entry.sha256 : await hashPhoto(ctx, index, file);
   if (sha === null) return null;
   ledger.setSha(index, sha);
+  // Found in colour by an earlier run with --skip-color, and unchanged since: not read again.
+  const limit = opts.skipColor ? (opts.colorThreshold ?? DEFAULT_COLOUR_THRESHOLD) : undefined;
+  if (limit !== undefined && known && entry.colourfulness !== undefined && entry.colourfulness > limit) {
+    ledger.skip(index, ALREADY_IN_COLOUR);
+    return null;
+  }
   const params = outputParams(ctx);
   const upToDate =
     ours &&
@@ -73,7 +81,7 @@ async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): 
     );
     return null;
   }
-  return { index, file, size: st.size, mtimeMs: st.mtimeMs, sha };
+  return { index, file, size: st.size, mtimeMs: st.mtimeMs, sha, hasOutput: ours !== undefined };
 }
 
 async function hashPhoto(ctx: RunContext, index: number, file: PlannedFile): Promise<string | null> {
