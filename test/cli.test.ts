@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { tintModel } from '../src/models/tiny-model.js';
-import { ALBUM, TLS_DIR, cleanup, runCli, startRedis, startTlsRedis, tempDir } from './helpers.js';
+import { packageVersion } from '../src/version.js';
+import { ALBUM, ROOT, TLS_DIR, cleanup, runCli, startRedis, startTlsRedis, tempDir } from './helpers.js';
 
 let dir: string;
 let model: string;
@@ -179,4 +181,20 @@ test('rediss:// with a user and password: TLS and ACL, only ddcolor: keys, clear
   r = await runCli(['cache', 'invalidate', '--all', '--yes', '--cache', url, '--json'], trust);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((JSON.parse(r.stdout) as { removed: number }).removed, 3);
+});
+
+test('every command and subcommand shows one worked example in its --help', async () => {
+  for (const cmd of [[], ['colorize'], ['cache'], ['cache', 'stats'], ['cache', 'invalidate'], ['cache', 'prune'], ['models'], ['models', 'list'], ['models', 'pull'], ['models', 'verify'], ['doctor']]) {
+    const r = await runCli([...cmd, '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`Example:\\n  \\$ ddcolor ${cmd.join(' ')}`), `ddcolor ${cmd.join(' ')} --help`);
+    assert.doesNotMatch(r.stdout + r.stderr, /npm warn/i);
+  }
+});
+
+test('npx ddcolor runs without npm warnings about the project settings', () => {
+  const r = spawnSync('npx', ['ddcolor', '--version'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), packageVersion());
+  assert.equal(r.stderr.trim(), '', 'nothing on stderr');
 });

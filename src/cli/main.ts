@@ -46,7 +46,29 @@ export function buildProgram(): Command {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
   }
+  addExamples(program, '');
   return program;
+}
+
+/** One worked example per command, shown at the end of its --help. */
+const EXAMPLES: Record<string, string> = {
+  '': 'ddcolor colorize ~/scans -o ~/colorized',
+  colorize: 'ddcolor colorize ./album -o ./colorized --format jpg --saturation 1.1 --skip-color',
+  cache: 'ddcolor cache stats --cache redis://localhost:6379',
+  'cache stats': 'ddcolor cache stats --cache redis://localhost:6379 --json',
+  'cache invalidate': 'ddcolor cache invalidate ./album/cat.jpg --preset person',
+  'cache prune': 'ddcolor cache prune --max-size 2GB',
+  models: 'ddcolor models pull tiny-512-int8',
+  'models list': 'ddcolor models list --json',
+  'models pull': 'ddcolor models pull tiny-512-int8',
+  'models verify': 'ddcolor models verify',
+  doctor: 'ddcolor doctor',
+};
+
+function addExamples(cmd: Command, path: string): void {
+  const example = EXAMPLES[path];
+  if (example) cmd.addHelpText('after', `\nExample:\n  $ ${example}\n`);
+  for (const sub of cmd.commands) addExamples(sub, path ? `${path} ${sub.name()}` : sub.name());
 }
 
 /** Run the CLI with `argv` (process.argv form); resolves to the exit code. */
