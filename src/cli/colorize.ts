@@ -14,6 +14,7 @@ import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js
 import { DEVICES, inspectModel, type Device } from '../model/session.js';
 import { DEFAULT_BATCH } from '../pipeline/batcher.js';
 import { colorize } from '../pipeline/run.js';
+import { writeHtmlPage } from '../report/html.js';
 import { writeMetrics } from '../report/metrics.js';
 import { reportText, writeReport } from '../report/report.js';
 import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
@@ -41,6 +42,7 @@ export interface ColorizeFlags {
   overwrite?: boolean;
   report?: string;
   metrics?: string;
+  html?: string | boolean;
   waitLock?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -72,6 +74,7 @@ export function colorizeCommand(): Command {
     .option('--overwrite', 'replace outputs that ddcolor did not write or that were edited since (default: leave them and report the photo as failed)')
     .option('--report <file>', 'where to write the JSON report (default: <out>/ddcolor-report.json)')
     .option('--json', 'print the report to stdout, and nothing else there')
+    .option('--html [file]', 'also write a before/after page of the run, with thumbnails beside it (default: <out>/index.html)')
     .option('--metrics <file>', 'also write Prometheus text-format metrics of the run to this file (for node_exporter)')
     .option('--wait-lock', 'if another run is writing to the output folder, wait for it instead of exiting')
     .option('-q, --quiet', 'no progress and no summary; warnings and failures only')
@@ -93,6 +96,8 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
   const reportPath = resolve(flags.report ?? join(outDir, 'ddcolor-report.json'));
   if (flags.report !== undefined) await ensureWritableFile(reportPath, '--report');
   if (flags.metrics !== undefined) await ensureWritableFile(resolve(flags.metrics), '--metrics');
+  const htmlPath = flags.html === undefined || flags.html === false ? null : resolve(typeof flags.html === 'string' ? flags.html : join(outDir, 'index.html'));
+  if (htmlPath && typeof flags.html === 'string') await ensureWritableFile(htmlPath, '--html');
   const device = flags.device;
   // Without --batch-size the batch follows the provider the session gets (4 on CUDA, 1 on the CPU),
   // so --device auto on a GPU machine batches too; photos in flight cover a full batch plus two.
@@ -142,9 +147,10 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
     renderer.stop();
     await writeReport(reportPath, report);
     if (flags.metrics) await writeMetrics(resolve(flags.metrics), report);
+    if (htmlPath) await writeHtmlPage(report, htmlPath);
     if (flags.json) {
       for (const block of reportText(report)) if (!process.stdout.write(block)) await once(process.stdout, 'drain');
-    } else if (!flags.quiet) process.stdout.write(summary(report, reportPath));
+    } else if (!flags.quiet) process.stdout.write(summary(report, reportPath, htmlPath));
     if (report.interrupted) return 130;
     return report.totals.failed > 0 ? 1 : 0;
   } finally {

@@ -117,7 +117,7 @@ export class RunRenderer {
 }
 
 /** The end-of-run summary: counts, hit rate, time, where the report is. */
-export function summary(report: RunReport, reportPath: string): string {
+export function summary(report: RunReport, reportPath: string, htmlPath: string | null = null): string {
   const t = report.totals;
   const rate = report.hitRate === null ? 'n/a' : `${(report.hitRate * 100).toFixed(1)}%`;
   const lines = [
@@ -126,5 +126,6 @@ export function summary(report: RunReport, reportPath: string): string {
     `Model ${report.model.id} at ${report.model.inputSize}px on ${report.model.device ?? 'no device (nothing needed the model)'}; cache ${report.cache.backend === 'none' ? 'none' : `${report.cache.backend} ${report.cache.location}`}${report.cache.degraded ? ' (DEGRADED: ran without it)' : ''}`,
     `Outputs in ${report.output}; report: ${reportPath}`,
   ];
+  if (htmlPath) lines.push(`Before/after page: file://${htmlPath}`);
   return lines.join('\n') + '\n';
 }

@@ -22,6 +22,8 @@ export interface FileRecord {
   error: string | null;
   /** Why a photo was skipped when it was not up to date (`already in colour`). */
   reason?: string;
+  /** Milliseconds of work on this photo (decoding to writing, its wait for the model included). */
+  ms?: number;
 }
 
 export interface Totals {

@@ -18,10 +18,12 @@ import { writeOutput } from './write.js';
 function heavy(ctx: RunContext, p: Prepared, work: () => Promise<void>): Promise<void> {
   return ctx.limiter.run(async () => {
     const giveBack = await ctx.budget.acquire(await pixelCount(p.file.path));
+    const t = performance.now();
     try {
       await work();
     } finally {
       giveBack();
+      ctx.ledger.records[p.index]!.ms = Math.round(performance.now() - t);
     }
   });
 }

@@ -1,0 +1,107 @@
+/**
+ * The before/after page (`--html`): a self-contained `index.html` with a card per photo of the run,
+ * the original and the colorized photo on top of each other, and a slider (an `<input type=range>`,
+ * usable by keyboard and screen readers) that moves the line between them. Thumbnails are written
+ * beside it (`.ddcolor-thumbs/`, named after the content so a re-run reuses them) and loaded lazily,
+ * so a page of thousands of photos opens fast. No CDN, no server: it opens from file://.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { writeTextAtomically } from '../io/atomic-write.js';
+import { thumbnail, uprightSize } from '../image/thumbnail.js';
+import type { FileRecord, RunReport } from './report.js';
+
+export const THUMBS_DIR = '.ddcolor-thumbs';
+
+interface Card {
+  record: FileRecord;
+  before: string | null;
+  after: string | null;
+  size: { width: number; height: number } | null;
+  outputBytes: number | null;
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** A thumbnail of `file` in the thumbnails folder, made unless one of the same content is there. */
+async function thumbOf(file: string, key: string, dir: string): Promise<string | null> {
+  const name = `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.jpg`;
+  const dest = join(dir, name);
+  try {
+    await stat(dest);
+  } catch {
+    try {
+      await thumbnail(file, dest);
+    } catch {
+      return null;
+    }
+  }
+  return name;
+}
+
+async function card(record: FileRecord, thumbs: string): Promise<Card> {
+  const out = record.output ? await stat(record.output).catch(() => null) : null;
+  const before = await thumbOf(record.input, `before:${record.sha256 ?? record.input}`, thumbs);
+  const after = record.output && out ? await thumbOf(record.output, `after:${record.output}:${out.size}:${out.mtimeMs}`, thumbs) : null;
+  return { record, before, after, size: await uprightSize(record.input), outputBytes: out?.size ?? null };
+}
+
+function kb(bytes: number): string {
+  return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
+function renderCard(c: Card, pageDir: string, thumbsRel: string, index: number): string {
+  const r = c.record;
+  const name = basename(r.input);
+  const status = r.reason ? `${r.status}: ${r.reason}` : r.status;
+  const facts = [c.size ? `${c.size.width}×${c.size.height}` : null, c.outputBytes !== null ? kb(c.outputBytes) : null, r.ms !== undefined ? `${Math.round(r.ms)} ms` : null].filter(Boolean).join(' · ');
+  const img = (file: string, alt: string, cls: string): string => `<img class="${cls}" src="${escape(`${thumbsRel}/${file}`)}" alt="${escape(alt)}" loading="lazy" decoding="async">`;
+  const pictures =
+    c.before && c.after
+      ? `<div class="compare">${img(c.before, `${name}, original`, 'before')}${img(c.after, `${name}, colorized`, 'after')}</div>` +
+        `<input type="range" min="0" max="100" value="50" aria-label="Move the line between the original (left) and the colorized photo (right) of ${escape(name)}">`
+      : c.before
+        ? `<div class="single">${img(c.before, `${name}, original`, 'before')}</div>`
+        : `<div class="single missing">no preview</div>`;
+  const link = r.output ? `<a href="${escape(relative(pageDir, r.output).split('\\\\').join('/'))}">open</a>` : '';
+  const error = r.error ? `<p class="error">${escape(r.error)}</p>` : '';
+  return `<li class="card ${r.status}" id="photo-${index}"><figure>${pictures}<figcaption><span class="name">${escape(name)}</span> <span class="status">${escape(status)}</span><br><span class="facts">${escape(facts)}</span> ${link}${error}</figcaption></figure></li>`;
+}
+
+const STYLE = `body{font:15px/1.4 system-ui,sans-serif;margin:1.5rem;background:#f6f4ef;color:#222}
+h1{font-size:1.4rem;margin:0 0 .3rem}.totals{margin:0 0 1.2rem;color:#444}
+ul{list-style:none;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:1rem}
+.card{background:#fff;border-radius:8px;padding:.6rem;box-shadow:0 1px 3px #0002}.card figure{margin:0}
+.compare{position:relative;line-height:0}.compare img{width:100%;height:auto;display:block}
+.compare .after{position:absolute;inset:0;height:100%;object-fit:cover;clip-path:inset(0 0 0 50%)}
+.single img{width:100%;height:auto}.missing{padding:2rem;text-align:center;color:#888}
+input[type=range]{width:100%;margin:.4rem 0 0}.status{font-weight:600}.failed .status,.error{color:#b00020}
+.skipped .status{color:#555}.facts{color:#666;font-size:.9em}.error{margin:.3rem 0 0;font-size:.9em;overflow-wrap:anywhere}`;
+
+/** Keeps each card's line where its slider is. */
+const SCRIPT = `for(const c of document.querySelectorAll('.card')){const r=c.querySelector('input[type=range]');const a=c.querySelector('.after');if(!r||!a)continue;const set=()=>{a.style.clipPath='inset(0 0 0 '+r.value+'%)'};r.addEventListener('input',set);set()}`;
+
+function* page(report: RunReport, cards: Card[], pageDir: string, thumbsRel: string): Generator<string> {
+  const t = report.totals;
+  const totals = [`${t.files} photos`, `${t.inferred} inferred`, `${t.hit} from cache`, `${t.skipped} skipped`, `${t.failed} failed`, t.notProcessed ? `${t.notProcessed} not processed` : null].filter(Boolean).join(' · ');
+  yield `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`;
+  yield `<title>ddcolor: ${escape(report.output)}</title><style>${STYLE}</style></head><body>`;
+  yield `<h1>Colorized photos</h1><p class="totals">${escape(totals)} — ${escape(report.finishedAt)}, ${(report.durationMs / 1000).toFixed(1)} s, model ${escape(report.model.id)} at ${report.model.inputSize}px</p><ul>`;
+  for (let i = 0; i < cards.length; i++) yield renderCard(cards[i]!, pageDir, thumbsRel, i);
+  yield `</ul><script>${SCRIPT}</script></body></html>\n`;
+}
+
+/** Write the page for `report` at `path` (thumbnails beside it); returns how many cards it has. */
+export async function writeHtmlPage(report: RunReport, path: string): Promise<number> {
+  const pageDir = dirname(path);
+  const thumbs = join(pageDir, THUMBS_DIR);
+  await mkdir(thumbs, { recursive: true });
+  const cards: Card[] = [];
+  // A few at a time: libvips uses every core for each.
+  for (let i = 0; i < report.files.length; i += 4) cards.push(...(await Promise.all(report.files.slice(i, i + 4).map((r) => card(r, thumbs)))));
+  await writeTextAtomically(path, page(report, cards, pageDir, THUMBS_DIR));
+  return cards.length;
+}

@@ -1,0 +1,88 @@
+/**
+ * The before/after page in a real browser: Debian's Chromium, driven by playwright-core (no
+ * browser is downloaded). Every card's images load, the slider moves the line, a failed photo
+ * says why, and the page is usable by keyboard.
+ */
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import * as fx from './fixtures.js';
+import { ALBUM, cleanup, runCli, tempDir } from './helpers.js';
+
+let browser: Browser;
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+});
+after(async () => {
+  await browser?.close();
+  await cleanup();
+});
+
+/** Where the page's screenshot is kept for a person to look at (set DDCOLOR_SCREENSHOT to keep it elsewhere). */
+const SHOT = process.env.DDCOLOR_SCREENSHOT;
+
+test('the before/after page: every image loads, the slider moves the line, a failed photo says why', async () => {
+  const dir = await tempDir();
+  const src = join(dir, 'album');
+  await mkdir(join(src, 'family'), { recursive: true });
+  for (const f of ['cameraman.png', 'coins.png', 'family/cat.jpg']) await copyFile(join(ALBUM, f), join(src, f));
+  await fx.truncatedJpeg(join(src, 'torn.jpg'));
+  const out = join(dir, 'out');
+  const r = await runCli(['colorize', src, '-o', out, '--model', 'tiny-test', '--size', '128', '--cache', 'none', '--html', '--no-progress']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, new RegExp(`Before/after page: file://${join(out, 'index.html')}`));
+  assert.equal((await readdir(join(out, '.ddcolor-thumbs'))).length, 6, 'a before and an after thumbnail for each good photo');
+
+  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  await page.goto(`file://${join(out, 'index.html')}`);
+  const cards = page.locator('li.card');
+  assert.equal(await cards.count(), 4);
+  assert.match((await page.locator('.totals').textContent()) ?? '', /4 photos · 3 inferred · 0 from cache · 0 skipped · 1 failed/);
+  // Every image of every card loads (lazily, once scrolled to).
+  const images = page.locator('li.card img');
+  assert.equal(await images.count(), 6);
+  for (let i = 0; i < 6; i++) {
+    const img = images.nth(i);
+    await img.scrollIntoViewIfNeeded();
+    await page.waitForFunction(
+      (el) => {
+        const image = el as unknown as { complete: boolean; naturalWidth: number };
+        return image.complete && image.naturalWidth > 0;
+      },
+      await img.elementHandle(),
+      { timeout: 10_000 },
+    );
+    assert.ok(((await img.getAttribute('alt')) ?? '').length > 0, 'alt text');
+  }
+  // The failed photo says why, and names the file.
+  const failed = page.locator('li.card.failed');
+  assert.equal(await failed.count(), 1);
+  assert.match((await failed.locator('.error').textContent()) ?? '', /torn\.jpg: /);
+  // The slider, by keyboard: the line moves and what is shown changes.
+  const first = cards.first();
+  await first.scrollIntoViewIfNeeded();
+  const shotBefore = await first.locator('.compare').screenshot();
+  const slider = first.locator('input[type=range]');
+  assert.match((await slider.getAttribute('aria-label')) ?? '', /original \(left\) and the colorized photo \(right\)/);
+  await slider.focus();
+  for (let k = 0; k < 30; k++) await page.keyboard.press('ArrowRight');
+  assert.equal(await slider.inputValue(), '80');
+  assert.equal(await first.locator('img.after').evaluate((el) => (el as unknown as { style: { clipPath: string } }).style.clipPath), 'inset(0px 0px 0px 80%)');
+  const shotAfter = await first.locator('.compare').screenshot();
+  assert.notDeepEqual(shotAfter, shotBefore, 'moving the slider changes what is shown');
+  await page.evaluate('window.scrollTo(0, 0)');
+  await page.screenshot({ path: SHOT ?? join(dir, 'page.png'), fullPage: true });
+  await page.close();
+
+  // A re-run updates the page and reuses the thumbnails.
+  const again = await runCli(['colorize', src, '-o', out, '--model', 'tiny-test', '--size', '128', '--cache', 'none', '--html', '--no-progress']);
+  assert.equal(again.code, 1);
+  assert.equal((await readdir(join(out, '.ddcolor-thumbs'))).length, 6);
+  const page2 = await browser.newPage();
+  await page2.goto(`file://${join(out, 'index.html')}`);
+  assert.match((await page2.locator('.totals').textContent()) ?? '', /4 photos · 0 inferred · 0 from cache · 3 skipped · 1 failed/);
+  await page2.close();
+});
