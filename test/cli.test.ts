@@ -198,3 +198,16 @@ test('npx ddcolor runs without npm warnings about the project settings', () => {
   assert.equal(r.stdout.trim(), packageVersion());
   assert.equal(r.stderr.trim(), '', 'nothing on stderr');
 });
+
+test('--profile ends with where the time went, stage by stage; the report has it too', async () => {
+  const out = join(dir, 'out-profile');
+  const r = await runCli(['colorize', ALBUM, '-o', out, '--model', model, '--size', '64', '--cache', 'none', '--profile', '--no-progress']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Where the time went/);
+  for (const stage of ['scan', 'hash', 'decode', 'infer', 'composite', 'encode', 'write']) assert.match(r.stdout, new RegExp(`\\n${stage} +\\d+ +\\S+`), stage);
+  const report = JSON.parse(await readFile(join(out, 'ddcolor-report.json'), 'utf8')) as { profile: Array<{ stage: string; count: number; busyMs: number; wallMs: number; waitMs: number }> };
+  const decode = report.profile.find((p) => p.stage === 'decode')!;
+  assert.equal(decode.count, 5);
+  assert.ok(decode.busyMs > 0 && decode.wallMs > 0 && decode.waitMs >= 0);
+  assert.equal(report.profile.find((p) => p.stage === 'infer')!.count, 5, 'one batch a photo on the CPU');
+});

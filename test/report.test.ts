@@ -21,6 +21,7 @@ function report(files: FileRecord[]): RunReport {
     hitRate: 0,
     timings: { scanMs: 1, hashMs: 2, lookupMs: 3, decodeMs: 4, inferenceMs: 5, compositeMs: 6, encodeMs: 7, modelLoadMs: 8 },
     problems: [{ path: '/archive/scans/loop', reason: 'symlink loop' }],
+    profile: [{ stage: 'decode', count: 3, wallMs: 40, busyMs: 70, waitMs: 5 }],
     files,
   };
 }

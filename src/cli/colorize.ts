@@ -20,7 +20,7 @@ import { reportText, writeReport } from '../report/report.js';
 import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
 import { parseColorThreshold, parseDuration, parseIntIn, parseMemoryBudget, parseSaturation, parseSizeFlag } from './parse.js';
 import { ensureWritableFile } from './writable.js';
-import { renderMode, RunRenderer, summary } from './render.js';
+import { profileTable, renderMode, RunRenderer, summary } from './render.js';
 
 export interface ColorizeFlags {
   out: string;
@@ -43,6 +43,7 @@ export interface ColorizeFlags {
   report?: string;
   metrics?: string;
   html?: string | boolean;
+  profile?: boolean;
   waitLock?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -74,6 +75,7 @@ export function colorizeCommand(): Command {
     .option('--overwrite', 'replace outputs that ddcolor did not write or that were edited since (default: leave them and report the photo as failed)')
     .option('--report <file>', 'where to write the JSON report (default: <out>/ddcolor-report.json)')
     .option('--json', 'print the report to stdout, and nothing else there')
+    .option('--profile', 'end with a table of where the time went, stage by stage (wall, busy, waiting)')
     .option('--html [file]', 'also write a before/after page of the run, with thumbnails beside it (default: <out>/index.html)')
     .option('--metrics <file>', 'also write Prometheus text-format metrics of the run to this file (for node_exporter)')
     .option('--wait-lock', 'if another run is writing to the output folder, wait for it instead of exiting')
@@ -151,6 +153,7 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
     if (flags.json) {
       for (const block of reportText(report)) if (!process.stdout.write(block)) await once(process.stdout, 'drain');
     } else if (!flags.quiet) process.stdout.write(summary(report, reportPath, htmlPath));
+    if (flags.profile && !flags.json) process.stdout.write(profileTable(report));
     if (report.interrupted) return 130;
     return report.totals.failed > 0 ? 1 : 0;
   } finally {

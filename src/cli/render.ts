@@ -116,6 +116,15 @@ export class RunRenderer {
   }
 }
 
+/** `--profile`: where the run's time went, a row per stage. */
+export function profileTable(report: RunReport): string {
+  const head = ['stage', 'count', 'wall', 'busy', 'waiting'];
+  const rows = report.profile.map((r) => [r.stage, String(r.count), formatDuration(r.wallMs), formatDuration(r.busyMs), formatDuration(r.waitMs)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return ['', 'Where the time went (busy: summed over photos; waiting: for a slot and memory before decoding, for a batch before the model):', line(head), ...rows.map(line)].join('\n') + '\n';
+}
+
 /** The end-of-run summary: counts, hit rate, time, where the report is. */
 export function summary(report: RunReport, reportPath: string, htmlPath: string | null = null): string {
   const t = report.totals;

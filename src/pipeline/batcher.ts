@@ -11,6 +11,8 @@ export const DEFAULT_BATCH: Record<ExecutionProvider, number> = { cuda: 4, cpu: 
 interface Pending {
   /** One photo's model input: 3 planes of size*size (model/ddcolor.ts preprocess). */
   planes: Float32Array;
+  /** When the photo was handed over (performance.now()), for the time it waits for its batch. */
+  queuedAt: number;
   resolve: (ab: Float32Array) => void;
   reject: (err: unknown) => void;
 }
@@ -23,6 +25,9 @@ export class InferenceBatcher {
   private provider: ExecutionProvider | null = null;
   /** Seconds spent inside the model, and batches run. */
   inferenceMs = 0;
+  /** Told of each batch run (start, end) and of each photo's wait for its batch (ms). */
+  onBatch: ((start: number, end: number) => void) | null = null;
+  onWait: ((ms: number) => void) | null = null;
   batches = 0;
 
   constructor(
@@ -51,7 +56,7 @@ export class InferenceBatcher {
     if (planes.length !== want) return Promise.reject(new Error(`model input has ${planes.length} values, the model runs at ${this.size}px (${want})`));
     return new Promise((resolve, reject) => {
       this.expecting--;
-      this.queue.push({ planes, resolve, reject });
+      this.queue.push({ planes, queuedAt: performance.now(), resolve, reject });
       this.maybeRun();
     });
   }
@@ -82,9 +87,11 @@ export class InferenceBatcher {
       const input = new Float32Array(count * 3 * plane);
       items.forEach((it, i) => input.set(it.planes, i * 3 * plane));
       const started = performance.now();
+      for (const it of items) this.onWait?.(started - it.queuedAt);
       const out = await session.run(input, count, this.size);
       this.inferenceMs += performance.now() - started;
       this.batches++;
+      this.onBatch?.(started, performance.now());
       items.forEach((it, i) => it.resolve(out.subarray(i * 2 * plane, (i + 1) * 2 * plane)));
     } catch (err) {
       for (const it of items) it.reject(err);

@@ -18,6 +18,7 @@ import type { ModelRunner } from './model-runner.js';
 import type { ColorizeOptions, RunEvent } from './options.js';
 import type { PlannedFile } from './outputs.js';
 import type { PhotoLocks } from './photo-locks.js';
+import type { StageProfile } from './profile.js';
 import type { PixelPool } from './pixel-pool.js';
 import type { Results } from './results.js';
 import type { ScanProblem } from './scan.js';
@@ -60,6 +61,7 @@ export interface RunContext {
   readonly emit: (event: RunEvent) => void;
   readonly started: number;
   readonly timings: StageTimings;
+  readonly profile: StageProfile;
   readonly problems: ScanProblem[];
   readonly ledger: Ledger;
   readonly states: FileStates;

@@ -6,6 +6,7 @@ import { openSession, type ExecutionProvider, type ModelSession } from '../model
 import type { StageTimings } from '../report/report.js';
 import { InferenceBatcher } from './batcher.js';
 import type { ColorizeOptions, RunEvent } from './options.js';
+import type { StageProfile } from './profile.js';
 
 export class ModelRunner {
   readonly batcher: InferenceBatcher;
@@ -17,8 +18,11 @@ export class ModelRunner {
     private readonly opts: ColorizeOptions,
     private readonly timings: StageTimings,
     private readonly emit: (event: RunEvent) => void,
+    profile: StageProfile,
   ) {
     this.batcher = new InferenceBatcher(() => this.open(), opts.size, opts.batchSize ?? 'auto', opts.model.fixedBatch);
+    this.batcher.onBatch = (start, end) => profile.span('infer', start, end);
+    this.batcher.onWait = (ms) => profile.wait('infer', ms);
   }
 
   private open(): Promise<ModelSession> {

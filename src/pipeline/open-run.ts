@@ -25,6 +25,7 @@ import type { ColorizeOptions, RunEvent } from './options.js';
 import { lockOutputFolder } from './out-lock.js';
 import { planOutputs } from './outputs.js';
 import { PhotoLocks } from './photo-locks.js';
+import { StageProfile } from './profile.js';
 import { PixelPool } from './pixel-pool.js';
 import { Results } from './results.js';
 import { scanPaths } from './scan.js';
@@ -74,9 +75,11 @@ export async function openRun(opts: ColorizeOptions): Promise<RunContext> {
   const outDir = resolve(opts.outDir);
   const timings: StageTimings = { scanMs: 0, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 };
   emit({ type: 'stage', stage: 'scan' });
+  const profile = new StageProfile();
   const t0 = performance.now();
   const scan = await scanPaths(opts.paths, { exclude: [outDir] });
   timings.scanMs = performance.now() - t0;
+  profile.span('scan', t0, performance.now());
   emit({ type: 'scanned', files: scan.files.length, problems: scan.problems });
   await ensureWritable(outDir);
   const releaseOutputFolder = await lockOutput(outDir, opts, emit);
@@ -100,6 +103,7 @@ export async function openRun(opts: ColorizeOptions): Promise<RunContext> {
       emit,
       started,
       timings,
+      profile,
       problems: scan.problems,
       ledger: new Ledger(planned, emit),
       states,
@@ -108,7 +112,7 @@ export async function openRun(opts: ColorizeOptions): Promise<RunContext> {
       cache,
       locks,
       results: new Results(cache, locks, opts.size, opts.ttlMs, (message) => emit({ type: 'warning', message })),
-      model: new ModelRunner(opts, timings, emit),
+      model: new ModelRunner(opts, timings, emit, profile),
       pixels: new PixelPool(Math.min(opts.concurrency, availableParallelism())),
       limiter: new Limiter(Math.max(1, opts.concurrency)),
       budget: PixelBudget.forBytes(opts.memoryBudget ?? defaultMemoryBudget()),

@@ -92,6 +92,7 @@ function report(ctx: RunContext): RunReport {
     hitRate: hitRate(ledger.totals.hit, ledger.totals.inferred),
     timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 10) / 10])) as unknown as StageTimings,
     problems: ctx.problems,
+    profile: ctx.profile.rows(),
     files: ledger.records,
   };
 }

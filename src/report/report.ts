@@ -8,6 +8,7 @@
 import { writeTextAtomically } from '../io/atomic-write.js';
 import type { CacheBackend } from '../cache/store.js';
 import type { ExecutionProvider } from '../model/session.js';
+import type { ProfileRow } from '../pipeline/profile.js';
 
 export const REPORT_SCHEMA = 'ddcolor.report/v1';
 
@@ -74,6 +75,8 @@ export interface RunReport {
   timings: StageTimings;
   /** Things found while scanning that were not photos to process (loops, unreadable folders). */
   problems: Array<{ path: string; reason: string }>;
+  /** Per stage: wall, busy and waiting time (pipeline/profile.ts). */
+  profile: ProfileRow[];
   files: FileRecord[];
 }
 

@@ -45,6 +45,7 @@ async function lookUp(ctx: RunContext, shas: string[], items: readonly Prepared[
   const t = performance.now();
   const values = await ctx.cache.getMany(shas.map((sha) => keyOf(ctx, sha)));
   ctx.timings.lookupMs += performance.now() - t;
+  if (shas.length > 0) ctx.profile.span('lookup', t, performance.now());
   const pathOf = new Map<string, string>();
   for (const p of items) if (!pathOf.has(p.sha)) pathOf.set(p.sha, p.file.path);
   const found = new Map<string, AbPlanes>();

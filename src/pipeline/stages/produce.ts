@@ -16,9 +16,11 @@ import { writeOutput } from './write.js';
 
 /** Run `work` within the concurrency limit, holding the photo's pixels of the memory budget. */
 function heavy(ctx: RunContext, p: Prepared, work: () => Promise<void>): Promise<void> {
+  const asked = performance.now();
   return ctx.limiter.run(async () => {
     const giveBack = await ctx.budget.acquire(await pixelCount(p.file.path));
     const t = performance.now();
+    ctx.profile.wait('decode', t - asked);
     try {
       await work();
     } finally {
@@ -28,11 +30,14 @@ function heavy(ctx: RunContext, p: Prepared, work: () => Promise<void>): Promise
   });
 }
 
-/** Add a worker task's own timings to the run's. */
-function count(ctx: RunContext, t: PixelTimings): void {
+/** Add a worker task's own timings (the task ran from `start` to `end` as the main thread saw it) to the run's. */
+function count(ctx: RunContext, t: PixelTimings, start: number, end: number): void {
   ctx.timings.decodeMs += t.decodeMs;
   ctx.timings.compositeMs += t.compositeMs;
   ctx.timings.encodeMs += t.encodeMs;
+  if (t.decodeMs) ctx.profile.span('decode', start, start + t.decodeMs);
+  if (t.compositeMs) ctx.profile.span('composite', end - t.encodeMs - t.compositeMs, end - t.encodeMs);
+  if (t.encodeMs) ctx.profile.span('encode', end - t.encodeMs, end);
 }
 
 /** Thrown to the photos waiting on a result that will not come: the photo is already in colour. */
@@ -71,6 +76,7 @@ async function skipColour(ctx: RunContext, p: Prepared, colourfulness: number): 
  */
 async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null, ab: AbPlanes): Promise<boolean> {
   const limit = decoded ? undefined : colourLimit(ctx);
+  const start = performance.now();
   const rendered = await ctx.pixels.render({
     path: p.file.path,
     ...(decoded ? { decoded } : {}),
@@ -82,7 +88,7 @@ async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null
     ...(limit !== undefined ? { skipColourAbove: limit } : {}),
     ...(ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {}),
   });
-  count(ctx, rendered.timings);
+  count(ctx, rendered.timings, start, performance.now());
   if (!rendered.bytes) {
     await skipColour(ctx, p, rendered.colourfulness ?? 0);
     return false;
@@ -168,8 +174,9 @@ async function infer(
   batcher.expect();
   let prepared;
   try {
+    const start = performance.now();
     prepared = await ctx.pixels.prepare({ path: p.file.path, size: S, ...(ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {}) });
-    count(ctx, prepared.timings);
+    count(ctx, prepared.timings, start, performance.now());
   } catch (err) {
     batcher.cancel();
     giveUp(err);

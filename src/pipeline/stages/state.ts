@@ -93,5 +93,6 @@ async function hashPhoto(ctx: RunContext, index: number, file: PlannedFile): Pro
     return null;
   } finally {
     ctx.timings.hashMs += performance.now() - t;
+    ctx.profile.span('hash', t, performance.now());
   }
 }

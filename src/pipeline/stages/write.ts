@@ -8,6 +8,12 @@ import { writeAtomically } from '../../io/atomic-write.js';
 import { outputParams, type Prepared, type RunContext } from '../context.js';
 
 export async function writeOutput(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
+  const t = performance.now();
+  await writeOutput0(ctx, p, bytes);
+  ctx.profile.span('write', t, performance.now());
+}
+
+async function writeOutput0(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
   await writeAtomically(p.file.output, (tmp) => writeFile(tmp, bytes), {
     tmpDir: ctx.tmpDir,
     beforeRename: async (ready) => {
