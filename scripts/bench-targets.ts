@@ -1,0 +1,156 @@
+/**
+ * The performance targets of BENCHMARKS.md, each measured beside its floor in the same run on
+ * this machine (figures are printed and written to bench-results.json, never asserted):
+ *   warm run per 12 MP photo  vs  sharp decoding and re-encoding the same files on every core
+ *   unchanged re-run          vs  Node stat-ing the same files
+ *   hashing                   vs  sha256sum on the same files
+ *   Redis lookups and writes  (keys/s, entries/s on loopback)
+ *   cache entry size and the colour error of its 8-bit quantization
+ *   npm run bench
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { cacheKey } from '../src/cache/keys.js';
+import { RedisStore } from '../src/cache/redis.js';
+import { decodeAb, encodeAb, quantizeAb } from '../src/chroma/codec.js';
+import { sha256File } from '../src/io/hash.js';
+import { inspectModel } from '../src/model/session.js';
+import { tintModel } from '../src/models/tiny-model.js';
+import { colorize } from '../src/pipeline/run.js';
+
+interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  floor?: number;
+  ratio?: number;
+  target: string;
+}
+
+const figures: Figure[] = [];
+
+function report(f: Figure): void {
+  figures.push(f);
+  const floor = f.floor === undefined ? '' : `   floor ${f.floor.toFixed(1)} ${f.unit}, ratio ${f.ratio!.toFixed(2)}`;
+  console.log(`${f.name.padEnd(44)} ${f.value.toFixed(1).padStart(9)} ${f.unit}${floor}   (target ${f.target})`);
+}
+
+async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+async function warmRun(dir: string): Promise<void> {
+  const album = join(dir, 'scans');
+  await mkdir(album);
+  const photos = 8;
+  const files: string[] = [];
+  for (let i = 0; i < photos; i++) {
+    const file = join(album, `scan-${i}.jpg`);
+    await sharp(join('samples', 'album', 'family', 'cafe.jpg')).resize(4000, 3000, { fit: 'fill' }).modulate({ brightness: 1 + i / 50 }).greyscale().jpeg({ quality: 90 }).toFile(file);
+    files.push(file);
+  }
+  // Floor: sharp decoding and re-encoding every file, as many at once as there are cores.
+  let t = performance.now();
+  await pool(files, availableParallelism(), async (f) => void (await sharp(f).rotate().jpeg({ quality: 90 }).toBuffer()));
+  const floor = (performance.now() - t) / photos;
+  await writeFile(join(dir, 'tint.onnx'), tintModel(null));
+  const model = await inspectModel(join(dir, 'tint.onnx'));
+  const base = { paths: [album], model, size: 512, device: 'cpu' as const, concurrency: availableParallelism() + 2, cache: { kind: 'file' as const, dir: join(dir, 'cache') }, ttlMs: 86_400_000, format: 'jpg' as const, quality: 90, force: false };
+  await colorize({ ...base, outDir: join(dir, 'cold') });
+  t = performance.now();
+  const warm = await colorize({ ...base, outDir: join(dir, 'warm') });
+  const perPhoto = (performance.now() - t) / photos;
+  report({ name: 'warm run, per 12 MP photo', value: perPhoto, unit: 'ms', floor, ratio: perPhoto / floor, target: '<= 1.5x the floor' });
+  report({ name: 'lookups, share of the warm run', value: (100 * warm.timings.lookupMs) / warm.durationMs, unit: '%', target: '< 5 %' });
+  // Hashing vs sha256sum on the same files.
+  t = performance.now();
+  for (const f of files) await sha256File(f);
+  const ours = performance.now() - t;
+  t = performance.now();
+  spawnSync('sha256sum', files, { stdio: 'ignore' });
+  const sum = performance.now() - t;
+  const bytes = (await Promise.all(files.map((f) => stat(f)))).reduce((s, st) => s + st.size, 0);
+  report({ name: 'hashing', value: bytes / 1e6 / (ours / 1000), unit: 'MB/s', floor: bytes / 1e6 / (sum / 1000), ratio: sum / ours, target: '>= 0.8x sha256sum' });
+}
+
+async function unchangedRerun(dir: string): Promise<void> {
+  const album = join(dir, 'many');
+  const n = 10_000;
+  await mkdir(album);
+  const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#777' } }).png().toBuffer();
+  for (let i = 0; i < n; i += 500) {
+    await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, k) => writeFile(join(album, `p-${i + k}.png`), Buffer.concat([tiny, Buffer.from(String(i + k))]))));
+  }
+  await writeFile(join(dir, 'tint.onnx'), tintModel(null));
+  const model = await inspectModel(join(dir, 'tint.onnx'));
+  const base = { paths: [album], outDir: join(dir, 'out'), model, size: 32, device: 'cpu' as const, concurrency: 4, cache: { kind: 'none' as const }, ttlMs: 0, format: 'png' as const, quality: 90, force: false };
+  await colorize(base);
+  let t = performance.now();
+  const again = await colorize(base);
+  const ours = performance.now() - t;
+  const names = Array.from({ length: n }, (_, i) => join(album, `p-${i}.png`));
+  t = performance.now();
+  await pool(names, 32, async (f) => void (await stat(f)));
+  const floor = performance.now() - t;
+  report({ name: `unchanged re-run of ${n} files (${again.totals.skipped} skipped)`, value: ours, unit: 'ms', floor, ratio: ours / floor, target: '< 2000 ms and <= 3x stat-ing them' });
+}
+
+async function redis(): Promise<void> {
+  const port = await new Promise<number>((res) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => res(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 300));
+  try {
+    const store = await RedisStore.single(`redis://127.0.0.1:${port}`).open();
+    const value = encodeAb(quantizeAb(new Float32Array(2 * 512 * 512).map((_, i) => Math.sin(i / 1000) * 40), 512, 512));
+    const n = 20_000;
+    const keys = Array.from({ length: n }, (_, i) => cacheKey('bench0000000000', 512, i.toString(16).padStart(64, '0')));
+    let t = performance.now();
+    for (let i = 0; i < n; i += 256) await store.setMany(keys.slice(i, i + 256).map((key) => ({ key, value })), 3_600_000);
+    report({ name: 'Redis cache writes', value: n / ((performance.now() - t) / 1000), unit: 'entries/s', target: '>= 10000' });
+    t = performance.now();
+    for (let i = 0; i < n; i += 256) await store.getMany(keys.slice(i, i + 256));
+    report({ name: 'Redis lookups', value: n / ((performance.now() - t) / 1000), unit: 'keys/s', target: '>= 50000' });
+    await store.close();
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+function cacheEntry(): void {
+  const S = 512;
+  // A smooth, photo-like ab field in the model's range.
+  const ab = new Float32Array(2 * S * S).map((_, i) => 35 * Math.sin(i / 700) * Math.cos(i / 91_000) + 3 * Math.sin(i / 37));
+  const value = encodeAb(quantizeAb(ab, S, S));
+  const back = decodeAb(value, S);
+  let err = 0;
+  for (let i = 0; i < ab.length; i++) err += Math.abs(back.data[i]! - 128 - ab[i]!);
+  report({ name: 'cache entry at 512', value: value.length / 1024, unit: 'KB', target: '<= 48 KB' });
+  report({ name: 'cache entry mean ab error', value: err / ab.length, unit: 'Lab units', target: '< 1' });
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'ddcolor-bench-targets-'));
+try {
+  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+  await mkdir(join(dir, 'warm'));
+  await mkdir(join(dir, 'rerun'));
+  await warmRun(join(dir, 'warm'));
+  await unchangedRerun(join(dir, 'rerun'));
+  await redis();
+  cacheEntry();
+  await writeFile('bench-results.json', JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, figures }, null, 2) + '\n');
+  console.log('figures written to bench-results.json');
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
