@@ -53,6 +53,20 @@ export async function truncatedJpeg(path: string): Promise<void> {
   await writeFile(path, full.subarray(0, 300));
 }
 
+/**
+ * A folder of `count` distinct photos made from the sample album (`photo-00.png`, ...), the n-th
+ * `base + n * step` pixels wide; returns the folder.
+ */
+export async function distinctPhotos(dir: string, count: number, base: number, step: number): Promise<string> {
+  const album = join(dir, 'album');
+  await mkdir(album, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const src = ['cameraman.png', 'coins.png', 'family/cat.jpg', 'family/cafe.jpg'][i % 4]!;
+    await sharp(join(ALBUM, src)).resize(base + i * step).png().toFile(join(album, `photo-${String(i).padStart(2, '0')}.png`));
+  }
+  return album;
+}
+
 /** A folder of good and bad photos; returns the folder. */
 export async function mixedFolder(dir: string): Promise<string> {
   const root = join(dir, 'scans');

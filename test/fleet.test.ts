@@ -10,6 +10,7 @@ import { inspectModel, type ModelInfo } from '../src/model/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { lockOutputFolder } from '../src/pipeline/out-lock.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
+import { distinctPhotos } from './fixtures.js';
 import { ALBUM, cleanup, runCli, spawnCli, startRedis, tempDir } from './helpers.js';
 
 let modelPath: string;
@@ -22,12 +23,7 @@ before(async () => {
   modelPath = join(dir, 'tint.onnx');
   await writeFile(modelPath, tintModel(null));
   tint = await inspectModel(modelPath);
-  album = join(dir, 'album');
-  await mkdir(album);
-  for (let i = 0; i < PHOTOS; i++) {
-    const src = ['cameraman.png', 'coins.png', 'family/cat.jpg', 'family/cafe.jpg'][i % 4]!;
-    await sharp(join(ALBUM, src)).resize(300 + i * 4).png().toFile(join(album, `photo-${String(i).padStart(2, '0')}.png`));
-  }
+  album = await distinctPhotos(dir, PHOTOS, 300, 4);
 });
 after(cleanup);
 

@@ -17,6 +17,7 @@ import { tintModel } from '../src/models/tiny-model.js';
 import { MANIFEST_NAME } from '../src/pipeline/manifest.js';
 import { colorize } from '../src/pipeline/run.js';
 import type { RunEvent } from '../src/pipeline/run.js';
+import { distinctPhotos } from './fixtures.js';
 import { ALBUM, cleanup, runCli, spawnCli, startRedis, tempDir } from './helpers.js';
 
 let modelPath: string;
@@ -29,12 +30,7 @@ before(async () => {
   modelPath = join(dir, 'tint.onnx');
   await writeFile(modelPath, tintModel(null));
   tint = await inspectModel(modelPath);
-  album = join(dir, 'album');
-  await mkdir(album);
-  for (let i = 0; i < PHOTOS; i++) {
-    const src = ['cameraman.png', 'coins.png', 'family/cat.jpg', 'family/cafe.jpg'][i % 4]!;
-    await sharp(join(ALBUM, src)).resize(900 + i * 8).png().toFile(join(album, `photo-${String(i).padStart(2, '0')}.png`));
-  }
+  album = await distinctPhotos(dir, PHOTOS, 900, 8);
 });
 after(cleanup);
 

@@ -8,11 +8,11 @@ import { encodeAb, quantizeAb, type AbPlanes } from '../../chroma/codec.js';
 import { DdcolorError } from '../../errors.js';
 import { pixelCount, type DecodedImage } from '../../image/decode.js';
 import { DEFAULT_COLOUR_THRESHOLD } from '../../image/colourfulness.js';
-import { keyOf, outputParams, type Prepared, type RunContext } from '../context.js';
+import { keyOf, type Prepared, type RunContext } from '../context.js';
 
 export const ALREADY_IN_COLOUR = 'already in colour';
 import type { PixelTimings } from '../pixel-work.js';
-import { writeOutput } from './write.js';
+import { manifestEntry, writeOutput } from './write.js';
 
 /** Run `work` within the concurrency limit, holding the photo's pixels of the memory budget. */
 function heavy(ctx: RunContext, p: Prepared, work: () => Promise<void>): Promise<void> {
@@ -55,18 +55,7 @@ function colourLimit(ctx: RunContext): number | undefined {
 /** A photo already in colour: skipped with its reason, remembered so the next run does not read it again. */
 async function skipColour(ctx: RunContext, p: Prepared, colourfulness: number): Promise<void> {
   // An output made earlier (without --skip-color) stays ddcolor's: its entry is kept.
-  if (!p.hasOutput) await ctx.manifest.record({
-    output: p.file.outputRel,
-    input: p.file.path,
-    inputSize: p.size,
-    inputMtimeMs: p.mtimeMs,
-    sha256: p.sha,
-    ...outputParams(ctx),
-    format: p.file.format,
-    outputSize: -1,
-    outputMtimeMs: -1,
-    colourfulness,
-  });
+  if (!p.hasOutput) await ctx.manifest.record({ ...manifestEntry(ctx, p, null), colourfulness });
   ctx.ledger.skip(p.index, ALREADY_IN_COLOUR);
 }
 

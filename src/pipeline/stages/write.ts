@@ -6,6 +6,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { writeAtomically } from '../../io/atomic-write.js';
 import { outputParams, type Prepared, type RunContext } from '../context.js';
+import type { ManifestEntry } from '../manifest.js';
 
 export async function writeOutput(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
   const t = performance.now();
@@ -18,17 +19,22 @@ async function writeOutput0(ctx: RunContext, p: Prepared, bytes: Uint8Array): Pr
     tmpDir: ctx.tmpDir,
     beforeRename: async (ready) => {
       const out = await stat(ready);
-      await ctx.manifest.record({
-        output: p.file.outputRel,
-        input: p.file.path,
-        inputSize: p.size,
-        inputMtimeMs: p.mtimeMs,
-        sha256: p.sha,
-        ...outputParams(ctx),
-        format: p.file.format,
-        outputSize: out.size,
-        outputMtimeMs: out.mtimeMs,
-      });
+      await ctx.manifest.record(manifestEntry(ctx, p, out));
     },
   });
+}
+
+/** What the manifest remembers of a photo's output (`output` null: none written, sizes -1). */
+export function manifestEntry(ctx: RunContext, p: Prepared, output: { size: number; mtimeMs: number } | null): ManifestEntry {
+  return {
+    output: p.file.outputRel,
+    input: p.file.path,
+    inputSize: p.size,
+    inputMtimeMs: p.mtimeMs,
+    sha256: p.sha,
+    ...outputParams(ctx),
+    format: p.file.format,
+    outputSize: output?.size ?? -1,
+    outputMtimeMs: output?.mtimeMs ?? -1,
+  };
 }
