@@ -634,3 +634,29 @@ test('--skip-color leaves colour photos alone (also faded ones) and colorizes gr
   const lenient = await colorize(options([join(src, 'faded-print.png')], join(dir, 'lenient'), { kind: 'none' }, { skipColor: true, colorThreshold: 50 }));
   assert.equal(lenient.totals.inferred, 1);
 });
+
+test('a lost manifest: outputs holding exactly what the run makes are known as ddcolor\'s again; a retouched one is still left alone', async () => {
+  const dir = await tempDir();
+  const src = join(dir, 'in');
+  await mkdir(src);
+  for (const f of ['cameraman.png', 'coins.png']) await copyFile(join(ALBUM, f), join(src, f));
+  await copyFile(join(ALBUM, 'family', 'cat.jpg'), join(src, 'cat.jpg'));
+  const out = join(dir, 'out');
+  const cache: CacheSpec = { kind: 'file', dir: join(dir, 'cache') };
+  assert.equal((await colorize(options([src], out, cache))).totals.inferred, 3);
+  const before = await Promise.all(['cameraman.png', 'coins.png', 'cat.jpg'].map((f) => sha(join(out, f))));
+  await rm(join(out, MANIFEST_NAME));
+  // The user retouched one output meanwhile.
+  await sharp(join(out, 'coins.png')).modulate({ brightness: 1.1 }).png().toFile(join(dir, 'retouched.png'));
+  await copyFile(join(dir, 'retouched.png'), join(out, 'coins.png'));
+  const retouched = await sha(join(out, 'coins.png'));
+  const again = await colorize(options([src], out, cache));
+  const files = byName(again);
+  assert.equal(files.get('in/cameraman.png')!.status, 'hit');
+  assert.equal(files.get('in/cat.jpg')!.status, 'hit');
+  assert.equal(files.get('in/coins.png')!.status, 'failed');
+  assert.match(files.get('in/coins.png')!.error ?? '', /coins\.png: already exists and was not written by ddcolor/);
+  assert.deepEqual(await Promise.all(['cameraman.png', 'coins.png', 'cat.jpg'].map((f) => sha(join(out, f)))), [before[0], retouched, before[2]], 'nothing rewritten');
+  const third = await colorize(options([src], out, cache));
+  assert.equal(byName(third).get('in/cameraman.png')!.status, 'skipped', 'known again');
+});

@@ -32,6 +32,8 @@ export interface Prepared {
   sha: string;
   /** An output of ddcolor's is at its place (its manifest entry is kept when the photo turns out to be in colour). */
   hasOutput: boolean;
+  /** A file the manifest does not know is at its output's place: written over only if it holds the same bytes. */
+  unknownOutput: boolean;
 }
 
 /** Whether the run is stopping, and why: interrupted (the signal) or a fatal configuration error. */

@@ -2,7 +2,7 @@
  * The run's record of every photo: its status, its error, the totals, and the `file` event the
  * CLI draws its progress from. Every stage finishes photos here, and only here.
  */
-import { errorMessage } from '../errors.js';
+import { DdcolorError, errorMessage } from '../errors.js';
 import { emptyTotals, type FileRecord, type FileStatus, type Totals } from '../report/report.js';
 import type { RunEvent } from './options.js';
 import type { PlannedFile } from './outputs.js';
@@ -50,7 +50,9 @@ export class Ledger {
 
   /** Failed, with the reason naming the file. */
   fail(index: number, err: unknown): void {
-    this.finish(index, 'failed', `${this.planned[index]!.path}: ${errorMessage(err)}`);
+    // An error about a file of its own (an output's place taken) names that file already.
+    const named = err instanceof DdcolorError && err.file !== undefined;
+    this.finish(index, 'failed', named ? err.message : `${this.planned[index]!.path}: ${errorMessage(err)}`);
   }
 
   /** Never started: the run was interrupted, or stopped by `why`. */

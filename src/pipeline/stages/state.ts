@@ -72,16 +72,11 @@ async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): 
     ledger.finish(index, 'skipped');
     return null;
   }
-  // An output of ddcolor's is replaced when out of date; anything else there is the user's.
-  if (!opts.force && !opts.overwrite && onDisk && !ours) {
-    ledger.finish(
-      index,
-      'failed',
-      `${file.output}: already exists and was not written by ddcolor, or was changed since; left as it is (move it away, or pass --overwrite to replace it)`,
-    );
-    return null;
-  }
-  return { index, file, size: st.size, mtimeMs: st.mtimeMs, sha, hasOutput: ours !== undefined };
+  // An output of ddcolor's is replaced when out of date. A file there that the manifest does not
+  // know is compared, once this run has made the output, with what it made: the same bytes are
+  // ddcolor's (a lost manifest, a copied folder); anything else is the user's and left alone.
+  const unknownOutput = !opts.force && !opts.overwrite && onDisk !== null && !ours;
+  return { index, file, size: st.size, mtimeMs: st.mtimeMs, sha, hasOutput: ours !== undefined, unknownOutput };
 }
 
 async function hashPhoto(ctx: RunContext, index: number, file: PlannedFile): Promise<string | null> {

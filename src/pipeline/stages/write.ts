@@ -3,15 +3,34 @@
  * manifest line goes in just before the rename (size and mtime survive it), so a run killed at any
  * point never leaves an output of its own that the next run does not know as ddcolor's.
  */
-import { stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { DdcolorError } from '../../errors.js';
 import { writeAtomically } from '../../io/atomic-write.js';
 import { outputParams, type Prepared, type RunContext } from '../context.js';
 import type { ManifestEntry } from '../manifest.js';
 
 export async function writeOutput(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
   const t = performance.now();
-  await writeOutput0(ctx, p, bytes);
+  if (p.unknownOutput) await adoptOrRefuse(ctx, p, bytes);
+  else await writeOutput0(ctx, p, bytes);
   ctx.profile.span('write', t, performance.now());
+}
+
+/** The output's place holds a file the manifest does not know: ddcolor's if it is these very bytes. */
+async function adoptOrRefuse(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
+  const there = await readFile(p.file.output).catch(() => null);
+  if (there && Buffer.compare(there, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) === 0) {
+    await ctx.manifest.record(manifestEntry(ctx, p, await stat(p.file.output)));
+    return;
+  }
+  throw new ForeignOutput(p.file.output);
+}
+
+/** Thrown for a file of the user's at an output's place: the photo fails, the file is left as it is. */
+export class ForeignOutput extends DdcolorError {
+  constructor(path: string) {
+    super('input', `${path}: already exists and was not written by ddcolor, or was changed since; left as it is (move it away, or pass --overwrite to replace it)`, path);
+  }
 }
 
 async function writeOutput0(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
