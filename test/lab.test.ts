@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { neutralToGray } from '../src/image/decode.js';
 import { labToRgb, labToRgbFloat, labToSrgb8, lightness, lightnessFloat, rgbToLab, grayPlanesFromL } from '../src/image/lab.js';
 
 const close = (a: number, b: number, tol: number, what: string): void => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
@@ -88,4 +89,11 @@ test('L of in-between (resized) values is within 1e-3 of the exact conversion, a
   const Lrgb = lightnessFloat(rgb, 3, 2);
   close(Lrgb[0]!, rgbToLab(0.25 * 255, 0.5 * 255, 0.75 * 255)[0], 1e-3, 'colour pixel 0');
   close(Lrgb[1]!, rgbToLab(0.1234 * 255, 0.9876 * 255, 0.5555 * 255)[0], 1e-3, 'colour pixel 1');
+});
+
+test('a gray scan saved as RGB is kept as one channel; one coloured pixel keeps three', () => {
+  const rgb = Uint8Array.from([10, 10, 10, 200, 200, 200, 77, 77, 77]);
+  assert.deepEqual(neutralToGray(rgb), Uint8Array.from([10, 200, 77]));
+  rgb[7] = 78;
+  assert.equal(neutralToGray(rgb), null);
 });

@@ -157,7 +157,7 @@ async function inputDir(): Promise<string> {
   return dir;
 }
 
-test('gray scans: 8-bit PNG, 16-bit PNG and TIFF, JPEG, gray with alpha, gray palette', async () => {
+test('gray scans: 8-bit PNG, 16-bit PNG and TIFF, JPEG, gray with alpha, gray palette, gray saved as RGB', async () => {
   const dir = await inputDir();
   const card = grayCard(90, 60);
   const at = (n: string): string => join(dir, 'in', n);
@@ -167,6 +167,7 @@ test('gray scans: 8-bit PNG, 16-bit PNG and TIFF, JPEG, gray with alpha, gray pa
   await sharp(bytes(card), raw(card)).toColourspace('b-w').jpeg({ quality: 95 }).toFile(at('gray.jpg'));
   await sharp(withAlpha(card), raw(card, 2)).png().toFile(at('gray-alpha.png'));
   await sharp(bytes(card), raw(card)).png({ palette: true, colours: 16, dither: 0 }).toFile(at('gray-palette.png'));
+  await sharp(Buffer.from(Array.from(bytes(card), (v) => [v, v, v]).flat()), raw(card, 3)).png().toFile(at('gray-as-rgb.png'));
   for (const [n, depth] of [['gray16.png', 'ushort'], ['gray16.tiff', 'ushort'], ['gray.jpg', 'uchar']] as const) {
     const m = await sharp(at(n)).metadata();
     assert.deepEqual([m.channels, m.depth], [1, depth], `${n} is a ${depth} gray file`);
@@ -179,6 +180,7 @@ test('gray scans: 8-bit PNG, 16-bit PNG and TIFF, JPEG, gray with alpha, gray pa
     { name: 'gray.jpg', upright: await storedPixels(at('gray.jpg')) },
     { name: 'gray-alpha.png', upright: as8bit(card) },
     { name: 'gray-palette.png', upright: await storedPixels(at('gray-palette.png')) },
+    { name: 'gray-as-rgb.png', upright: as8bit(card) },
   ], 64);
 });
 

@@ -111,7 +111,20 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   if (meta.hasAlpha) {
     alpha = own(await base.clone().extractChannel(((meta.channels ?? 4) - 1) as 0 | 1 | 2 | 3).raw({ depth: 'uchar' }).toBuffer());
   }
-  return { width: full.info.width, height: full.info.height, format: meta.format, pixels: own(full.data), channels, alpha };
+  // A gray scan saved as RGB (R = G = B everywhere) is kept as one channel: a third of the memory,
+  // and the gray path of every later step. Its L is the same either way.
+  const gray8 = channels === 3 ? neutralToGray(full.data) : null;
+  const pixels = gray8 ?? own(full.data);
+  return { width: full.info.width, height: full.info.height, format: meta.format, pixels, channels: gray8 ? 1 : channels, alpha };
+}
+
+/** The one channel of interleaved RGB whose every pixel is neutral (R = G = B), else null (at the first that is not). */
+export function neutralToGray(rgb: Uint8Array): Uint8Array | null {
+  const n = rgb.length / 3;
+  for (let p = 0; p < rgb.length; p += 3) if (rgb[p] !== rgb[p + 1] || rgb[p] !== rgb[p + 2]) return null;
+  const gray = new Uint8Array(n);
+  for (let i = 0, p = 0; i < n; i++, p += 3) gray[i] = rgb[p]!;
+  return gray;
 }
 
 /**
