@@ -96,9 +96,11 @@ function print(flags: CommonFlags, json: object, text: string): void {
 }
 
 export function cacheCommand(): Command {
-  const cache = new Command('cache').description('inspect and manage the result cache');
-  cache
-    .command('stats')
+  return new Command('cache').description('inspect and manage the result cache').addCommand(statsCommand()).addCommand(invalidateCommand()).addCommand(pruneCommand());
+}
+
+function statsCommand(): Command {
+  return new Command('stats')
     .description('entries and bytes per model, lifetime hits and misses; on Redis its memory and eviction policy')
     .option('--cache <url>', 'the cache (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
     .option('--json', 'print the statistics as JSON')
@@ -112,8 +114,10 @@ export function cacheCommand(): Command {
         await store.close();
       }
     });
-  cache
-    .command('invalidate')
+}
+
+function invalidateCommand(): Command {
+  return new Command('invalidate')
     .description('drop cached results: of photos, of file hashes, of a model, or all of them')
     .argument('[paths...]', 'photos or folders whose cached results to drop (for --model and --preset/--size)')
     .option('--sha256 <hash>', 'drop the results of the file with this SHA-256, for every model and size (repeatable)', parseSha)
@@ -129,59 +133,70 @@ export function cacheCommand(): Command {
       const modes = [paths.length > 0, shas.length > 0, flags.all === true].filter(Boolean).length;
       if (modes > 1) throw new DdcolorError('usage', 'give photo paths, --sha256 or --all, not several');
       if (modes === 0 && !flags.model) throw new DdcolorError('usage', 'give the photos whose results to drop, --sha256 <hash>, --model <file|id>, or --all --yes');
-      if (flags.all && !flags.yes) {
-        if (!process.stdin.isTTY || !process.stderr.isTTY) {
-          throw new DdcolorError('usage', 'cache invalidate --all drops every ddcolor entry: add --yes to confirm');
-        }
-        const probe = await open(flags);
-        await probe.close();
-        if (!(await confirm(`Drop every ddcolor entry in ${probe.backend} ${probe.location}? [y/N] `))) {
-          process.stderr.write('ddcolor: nothing dropped\n');
-          return;
-        }
+      if (flags.all && !flags.yes && !(await confirmAll(flags))) {
+        process.stderr.write('ddcolor: nothing dropped\n');
+        return;
       }
-      let removed: number;
-      let scope: string;
-      if (paths.length > 0) {
-        const model = await inspectModel(locateModel(flags.model, await modelDirectory()).path);
-        const { size } = resolveInputSize(model, flags.preset, flags.size);
-        const scan = await scanPaths(paths);
-        for (const p of scan.problems) process.stderr.write(`ddcolor: ${p.path}: ${p.reason}\n`);
-        const keys = new Set<string>();
-        for (const f of scan.files) {
-          try {
-            keys.add(cacheKey(model.id, size, await sha256File(f.path)));
-          } catch (err) {
-            process.stderr.write(`ddcolor: ${f.path}: ${(err as Error).message}\n`);
-          }
-        }
-        const store = await open(flags);
-        try {
-          removed = await store.deleteKeys([...keys]);
-        } finally {
-          await store.close();
-        }
-        scope = `${scan.files.length} photo${scan.files.length === 1 ? '' : 's'}, model ${model.id} at ${size}px`;
-      } else {
-        const modelId = flags.model ? await modelIdOf(flags.model) : null;
-        const wanted = new Set(shas);
-        const store = await open(flags);
-        try {
-          removed = await store.deleteWhere((key) => {
-            const k = parseKey(key);
-            if (!k) return false;
-            if (modelId && k.modelId !== modelId) return false;
-            return wanted.size === 0 || wanted.has(k.sha256);
-          });
-        } finally {
-          await store.close();
-        }
-        scope = flags.all ? 'all ddcolor entries' : [shas.length ? `${shas.length} file hash${shas.length === 1 ? '' : 'es'}` : '', modelId ? `model ${modelId}, all sizes` : ''].filter(Boolean).join(', ');
-      }
+      const { removed, scope } = paths.length > 0 ? await dropPhotos(paths, flags) : await dropMatching(shas, flags);
       print(flags, { removed, scope }, `removed ${removed} cached result${removed === 1 ? '' : 's'} (${scope})`);
     });
-  cache
-    .command('prune')
+}
+
+/** `--all` without `--yes`: asked on a terminal, refused elsewhere. */
+async function confirmAll(flags: InvalidateFlags): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new DdcolorError('usage', 'cache invalidate --all drops every ddcolor entry: add --yes to confirm');
+  }
+  const probe = await open(flags);
+  await probe.close();
+  return confirm(`Drop every ddcolor entry in ${probe.backend} ${probe.location}? [y/N] `);
+}
+
+/** Drop the results of these photos, for one model and input size. */
+async function dropPhotos(paths: string[], flags: InvalidateFlags): Promise<{ removed: number; scope: string }> {
+  const model = await inspectModel(locateModel(flags.model, await modelDirectory()).path);
+  const { size } = resolveInputSize(model, flags.preset, flags.size);
+  const scan = await scanPaths(paths);
+  for (const p of scan.problems) process.stderr.write(`ddcolor: ${p.path}: ${p.reason}\n`);
+  const keys = new Set<string>();
+  for (const f of scan.files) {
+    try {
+      keys.add(cacheKey(model.id, size, await sha256File(f.path)));
+    } catch (err) {
+      process.stderr.write(`ddcolor: ${f.path}: ${(err as Error).message}\n`);
+    }
+  }
+  const store = await open(flags);
+  try {
+    const removed = await store.deleteKeys([...keys]);
+    return { removed, scope: `${scan.files.length} photo${scan.files.length === 1 ? '' : 's'}, model ${model.id} at ${size}px` };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Drop the results of these file hashes and/or of a model (every size), or all of them. */
+async function dropMatching(shas: string[], flags: InvalidateFlags): Promise<{ removed: number; scope: string }> {
+  const modelId = flags.model ? await modelIdOf(flags.model) : null;
+  const wanted = new Set(shas);
+  const store = await open(flags);
+  let removed: number;
+  try {
+    removed = await store.deleteWhere((key) => {
+      const k = parseKey(key);
+      if (!k) return false;
+      if (modelId && k.modelId !== modelId) return false;
+      return wanted.size === 0 || wanted.has(k.sha256);
+    });
+  } finally {
+    await store.close();
+  }
+  const scope = flags.all ? 'all ddcolor entries' : [shas.length ? `${shas.length} file hash${shas.length === 1 ? '' : 'es'}` : '', modelId ? `model ${modelId}, all sizes` : ''].filter(Boolean).join(', ');
+  return { removed, scope };
+}
+
+function pruneCommand(): Command {
+  return new Command('prune')
     .description("drop the results of models other than the current one; on the embedded store, shrink it to --max-size")
     .option('--keep <model>', 'a model (file or id) whose results to keep; repeatable (default: the one colorize would use)', collect)
     .option('--max-size <size>', 'embedded store only: drop least recently used entries until it fits, e.g. 500MB, 2GB', parseByteSize)
@@ -212,5 +227,4 @@ export function cacheCommand(): Command {
         await store.close();
       }
     });
-  return cache;
 }

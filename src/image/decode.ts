@@ -10,6 +10,7 @@ import { open, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { decodeBmp, isBmp } from './bmp.js';
+import { carriedFrom, type CarriedMetadata } from './metadata.js';
 import { resizeLinear } from './resize.js';
 
 /** Refuse pictures with more pixels than this unless told otherwise (sharp's own default). */
@@ -27,6 +28,8 @@ export interface DecodedImage {
   channels: 1 | 3;
   /** Alpha, width*height 8-bit values, when the input has an alpha channel. */
   alpha: Uint8Array | null;
+  /** The scan's EXIF, XMP and IPTC, for its output (read with the header, not again). */
+  carried: CarriedMetadata;
 }
 
 export interface DecodeOptions {
@@ -115,7 +118,7 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   // and the gray path of every later step. Its L is the same either way.
   const gray8 = channels === 3 ? neutralToGray(full.data) : null;
   const pixels = gray8 ?? own(full.data);
-  return { width: full.info.width, height: full.info.height, format: meta.format, pixels, channels: gray8 ? 1 : channels, alpha };
+  return { width: full.info.width, height: full.info.height, format: meta.format, pixels, channels: gray8 ? 1 : channels, alpha, carried: carriedFrom(meta) };
 }
 
 /** The one channel of interleaved RGB whose every pixel is neutral (R = G = B), else null (at the first that is not). */

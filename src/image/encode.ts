@@ -8,7 +8,7 @@ import { openUpright, type DecodeOptions } from './decode.js';
 import { embedMetadata } from './embed.js';
 import { exifForOutput } from './exif.js';
 import { xmpForOutput, type Provenance } from './xmp.js';
-import { readMetadata, srgbIccProfile } from './metadata.js';
+import { srgbIccProfile, type CarriedMetadata } from './metadata.js';
 
 export type OutputFormat = 'png' | 'jpg' | 'webp' | 'tiff' | 'gif';
 export const FORMAT_CHOICES = ['same', 'png', 'jpg', 'webp', 'tiff'] as const;
@@ -48,6 +48,8 @@ export interface EncodeRequest {
   quality: number;
   /** What made the output, written into its XMP and EXIF. */
   provenance: Provenance;
+  /** The scan's EXIF, XMP and IPTC (image/decode.ts read them with its header). */
+  carried: CarriedMetadata;
   decode?: DecodeOptions;
 }
 
@@ -101,7 +103,7 @@ export async function encodeImage(req: EncodeRequest): Promise<Buffer> {
   const raw = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   const bytes = await withFormat(sharp(raw, { raw: { width: req.width, height: req.height, channels } }), req.format, req.quality).toBuffer();
   if (req.format === 'gif') return bytes;
-  const carried = await readMetadata(req.source).catch(() => ({ exif: null, xmp: null, iptc: null }));
+  const { carried } = req;
   return embedMetadata(bytes, req.format, {
     icc: await srgbIccProfile(),
     exif: exifForOutput(carried.exif, { software: req.provenance.software, width: req.width, height: req.height }),

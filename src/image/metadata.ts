@@ -3,7 +3,7 @@
  * colorized output: EXIF, XMP and IPTC (image/exif.ts and image/xmp.ts make the output's from them).
  * The output gets the sRGB ICC profile, since its pixels are sRGB.
  */
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 
 export interface CarriedMetadata {
   /** A TIFF structure (what follows "Exif\0\0"), as the scan has it. */
@@ -16,9 +16,8 @@ export interface CarriedMetadata {
 
 const EXIF_HEADER = Buffer.from('Exif\0\0', 'latin1');
 
-/** The metadata of a file (or of bytes), read from its header. */
-export async function readMetadata(input: string | Buffer): Promise<CarriedMetadata> {
-  const m = await sharp(input, { pages: 1, limitInputPixels: false }).metadata();
+/** The blocks to carry, from what sharp read of a scan's header (decoding reads it anyway). */
+export function carriedFrom(m: Metadata): CarriedMetadata {
   const exif = m.exif ? tiffOf(m.exif) : null;
   return {
     exif: exif ? new Uint8Array(exif) : null,

@@ -5,6 +5,7 @@
 import { cacheKey } from '../cache/keys.js';
 import type { CacheStore } from '../cache/store.js';
 import type { DdcolorError } from '../errors.js';
+import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
 import { PROCESSING_VERSION } from '../model/ddcolor.js';
 import type { Provenance } from '../image/xmp.js';
 import type { StageTimings } from '../report/report.js';
@@ -92,6 +93,14 @@ export interface RunContext {
 /** The cache key of a photo's result in this run (model, input size, content). */
 export function keyOf(ctx: RunContext, sha: string): string {
   return cacheKey(ctx.opts.model.id, ctx.opts.size, sha);
+}
+
+/** The reason a photo is skipped under --skip-color. */
+export const ALREADY_IN_COLOUR = 'already in colour';
+
+/** With --skip-color: how colourful a photo may be and still be colorized; undefined without it. */
+export function colourLimit(ctx: RunContext): number | undefined {
+  return ctx.opts.skipColor ? (ctx.opts.colorThreshold ?? DEFAULT_COLOUR_THRESHOLD) : undefined;
 }
 
 /** What an output is made with, as the manifest records it. */

@@ -5,8 +5,6 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { AbPlanes } from '../chroma/codec.js';
-import type { DecodedImage } from '../image/decode.js';
 import type { PrepareTask, Prepared, Rendered, RenderTask } from './pixel-work.js';
 
 export class PixelPool {
@@ -31,7 +29,7 @@ export class PixelPool {
   }
 
   /** Render from a decoded photo (moved to the worker: the caller must not use it after) or from the file. */
-  render(task: Omit<RenderTask, 'kind' | 'ab'> & { ab: AbPlanes; decoded?: DecodedImage }): Promise<Rendered> {
+  render(task: Omit<RenderTask, 'kind'>): Promise<Rendered> {
     const transferList: ArrayBuffer[] = [];
     if (task.decoded) {
       transferList.push(task.decoded.pixels.buffer as ArrayBuffer);

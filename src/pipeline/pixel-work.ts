@@ -105,6 +105,7 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
     format: task.format,
     quality: task.quality,
     provenance: task.provenance,
+    carried: decoded.carried,
     decode: decodeOptions,
   });
   const out = new Uint8Array(bytes.byteLength);

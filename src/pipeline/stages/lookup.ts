@@ -40,8 +40,8 @@ export async function dispatch(ctx: RunContext, items: readonly Prepared[]): Pro
   return tasks;
 }
 
-/** The cached results of `shas`, decoded (damaged values left out), counted as lookups and hits. */
-async function lookUp(ctx: RunContext, shas: string[], items: readonly Prepared[]): Promise<Map<string, AbPlanes>> {
+/** The cached results of `shas`, decoded (damaged values left out), counted as hits and, when `first`, as lookups. */
+async function lookUp(ctx: RunContext, shas: string[], items: readonly Prepared[], first = true): Promise<Map<string, AbPlanes>> {
   const t = performance.now();
   const values = await ctx.cache.getMany(shas.map((sha) => keyOf(ctx, sha)));
   ctx.timings.lookupMs += performance.now() - t;
@@ -54,7 +54,7 @@ async function lookUp(ctx: RunContext, shas: string[], items: readonly Prepared[
     const ab = v ? ctx.results.decode(sha, pathOf.get(sha) ?? sha, v) : null;
     if (ab) found.set(sha, ab);
   });
-  ctx.counters.lookups += shas.length;
+  if (first) ctx.counters.lookups += shas.length;
   ctx.counters.lookupHits += found.size;
   return found;
 }
@@ -117,8 +117,7 @@ export async function settleDeferred(ctx: RunContext, tasks: Promise<void>[]): P
     const shas = [...deferred.keys()];
     const groups = new Map(shas.map((sha) => [sha, deferred.get(sha)!]));
     deferred.clear();
-    const found = await lookUp(ctx, shas, [...groups.values()].flat());
-    ctx.counters.lookups -= shas.length; // looked up again: not new lookups
+    const found = await lookUp(ctx, shas, [...groups.values()].flat(), false);
     const again = new Map<string, Prepared[]>();
     for (const [sha, items] of groups) {
       const ab = found.get(sha);

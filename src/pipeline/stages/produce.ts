@@ -7,10 +7,7 @@
 import { encodeAb, quantizeAb, type AbPlanes } from '../../chroma/codec.js';
 import { DdcolorError } from '../../errors.js';
 import { pixelCount, type DecodedImage } from '../../image/decode.js';
-import { DEFAULT_COLOUR_THRESHOLD } from '../../image/colourfulness.js';
-import { keyOf, type Prepared, type RunContext } from '../context.js';
-
-export const ALREADY_IN_COLOUR = 'already in colour';
+import { ALREADY_IN_COLOUR, colourLimit, keyOf, type Prepared, type RunContext } from '../context.js';
 import type { PixelTimings } from '../pixel-work.js';
 import { manifestEntry, writeOutput } from './write.js';
 
@@ -43,13 +40,8 @@ function count(ctx: RunContext, t: PixelTimings, start: number, end: number): vo
 /** Thrown to the photos waiting on a result that will not come: the photo is already in colour. */
 class AlreadyInColour extends Error {
   constructor(readonly colourfulness: number) {
-    super('already in colour');
+    super(ALREADY_IN_COLOUR);
   }
-}
-
-/** With --skip-color: how colourful a photo may be and still be colorized. */
-function colourLimit(ctx: RunContext): number | undefined {
-  return ctx.opts.skipColor ? (ctx.opts.colorThreshold ?? DEFAULT_COLOUR_THRESHOLD) : undefined;
 }
 
 /** A photo already in colour: skipped with its reason, remembered so the next run does not read it again. */

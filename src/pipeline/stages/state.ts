@@ -5,9 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { sha256File } from '../../io/hash.js';
-import { DEFAULT_COLOUR_THRESHOLD } from '../../image/colourfulness.js';
-import { outputParams, type Prepared, type RunContext } from '../context.js';
-import { ALREADY_IN_COLOUR } from './produce.js';
+import { ALREADY_IN_COLOUR, colourLimit, outputParams, type Prepared, type RunContext } from '../context.js';
 import { Limiter } from '../limiter.js';
 import type { PlannedFile } from '../outputs.js';
 
@@ -52,7 +50,7 @@ async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): 
   if (sha === null) return null;
   ledger.setSha(index, sha);
   // Found in colour by an earlier run with --skip-color, and unchanged since: not read again.
-  const limit = opts.skipColor ? (opts.colorThreshold ?? DEFAULT_COLOUR_THRESHOLD) : undefined;
+  const limit = colourLimit(ctx);
   if (limit !== undefined && known && entry.colourfulness !== undefined && entry.colourfulness > limit) {
     ledger.skip(index, ALREADY_IN_COLOUR);
     return null;

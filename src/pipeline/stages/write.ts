@@ -12,7 +12,7 @@ import type { ManifestEntry } from '../manifest.js';
 export async function writeOutput(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
   const t = performance.now();
   if (p.unknownOutput) await adoptOrRefuse(ctx, p, bytes);
-  else await writeOutput0(ctx, p, bytes);
+  else await writeNew(ctx, p, bytes);
   ctx.profile.span('write', t, performance.now());
 }
 
@@ -33,7 +33,8 @@ export class ForeignOutput extends DdcolorError {
   }
 }
 
-async function writeOutput0(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
+/** Write through the run's temporary folder; the manifest line goes in just before the rename. */
+async function writeNew(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
   await writeAtomically(p.file.output, (tmp) => writeFile(tmp, bytes), {
     tmpDir: ctx.tmpDir,
     beforeRename: async (ready) => {
