@@ -61,6 +61,7 @@ test('exit 2 for usage and configuration errors, with a message that says what i
     [['colorize', ALBUM, '--model', model, '--cache', 'memcached://x'], /expected redis:\/\/.*file:<dir> or none/],
     [['colorize', ALBUM, '--model', model, '--ttl', 'forever'], /expected a duration/],
     [['colorize', ALBUM, '--model', model, '--quality', '0'], /from 1 to 100/],
+    [['colorize', ALBUM, '--model', model, '--threads', '0'], /--threads.*from 1 to 1024/],
     [['colorize', ALBUM, '--model', model, '--device', 'cuda', '--cache', 'none', '-o', join(dir, 'cuda')], /CUDA/],
     [['colorize'], /missing required argument/],
     [['frobnicate'], /unknown command/],
@@ -203,7 +204,7 @@ test('npm says nothing about the project settings (so npx ddcolor runs without i
 
 test('--profile ends with where the time went, stage by stage; the report has it too', async () => {
   const out = join(dir, 'out-profile');
-  const r = await runCli(['colorize', ALBUM, '-o', out, '--model', model, '--size', '64', '--cache', 'none', '--profile', '--no-progress']);
+  const r = await runCli(['colorize', ALBUM, '-o', out, '--model', model, '--size', '64', '--cache', 'none', '--profile', '--threads', '1', '--no-progress']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Where the time went/);
   for (const stage of ['scan', 'hash', 'decode', 'infer', 'composite', 'encode', 'write']) assert.match(r.stdout, new RegExp(`\\n${stage} +\\d+ +\\S+`), stage);

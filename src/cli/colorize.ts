@@ -30,6 +30,7 @@ export interface ColorizeFlags {
   device: Device;
   batchSize?: number;
   concurrency?: number;
+  threads?: number;
   maxMemory?: number;
   cache?: string;
   ttl: number;
@@ -63,6 +64,7 @@ export function colorizeCommand(): Command {
     .addOption(new Option('--device <device>', 'execution provider: auto (CUDA where it loads, else CPU), cuda, cpu').choices(DEVICES).default('auto'))
     .option('--batch-size <n>', 'photos per inference batch (default 4 on CUDA, 1 on CPU)', parseIntIn(1, 256))
     .option('--concurrency <n>', 'photos decoded, composited and written at once (default: batch size + 2, at least the cores)', parseIntIn(1, 256))
+    .option('--threads <n>', 'threads the model uses on the CPU (default: one per core)', parseIntIn(1, 1024))
     .option('--max-memory <size>', 'memory that photos in flight may hold at once, e.g. 2GB (default: a quarter of RAM, at most 4GB); large scans then wait their turn', parseMemoryBudget)
     .option('--cache <url>', 'redis://[user:pass@]host:port[/db], rediss://..., redis-cluster://h:p[,h:p...], redis-sentinel://h:p[,h:p...]/<master>, file:<dir> or none (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
     .addOption(new Option('--ttl <duration>', 'how long cached results live, e.g. 30d, 12h (0: forever)').argParser(parseDuration).default(parseDuration(DEFAULT_TTL), DEFAULT_TTL))
@@ -132,6 +134,7 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
       device,
       batchSize,
       concurrency,
+      ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
       ...(flags.maxMemory !== undefined ? { memoryBudget: flags.maxMemory } : {}),
       cache,
       ttlMs: flags.ttl,

@@ -21,6 +21,7 @@ const FLAGS: Record<string, string> = {
   device: '--device',
   batchSize: '--batch-size',
   concurrency: '--concurrency',
+  threads: '--threads',
   memoryBudget: '--max-memory',
   ttlMs: '--ttl',
   format: '--format',

@@ -12,6 +12,7 @@ import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve as resolvePath } from 'node:path';
+import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { DdcolorError, errorMessage } from '../errors.js';
 import { fromHalfArray, toHalfArray } from './half.js';
@@ -132,12 +133,17 @@ export interface ModelSession {
   release(): Promise<void>;
 }
 
+/**
+ * The session. On the CPU the model gets one thread per core unless told otherwise: onnxruntime's
+ * own default ran it on one of two cores here, half as fast (BENCHMARKS.md, cold run).
+ */
 async function create(path: string, provider: ExecutionProvider, threads?: number): Promise<ort.InferenceSession> {
+  const intraOpNumThreads = threads ?? (provider === 'cpu' ? availableParallelism() : undefined);
   return ort.InferenceSession.create(path, {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
-    ...(threads ? { intraOpNumThreads: threads } : {}),
+    ...(intraOpNumThreads ? { intraOpNumThreads } : {}),
   });
 }
 

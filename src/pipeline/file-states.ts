@@ -8,10 +8,8 @@
  * refused. Outputs are written by renaming a new file into place, so an input's bytes could not
  * change anyway; refusing the run keeps its name from ever pointing at a colorized copy either.
  */
-import { stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { stat, type Stats } from 'node:fs';
 import { DdcolorError } from '../errors.js';
-import { Limiter } from './limiter.js';
 import type { PlannedFile } from './outputs.js';
 
 /** Size and mtime, or null when the file is not there. */
@@ -48,43 +46,30 @@ export class FileStates {
   }
 
   /**
-   * Stat every output, and every input when any output exists; throws a usage error naming the
+   * Stat every input and every output (one pass, many at once); throws a usage error naming the
    * files when an output is one of the run's inputs.
    */
   static async take(planned: readonly PlannedFile[]): Promise<FileStates> {
     const states = new FileStates(planned.length);
-    const limit = new Limiter(STAT_CONCURRENCY);
-    // Existing outputs by inode: the first output with it, then any others (hard links among outputs).
-    const byInode = new Map<number, number>();
-    const more = new Map<number, number[]>();
-    const devs = new Float64Array(planned.length);
-    await Promise.all(
-      planned.map((f, i) =>
-        limit.run(async () => {
-          const st = await stat(f.output).catch(() => null);
-          if (!st) return;
-          states.set(i, 2, st);
-          devs[i] = st.dev;
-          if (!byInode.has(st.ino)) byInode.set(st.ino, i);
-          else more.set(st.ino, [...(more.get(st.ino) ?? []), i]);
-        }),
-      ),
-    );
-    if (byInode.size === 0) return states;
+    const paths = planned.flatMap((f) => [f.path, f.output]);
+    const stats = await statAll(paths);
+    // Existing outputs by device and inode, then every input looked up among them.
+    const outputs = new Map<string, number>();
+    for (let i = 0; i < planned.length; i++) {
+      const out = stats[2 * i + 1];
+      if (!out) continue;
+      states.set(i, 2, out);
+      const id = `${out.dev}:${out.ino}`;
+      if (!outputs.has(id)) outputs.set(id, i);
+    }
     const clashes: string[] = [];
-    await Promise.all(
-      planned.map((f, i) =>
-        limit.run(async () => {
-          const st = await stat(f.path).catch(() => null);
-          if (!st) return;
-          states.set(i, 0, st);
-          const first = byInode.get(st.ino);
-          if (first === undefined) return;
-          const same = [first, ...(more.get(st.ino) ?? [])].find((o) => devs[o] === st.dev);
-          if (same !== undefined) clashes.push(`${planned[same]!.output} is ${f.path}`);
-        }),
-      ),
-    );
+    for (let i = 0; i < planned.length; i++) {
+      const input = stats[2 * i];
+      if (!input) continue;
+      states.set(i, 0, input);
+      const same = outputs.get(`${input.dev}:${input.ino}`);
+      if (same !== undefined) clashes.push(`${planned[same]!.output} is ${planned[i]!.path}`);
+    }
     if (clashes.length > 0) {
       clashes.sort();
       const shown = clashes.slice(0, 3).join('; ') + (clashes.length > 3 ? `; and ${clashes.length - 3} more` : '');
@@ -95,4 +80,27 @@ export class FileStates {
     }
     return states;
   }
+}
+
+/**
+ * Stat every path, `STAT_CONCURRENCY` at a time, with the callback API (a promise per file costs
+ * more than the stat on a warm disk); null where a path cannot be stat'ed (the state stage says why).
+ */
+function statAll(paths: readonly string[]): Promise<Array<Stats | null>> {
+  const stats = new Array<Stats | null>(paths.length).fill(null);
+  if (paths.length === 0) return Promise.resolve(stats);
+  return new Promise((resolve) => {
+    let next = 0;
+    let done = 0;
+    const one = (): void => {
+      const i = next++;
+      if (i >= paths.length) return;
+      stat(paths[i]!, (err, st) => {
+        if (!err) stats[i] = st;
+        if (++done === paths.length) resolve(stats);
+        else one();
+      });
+    };
+    for (let k = 0; k < STAT_CONCURRENCY; k++) one();
+  });
 }

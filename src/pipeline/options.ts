@@ -42,7 +42,7 @@ export interface ColorizeOptions {
   memoryBudget?: number;
   /** Refuse photos with more pixels than this. */
   maxPixels?: number;
-  /** Threads for the CPU provider (default: onnxruntime's own choice). */
+  /** Threads the model uses on the CPU (default: one per core; onnxruntime's own default used one here). */
   threads?: number;
   /** After a cache failure, leave the cache alone this long before trying it again (default 10 s). */
   cacheRetryMs?: number;

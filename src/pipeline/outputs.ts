@@ -8,7 +8,7 @@
  * old extension in the name (`a-jpg.png`). The rule depends only on the names, so it is the same
  * on every run.
  */
-import { extname, join } from 'node:path';
+import { extname, join, sep } from 'node:path';
 import { EXTENSION, formatFromExtension, type FormatChoice, type OutputFormat } from '../image/encode.js';
 import type { ScannedFile } from './scan.js';
 
@@ -33,12 +33,13 @@ export function planOutputs(files: readonly ScannedFile[], outRoot: string, choi
     const stem = f.rel.slice(0, f.rel.length - ext.length);
     return { f, format, keepsExt, ext, stem, rel: keepsExt ? f.rel : stem + EXTENSION[format] };
   });
+  const root = join(outRoot, '.').replace(/[\\/]$/, '');
   const taken = new Set<string>();
   const result: PlannedFile[] = new Array(files.length);
   const claim = (i: number, rel: string): void => {
     const w = wanted[i]!;
     taken.add(rel.toLowerCase());
-    result[i] = { ...w.f, outputRel: rel, output: join(outRoot, ...rel.split('/')), format: w.format };
+    result[i] = { path: w.f.path, rel: w.f.rel, outputRel: rel, output: sep === '/' ? `${root}/${rel}` : join(root, ...rel.split('/')), format: w.format };
   };
   // Plain names first, those keeping their own extension before the others.
   const order = wanted.map((_, i) => i).sort((a, b) => Number(wanted[b]!.keepsExt) - Number(wanted[a]!.keepsExt) || a - b);
