@@ -73,7 +73,7 @@ test('lookups are pipelined MGETs: one round trip for a batch, never one command
 });
 
 test('entries carry a jittered TTL; invalidation and stats never touch keys that are not ddcolor entries', async () => {
-  const server = await startRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+  const server = await startRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'volatile-lru']);
   const store = await RedisStore.single(server.url).open();
   const admin = server.client();
   await admin.set('someone:else', 'keep me');
@@ -92,7 +92,7 @@ test('entries carry a jittered TTL; invalidation and stats never touch keys that
   assert.equal(stats.misses, 3);
   assert.equal(stats.hitRate, 0.7);
   assert.deepEqual(stats.byModel.map((m) => [m.modelId, m.size, m.entries]), [['m1', 512, 40], ['m2', 1024, 1]]);
-  assert.equal(stats.redis?.policy, 'allkeys-lru');
+  assert.equal(stats.redis?.policy, 'volatile-lru');
   assert.equal(stats.redis?.maxmemory, 64 * 1024 * 1024);
   assert.deepEqual(stats.warnings, []);
   assert.equal(await store.deleteWhere((k) => k.includes(':m2:')), 1);
@@ -100,6 +100,18 @@ test('entries carry a jittered TTL; invalidation and stats never touch keys that
   assert.equal(await admin.get('someone:else'), 'keep me');
   assert.equal(await admin.get('ddcolor:v1:not-a-valid-key'), 'keep me too');
   assert.equal(await admin.exists(STATS_KEY), 1);
+  await store.close();
+});
+
+test('an entry kept "for ever" (--ttl 0) still has a TTL on Redis (a year), so volatile-lru can evict it; allkeys policies are warned of, for the queue', async () => {
+  const server = await startRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+  const store = await RedisStore.single(server.url).open();
+  await store.setMany([{ key: cacheKey('m1', 512, sha(1)), value: Buffer.alloc(10) }], 0);
+  const year = 365 * 86_400_000;
+  const pttl = await server.client().pttl(cacheKey('m1', 512, sha(1)));
+  assert.ok(pttl > year * 0.94 && pttl <= year * 1.05, `a year, give or take 5 %: ${pttl}`);
+  const stats = await store.stats();
+  assert.ok(stats.warnings.some((w) => /allkeys-lru may evict any key, a job queue's too.*volatile-lru/.test(w)), stats.warnings.join('\n'));
   await store.close();
 });
 

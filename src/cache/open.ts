@@ -31,7 +31,7 @@ export type CacheSpec =
 const MULTI_HOST = /^(rediss?-cluster|rediss?-sentinel):\/\/(?:([^@/]*)@)?([^/]+)(?:\/(.*))?$/;
 
 /** Where a cache URL came from, for messages: the flag or the environment variable. */
-export type CacheUrlSource = '--cache' | 'DDCOLOR_CACHE' | 'REDIS_URL';
+export type CacheUrlSource = '--cache' | 'DDCOLOR_CACHE' | 'REDIS_URL' | '--redis' | '--queue-redis';
 
 /** A usage error about a cache URL: names where it came from, never its credentials. */
 function badUrl(source: CacheUrlSource, url: string, why: string): DdcolorError {

@@ -51,13 +51,25 @@ export function parseInfo(text: string): Map<string, string> {
   return m;
 }
 
+/** How long an entry stored "for ever" (`--ttl 0`) lives on Redis: a year, so that it stays evictable. */
+export const REDIS_FOREVER_MS = 365 * 86_400_000;
+
+/**
+ * What is wrong with a Redis's memory settings for ddcolor. Every cache entry has a TTL and no
+ * queue key has one, so `volatile-lru` evicts old results and never the job queue.
+ */
 export function memoryWarnings(info: RedisMemoryInfo): string[] {
   const w: string[] = [];
   if (info.maxmemory === 0) {
-    w.push('maxmemory is not set: Redis will grow until the machine runs out of memory; set maxmemory and maxmemory-policy allkeys-lru (or volatile-lru)');
+    w.push('maxmemory is not set: Redis will grow until the machine runs out of memory; set maxmemory and maxmemory-policy volatile-lru');
   }
-  if (info.policy === 'noeviction') {
-    w.push('maxmemory-policy is noeviction: once Redis is full it refuses writes instead of evicting old results; use allkeys-lru or volatile-lru');
+  if (info.policy.split(',').includes('noeviction')) {
+    w.push('maxmemory-policy is noeviction: once Redis is full it refuses writes (results and queue alike) instead of evicting old results; use volatile-lru');
+  }
+  if (info.policy.split(',').some((p) => p.startsWith('allkeys-'))) {
+    w.push(
+      `maxmemory-policy ${info.policy} may evict any key, a job queue's too (ddcolor submit and worker): use volatile-lru, which evicts only keys with a TTL (every cache entry has one, no queue key does), or give the queue a Redis of its own (--queue-redis)`,
+    );
   }
   return w;
 }
@@ -241,8 +253,7 @@ export class RedisStore implements CacheStore {
       [...byKey.keys()],
       (pipe, g) => {
         for (const key of g.keys) {
-          if (ttlMs > 0) pipe.set(key, byKey.get(key)!, 'PX', jitteredTtl(ttlMs));
-          else pipe.set(key, byKey.get(key)!);
+          pipe.set(key, byKey.get(key)!, 'PX', jitteredTtl(ttlMs > 0 ? ttlMs : REDIS_FOREVER_MS));
         }
         return g.keys.length;
       },

@@ -9,6 +9,9 @@ import { packageVersion } from '../version.js';
 import { cacheCommand } from './cache.js';
 import { colorizeCommand } from './colorize.js';
 import { doctorCommand } from './doctor.js';
+import { queueCommand } from './queue.js';
+import { submitCommand } from './submit.js';
+import { workerCommand } from './worker.js';
 import { modelsCommand } from './models.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -43,6 +46,9 @@ export function buildProgram(): Command {
   program.addCommand(cacheCommand());
   program.addCommand(modelsCommand());
   program.addCommand(doctorCommand());
+  program.addCommand(submitCommand());
+  program.addCommand(workerCommand());
+  program.addCommand(queueCommand());
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
@@ -64,6 +70,12 @@ const EXAMPLES: Record<string, string> = {
   'models pull': 'ddcolor models pull tiny-512-int8',
   'models verify': 'ddcolor models verify',
   doctor: 'ddcolor doctor',
+  submit: 'ddcolor submit /mnt/archive/scans -o /mnt/archive/colorized --redis redis://queue-host:6379 --wait',
+  worker: 'ddcolor worker --redis redis://queue-host:6379 --device cuda',
+  queue: 'ddcolor queue status --redis redis://queue-host:6379',
+  'queue status': 'ddcolor queue status --redis redis://queue-host:6379 --json',
+  'queue retry-failed': 'ddcolor queue retry-failed --redis redis://queue-host:6379',
+  'queue clean': 'ddcolor queue clean --older-than 7d --redis redis://queue-host:6379',
 };
 
 function addExamples(cmd: Command, path: string): void {

@@ -14,7 +14,7 @@ import type { FileStates } from './file-states.js';
 import type { GuardedCache } from './guarded-cache.js';
 import type { Ledger } from './ledger.js';
 import type { Limiter } from './limiter.js';
-import type { Manifest } from './manifest.js';
+import type { OutputParams, OutputRecords } from './manifest.js';
 import type { ModelRunner } from './model-runner.js';
 import type { ColorizeOptions, RunEvent } from './options.js';
 import type { PlannedFile } from './outputs.js';
@@ -68,7 +68,8 @@ export interface RunContext {
   readonly problems: ScanProblem[];
   readonly ledger: Ledger;
   readonly states: FileStates;
-  readonly manifest: Manifest;
+  /** The outputs' records: the folder's manifest, or the fleet's shared record. */
+  readonly manifest: OutputRecords;
   readonly store: CacheStore | null;
   readonly cache: GuardedCache;
   readonly locks: PhotoLocks;
@@ -104,6 +105,6 @@ export function colourLimit(ctx: RunContext): number | undefined {
 }
 
 /** What an output is made with, as the manifest records it. */
-export function outputParams(ctx: RunContext): { modelId: string; modelSize: number; processing: number; quality: number; saturation: number } {
+export function outputParams(ctx: RunContext): OutputParams {
   return { modelId: ctx.opts.model.id, modelSize: ctx.opts.size, processing: PROCESSING_VERSION, quality: ctx.opts.quality, saturation: ctx.opts.saturation ?? 1 };
 }

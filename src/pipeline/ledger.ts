@@ -55,6 +55,12 @@ export class Ledger {
     this.finish(index, 'failed', named ? err.message : `${this.planned[index]!.path}: ${errorMessage(err)}`);
   }
 
+  /** Failed for a reason of the machine's (the model or device), not the photo's: worth trying again. */
+  failTransient(index: number, err: unknown): void {
+    this.fail(index, err);
+    this.records[index]!.transient = true;
+  }
+
   /** Never started: the run was interrupted, or stopped by `why`. */
   notProcessed(index: number, why: string): void {
     this.finish(index, 'not-processed', `${this.planned[index]!.path}: not processed (${why})`);

@@ -28,6 +28,6 @@ export async function clearLeftovers(outDir: string): Promise<number> {
 }
 
 /** Remove the run's folder of temporary files when nothing is left in it. */
-export async function removeTmpDir(outDir: string): Promise<void> {
-  await rmdir(join(outDir, TMP_DIR)).catch(() => undefined);
+export async function removeTmpDir(tmpDir: string): Promise<void> {
+  await rmdir(tmpDir).catch(() => undefined);
 }

@@ -41,6 +41,27 @@ export interface ManifestEntry {
   colourfulness?: number;
 }
 
+/** What an output is made with, as an entry records it. */
+export interface OutputParams {
+  modelId: string;
+  modelSize: number;
+  processing: number;
+  quality: number;
+  saturation: number;
+}
+
+/** Whether the entry's output was made with these parameters, in this format. */
+export function madeWith(e: ManifestEntry, params: OutputParams, format: string): boolean {
+  return (
+    e.modelId === params.modelId &&
+    e.modelSize === params.modelSize &&
+    e.processing === params.processing &&
+    e.quality === params.quality &&
+    e.saturation === params.saturation &&
+    e.format === format
+  );
+}
+
 function isEntry(v: unknown): v is ManifestEntry {
   if (typeof v !== 'object' || v === null) return false;
   const e = v as Record<string, unknown>;
@@ -57,7 +78,24 @@ function isEntry(v: unknown): v is ManifestEntry {
   );
 }
 
-export class Manifest {
+/**
+ * What a run knows of the outputs in its folder, and where it records the ones it writes: the
+ * manifest file of a folder that one run writes at a time, or the fleet's shared record in Redis
+ * (fleet/done-state.ts) for a folder that many workers write at once.
+ */
+export interface OutputRecords {
+  /** The latest entry of an output. */
+  get(outputRel: string): ManifestEntry | undefined;
+  /** The entry that describes the output file on disk (same size and mtime), if any. */
+  describing(outputRel: string, onDisk: { size: number; mtimeMs: number }): ManifestEntry | undefined;
+  /** Record an output now in place (or a photo left alone, sizes -1). */
+  record(entry: ManifestEntry): Promise<void>;
+  /** Write what is pending and release what is held. */
+  save(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class Manifest implements OutputRecords {
   private readonly entries = new Map<string, ManifestEntry>();
   /**
    * Entries a later line of the same output replaced, kept while the file is not compacted: the

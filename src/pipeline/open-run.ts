@@ -19,16 +19,16 @@ import { GuardedCache } from './guarded-cache.js';
 import { clearLeftovers, removeTmpDir, TMP_DIR } from './leftovers.js';
 import { Ledger } from './ledger.js';
 import { Limiter } from './limiter.js';
-import { Manifest } from './manifest.js';
+import { Manifest, type OutputRecords } from './manifest.js';
 import { ModelRunner } from './model-runner.js';
 import type { ColorizeOptions, RunEvent } from './options.js';
 import { lockOutputFolder } from './out-lock.js';
-import { planOutputs } from './outputs.js';
+import { planOutputs, type PlannedFile } from './outputs.js';
 import { PhotoLocks } from './photo-locks.js';
 import { StageProfile } from './profile.js';
 import { PixelPool } from './pixel-pool.js';
 import { Results } from './results.js';
-import { scanPaths } from './scan.js';
+import { scanPaths, type ScanProblem } from './scan.js';
 
 /** A lock outlives a stalled or killed run by at most this long; held locks are extended meanwhile. */
 export const DEFAULT_LOCK_TTL_MS = 120_000;
@@ -73,67 +73,88 @@ export async function openRun(opts: ColorizeOptions): Promise<RunContext> {
   const started = Date.now();
   const emit = opts.onEvent ?? (() => undefined);
   const outDir = resolve(opts.outDir);
-  const timings: StageTimings = { scanMs: 0, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 };
   emit({ type: 'stage', stage: 'scan' });
   const profile = new StageProfile();
   const t0 = performance.now();
   const scan = await scanPaths(opts.paths, { exclude: [outDir] });
-  timings.scanMs = performance.now() - t0;
   profile.span('scan', t0, performance.now());
   emit({ type: 'scanned', files: scan.files.length, problems: scan.problems });
   await ensureWritable(outDir);
   const releaseOutputFolder = await lockOutput(outDir, opts, emit);
   try {
     const planned = planOutputs(scan.files, outDir, opts.format);
-    const states = await FileStates.take(planned);
     const manifest = await new Manifest(outDir).load();
     if (manifest.readError) {
       emit({ type: 'warning', message: `cannot read ${manifest.path} (${errorMessage(manifest.readError)}): outputs are checked again, and the file is kept as it is` });
     }
-    const { store, cache } = await openRunCache(opts, emit);
     const leftovers = await clearLeftovers(outDir);
     if (leftovers > 0) emit({ type: 'warning', message: `removed ${leftovers} temporary file${leftovers > 1 ? 's' : ''} that an interrupted run left in ${outDir}` });
-    const tmpDir = join(outDir, TMP_DIR);
-    await mkdir(tmpDir, { recursive: true });
-    const locks = new PhotoLocks(cache, opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS);
-    return {
-      opts,
-      outDir,
-      tmpDir,
-      emit,
-      started,
-      timings,
-      profile,
-      problems: scan.problems,
-      ledger: new Ledger(planned, emit),
-      states,
-      manifest,
-      store,
-      cache,
-      locks,
-      results: new Results(cache, locks, opts.size, opts.ttlMs, (message) => emit({ type: 'warning', message })),
-      model: new ModelRunner(opts, timings, emit, profile),
-      pixels: new PixelPool(Math.min(opts.concurrency, availableParallelism())),
-      limiter: new Limiter(Math.max(1, opts.concurrency)),
-      budget: PixelBudget.forBytes(opts.memoryBudget ?? defaultMemoryBudget()),
-      stop: new RunStop(opts.signal),
-      provenance: { software: `ddcolor ${packageVersion()}`, modelName: basename(opts.model.path).replace(/\.onnx$/i, ''), modelId: opts.model.id, inputSize: opts.size, saturation: opts.saturation ?? 1 },
-      deferred: new Map(),
-      counters: { lookups: 0, lookupHits: 0 },
-      releaseOutputFolder,
-      forgetTmpDir: removeOnAbandon(tmpDir),
-    };
+    const place: WorkPlace = { planned, problems: scan.problems, records: manifest, tmpDir: join(outDir, TMP_DIR), releaseOutputFolder };
+    return await openWork(opts, place, { started, profile, scanMs: performance.now() - t0 });
   } catch (err) {
     await releaseOutputFolder();
     throw err;
   }
 }
 
+/** Where a run's photos go and what is known of them: made by openRun from a scan, or given by a fleet worker for a job. */
+export interface WorkPlace {
+  planned: PlannedFile[];
+  problems: ScanProblem[];
+  records: OutputRecords;
+  /** Where outputs in progress are written (inside the output folder: same file system). */
+  tmpDir: string;
+  /** Release the output folder (its lock, when the run holds one). */
+  releaseOutputFolder: () => Promise<void>;
+}
+
+/** Open the rest of a run for photos already planned: their states, the cache, the model, the pools. */
+export async function openWork(
+  opts: ColorizeOptions,
+  place: WorkPlace,
+  begun: { started: number; profile: StageProfile; scanMs: number } = { started: Date.now(), profile: new StageProfile(), scanMs: 0 },
+): Promise<RunContext> {
+  const emit = opts.onEvent ?? (() => undefined);
+  const timings: StageTimings = { scanMs: begun.scanMs, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 };
+  const { planned, tmpDir } = place;
+  const states = await FileStates.take(planned);
+  const { store, cache } = await openRunCache(opts, emit);
+  await mkdir(tmpDir, { recursive: true });
+  const locks = new PhotoLocks(cache, opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS);
+  return {
+    opts,
+    outDir: resolve(opts.outDir),
+    tmpDir,
+    emit,
+    started: begun.started,
+    timings,
+    profile: begun.profile,
+    problems: place.problems,
+    ledger: new Ledger(planned, emit),
+    states,
+    manifest: place.records,
+    store,
+    cache,
+    locks,
+    results: new Results(cache, locks, opts.size, opts.ttlMs, (message) => emit({ type: 'warning', message })),
+    model: new ModelRunner(opts, timings, emit, begun.profile),
+    pixels: new PixelPool(Math.min(opts.concurrency, availableParallelism())),
+    limiter: new Limiter(Math.max(1, opts.concurrency)),
+    budget: PixelBudget.forBytes(opts.memoryBudget ?? defaultMemoryBudget()),
+    stop: new RunStop(opts.signal),
+    provenance: { software: `ddcolor ${packageVersion()}`, modelName: basename(opts.model.path).replace(/\.onnx$/i, ''), modelId: opts.model.id, inputSize: opts.size, saturation: opts.saturation ?? 1 },
+    deferred: new Map(),
+    counters: { lookups: 0, lookupHits: 0 },
+    releaseOutputFolder: place.releaseOutputFolder,
+    forgetTmpDir: removeOnAbandon(tmpDir),
+  };
+}
+
 /** Release everything the run holds: locks, the manifest (compacted), the temporary folder, the output folder, the cache, the model. */
 export async function closeRun(ctx: RunContext): Promise<void> {
   await ctx.locks.close();
   await ctx.manifest.save().catch(() => ctx.manifest.close());
-  await removeTmpDir(ctx.outDir);
+  await removeTmpDir(ctx.tmpDir);
   ctx.forgetTmpDir();
   await ctx.releaseOutputFolder();
   await ctx.cache.close();

@@ -19,20 +19,32 @@ import { hitRate } from '../cache/store.js';
 import { REPORT_SCHEMA, type RunReport, type StageTimings } from '../report/report.js';
 import { checkColorizeOptions } from './check-options.js';
 import type { Prepared, RunContext } from './context.js';
-import { closeRun, openRun } from './open-run.js';
+import { closeRun, openRun, openWork, type WorkPlace } from './open-run.js';
 import type { ColorizeOptions } from './options.js';
 import { dispatch, settleDeferred } from './stages/lookup.js';
 import { prepareChunk } from './stages/state.js';
 
 export type { ColorizeOptions, RunEvent } from './options.js';
-export { DEFAULT_LOCK_TTL_MS } from './open-run.js';
+export { DEFAULT_LOCK_TTL_MS, type WorkPlace } from './open-run.js';
 
 /** Photos stat'ed, hashed and looked up together. */
 const CHUNK = 256;
 
 export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   checkColorizeOptions(opts);
-  const ctx = await openRun(opts);
+  return runAll(await openRun(opts));
+}
+
+/**
+ * The same run over photos already planned, into a folder the caller answers for: a fleet worker's
+ * job (fleet/worker.ts), whose photos were scanned by `submit` and whose outputs' records are shared.
+ */
+export async function colorizeFiles(opts: ColorizeOptions, place: WorkPlace): Promise<RunReport> {
+  checkColorizeOptions(opts);
+  return runAll(await openWork(opts, place));
+}
+
+async function runAll(ctx: RunContext): Promise<RunReport> {
   try {
     ctx.emit({ type: 'stage', stage: 'colorize' });
     const work = await runChunks(ctx);

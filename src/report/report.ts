@@ -25,6 +25,8 @@ export interface FileRecord {
   reason?: string;
   /** Milliseconds of work on this photo (decoding to writing, its wait for the model included). */
   ms?: number;
+  /** A failure of the machine, not of the photo (the model or device failed): trying again may work. */
+  transient?: true;
 }
 
 export interface Totals {

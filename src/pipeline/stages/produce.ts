@@ -5,7 +5,7 @@
  * for the model, inferred (in batches), its result stored, then composited and written.
  */
 import { encodeAb, quantizeAb, type AbPlanes } from '../../chroma/codec.js';
-import { DdcolorError } from '../../errors.js';
+import { DdcolorError, errorMessage } from '../../errors.js';
 import { pixelCount, type DecodedImage } from '../../image/decode.js';
 import { ALREADY_IN_COLOUR, colourLimit, keyOf, type Prepared, type RunContext } from '../context.js';
 import type { PixelTimings } from '../pixel-work.js';
@@ -41,6 +41,13 @@ function count(ctx: RunContext, t: PixelTimings, start: number, end: number): vo
 class AlreadyInColour extends Error {
   constructor(readonly colourfulness: number) {
     super(ALREADY_IN_COLOUR);
+  }
+}
+
+/** The model failed (out of memory, a device error): not the photo's fault, so worth trying again. */
+class MachineFault extends Error {
+  constructor(cause: unknown) {
+    super(errorMessage(cause), { cause });
   }
 }
 
@@ -85,6 +92,7 @@ export async function fromResult(ctx: RunContext, p: Prepared, result: Promise<A
     ab = await result;
   } catch (err) {
     if (err instanceof AlreadyInColour) await skipColour(ctx, p, err.colourfulness);
+    else if (err instanceof MachineFault) ctx.ledger.failTransient(p.index, err);
     else ctx.ledger.fail(p.index, err);
     return;
   }
@@ -173,10 +181,11 @@ async function infer(
     const raw = await batcher.infer(prepared.planes);
     return { decoded: prepared.decoded, ab: quantizeAb(raw, S, S) };
   } catch (err) {
-    giveUp(err);
     // A model or device that cannot work here stops the run: every other photo would fail the same way.
     if (err instanceof DdcolorError && (err.kind === 'config' || err.kind === 'usage')) ctx.stop.fatal ??= err;
-    ctx.ledger.fail(p.index, err);
+    const fault = new MachineFault(err);
+    giveUp(fault);
+    ctx.ledger.failTransient(p.index, fault);
     return null;
   }
 }

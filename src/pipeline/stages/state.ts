@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { sha256File } from '../../io/hash.js';
 import { ALREADY_IN_COLOUR, colourLimit, outputParams, type Prepared, type RunContext } from '../context.js';
 import { Limiter } from '../limiter.js';
+import { madeWith } from '../manifest.js';
 import type { PlannedFile } from '../outputs.js';
 
 const HASH_CONCURRENCY = 4;
@@ -55,16 +56,7 @@ async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): 
     ledger.skip(index, ALREADY_IN_COLOUR);
     return null;
   }
-  const params = outputParams(ctx);
-  const upToDate =
-    ours &&
-    ours.sha256 === sha &&
-    ours.modelId === params.modelId &&
-    ours.modelSize === params.modelSize &&
-    ours.processing === params.processing &&
-    ours.quality === params.quality &&
-    ours.saturation === params.saturation &&
-    ours.format === file.format;
+  const upToDate = ours && ours.sha256 === sha && madeWith(ours, outputParams(ctx), file.format);
   if (!opts.force && upToDate) {
     if (!known || ours !== manifest.get(file.outputRel)) await manifest.record({ ...ours, input: file.path, inputSize: st.size, inputMtimeMs: st.mtimeMs });
     ledger.finish(index, 'skipped');

@@ -1,0 +1,112 @@
+/**
+ * `ddcolor worker`: takes jobs from the queue until stopped. One line per job and per failed photo;
+ * SIGTERM or Ctrl-C finishes the photos in hand, gives unfinished jobs back and exits 0; a second
+ * signal exits at once (the queue gives that worker's jobs to others once they stall).
+ */
+import { availableParallelism } from 'node:os';
+import { Command, Option } from 'commander';
+import { describeSpec, parseCacheUrl } from '../cache/open.js';
+import { openQueueConnection } from '../fleet/connection.js';
+import { startWorker, type WorkerEvent } from '../fleet/worker.js';
+import { removeAbandonedFiles } from '../io/atomic-write.js';
+import { DEVICES, type Device } from '../model/session.js';
+import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-flags.js';
+import { formatDuration, parseDuration, parseIntIn, parseMemoryBudget } from './parse.js';
+import { renderMode, RunRenderer } from './render.js';
+
+interface WorkerFlags extends QueueFlags {
+  model?: string;
+  device: Device;
+  cache?: string;
+  jobs: number;
+  concurrency?: number;
+  batchSize?: number;
+  threads?: number;
+  maxMemory?: number;
+  lockDuration: number;
+  quiet?: boolean;
+}
+
+export function workerCommand(): Command {
+  const cmd = new Command('worker')
+    .description('take jobs from the queue and colorize them into their shared output folders, until stopped')
+    .option('--model <file|name>', 'as for colorize; jobs submitted with another model are left to other workers')
+    .addOption(new Option('--device <device>', 'execution provider: auto, cuda, cpu').choices(DEVICES).default('auto'))
+    .option('--cache <url>', 'the cache of results (default: the --redis server)')
+    .option('--jobs <n>', 'jobs at once', parseIntIn(1, 64), 1)
+    .option('--concurrency <n>', 'photos decoded, composited and written at once in a job (default: as colorize)', parseIntIn(1, 256))
+    .option('--batch-size <n>', 'photos per inference batch (default 4 on CUDA, 1 on CPU)', parseIntIn(1, 256))
+    .option('--threads <n>', 'threads the model uses on the CPU (default: one per core)', parseIntIn(1, 1024))
+    .option('--max-memory <size>', 'memory that photos in flight may hold at once, e.g. 2GB', parseMemoryBudget)
+    .addOption(new Option('--lock-duration <duration>', 'how long a job stays with a worker that stopped answering before another takes it').argParser(parseDuration).default(30_000, '30s'))
+    .option('-q, --quiet', 'only warnings and failures');
+  return addQueueFlags(cmd).action(async (flags: WorkerFlags) => {
+    process.exitCode = await runWorker(flags);
+  });
+}
+
+function describe(e: WorkerEvent, quiet: boolean): string | null {
+  switch (e.type) {
+    case 'job-start':
+      return quiet ? null : `job ${e.id}: ${e.photos} photo${e.photos === 1 ? '' : 's'}`;
+    case 'job-done': {
+      const t = e.totals;
+      const end = e.runFinished ? `; ${e.run} finished, its report is written` : '';
+      return quiet ? null : `job ${e.id} done in ${formatDuration(e.ms)}: ${t.inferred} inferred, ${t.hit} from cache, ${t.skipped} up to date, ${t.failed} failed${end}`;
+    }
+    case 'job-retry':
+      return `warning: job ${e.id} will be tried again: ${e.reason}`;
+    case 'job-returned':
+      return `job ${e.id}: stopping; ${e.unsettled} photo${e.unsettled === 1 ? '' : 's'} given back to the queue`;
+    case 'wrong-model':
+      return `warning: job ${e.id} wants model ${e.wants}; this worker has ${e.has}: left to other workers`;
+    case 'warning':
+      return `warning: ${e.message}`;
+    case 'file':
+      return e.event.record.status === 'failed' ? `failed: ${e.event.record.error ?? e.event.record.input}` : null;
+  }
+}
+
+export async function runWorker(flags: WorkerFlags): Promise<number> {
+  const renderer = new RunRenderer(renderMode({ progress: false, ...(flags.quiet ? { quiet: true } : {}) }));
+  const model = await findModel(flags.model, (m) => renderer.warn(m));
+  const queueSpec = queueRedis(flags);
+  const cache = flags.cache ? parseCacheUrl(flags.cache) : flags.redis ? parseCacheUrl(flags.redis, '--redis') : queueSpec;
+  const redis = await openQueueConnection(queueSpec);
+  const concurrency = flags.concurrency ?? Math.max((flags.batchSize ?? 1) + 2, Math.min(availableParallelism(), 8));
+  const worker = startWorker({
+    redis,
+    queue: flags.queue,
+    model,
+    device: flags.device,
+    cache,
+    jobs: flags.jobs,
+    concurrency,
+    ...(flags.batchSize !== undefined ? { batchSize: flags.batchSize } : {}),
+    ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+    ...(flags.maxMemory !== undefined ? { memoryBudget: flags.maxMemory } : {}),
+    lockDurationMs: flags.lockDuration,
+    onEvent: (e) => {
+      const line = describe(e, flags.quiet ?? false);
+      if (line) process.stderr.write(`ddcolor: ${line}\n`);
+    },
+  });
+  renderer.note(`worker ${worker.name} on queue ${flags.queue} at ${describeSpec(queueSpec).location}, model ${model.id.slice(0, 12)}; cache ${describeSpec(cache).location}; waiting for jobs`);
+  const stopped = new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (++signals > 1) {
+        removeAbandonedFiles();
+        process.exit(130);
+      }
+      renderer.note(`${signal}: finishing the photos in hand, then stopping (again to quit at once)`);
+      void worker.stop().then(resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await stopped;
+  redis.disconnect();
+  renderer.note('worker stopped');
+  return 0;
+}

@@ -1,0 +1,121 @@
+/**
+ * A run's report, in parts: `submit` writes one for the photos it found up to date (and what the
+ * scan found wrong), each job writes one as it finishes, all in `<out>/.ddcolor-runs/<run>/`, and
+ * the combined report (`<out>/ddcolor-report.json`, as `colorize` writes) is made from them when
+ * the last job of the run is finished. Parts live in the shared output folder, not in Redis: an
+ * archive's records take more memory than a queue should hold.
+ */
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hitRate } from '../cache/store.js';
+import { emptyTotals, REPORT_SCHEMA, writeReport, type FileRecord, type RunReport, type StageTimings, type Totals } from '../report/report.js';
+import { writeTextAtomically } from '../io/atomic-write.js';
+
+export const RUNS_DIR = '.ddcolor-runs';
+export const SUBMIT_PART = 'submit';
+
+export function partPath(outDir: string, run: string, part: string): string {
+  return join(outDir, RUNS_DIR, run, `${part}.json`);
+}
+
+/** A part as written; null when there is none (or it cannot be read: the job's photos are then done again). */
+export async function readPart(outDir: string, run: string, part: string): Promise<RunReport | null> {
+  try {
+    return JSON.parse(await readFile(partPath(outDir, run, part), 'utf8')) as RunReport;
+  } catch {
+    return null;
+  }
+}
+
+export async function writePart(outDir: string, run: string, part: string, report: RunReport): Promise<void> {
+  await mkdir(join(outDir, RUNS_DIR, run), { recursive: true });
+  await writeTextAtomically(partPath(outDir, run, part), [JSON.stringify(report) + '\n']);
+}
+
+/** A part made of records alone (no run behind them): photos left out at submit, failed before, or lost with their job. */
+export function recordsPart(outDir: string, model: RunReport['model'], files: FileRecord[], problems: RunReport['problems'] = []): RunReport {
+  const now = new Date().toISOString();
+  return {
+    schema: REPORT_SCHEMA,
+    startedAt: now,
+    finishedAt: now,
+    durationMs: 0,
+    interrupted: false,
+    model,
+    cache: { backend: 'redis', location: '', degraded: false, errors: 0, error: null },
+    output: outDir,
+    totals: totalsOf(files),
+    hitRate: null,
+    timings: { scanMs: 0, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 },
+    problems,
+    profile: [],
+    files,
+  };
+}
+
+/** A photo's record is settled when trying again would not change it: anything but a failure of the machine or a photo never started. */
+export function settled(r: FileRecord): boolean {
+  return r.status !== 'not-processed' && !r.transient;
+}
+
+function totalsOf(files: readonly FileRecord[]): Totals {
+  const t = emptyTotals();
+  t.files = files.length;
+  for (const f of files) {
+    if (f.status === 'not-processed') t.notProcessed++;
+    else t[f.status]++;
+  }
+  return t;
+}
+
+function sumTimings(parts: readonly RunReport[]): StageTimings {
+  const sum: StageTimings = { scanMs: 0, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 };
+  for (const p of parts) for (const k of Object.keys(sum) as Array<keyof StageTimings>) sum[k] += p.timings[k] ?? 0;
+  return sum;
+}
+
+/** One report from many parts: every photo once (the last part that settled it wins), totals and times summed. */
+export function combine(parts: readonly RunReport[]): RunReport {
+  const byInput = new Map<string, FileRecord>();
+  for (const p of parts) for (const f of p.files) if (!byInput.has(f.input) || settled(f)) byInput.set(f.input, f);
+  const files = [...byInput.values()].sort((a, b) => (a.input < b.input ? -1 : a.input > b.input ? 1 : 0));
+  const totals = totalsOf(files);
+  const started = Math.min(...parts.map((p) => Date.parse(p.startedAt)));
+  const finished = Math.max(...parts.map((p) => Date.parse(p.finishedAt)));
+  const withModel = parts.find((p) => p.model.device !== null) ?? parts[0]!;
+  return {
+    schema: REPORT_SCHEMA,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(finished).toISOString(),
+    durationMs: finished - started,
+    interrupted: false,
+    model: withModel.model,
+    cache: {
+      ...withModel.cache,
+      degraded: parts.some((p) => p.cache.degraded),
+      errors: parts.reduce((n, p) => n + p.cache.errors, 0),
+      error: parts.find((p) => p.cache.error)?.cache.error ?? null,
+    },
+    output: withModel.output,
+    totals,
+    hitRate: hitRate(totals.hit, totals.inferred),
+    timings: sumTimings(parts),
+    problems: parts.flatMap((p) => p.problems),
+    profile: [],
+    files,
+  };
+}
+
+/** Combine every part of the run into `<out>/ddcolor-report.json` (the same for whoever does it); returns it. */
+export async function writeCombined(outDir: string, run: string, reportPath = join(outDir, 'ddcolor-report.json')): Promise<RunReport> {
+  const dir = join(outDir, RUNS_DIR, run);
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
+  const parts: RunReport[] = [];
+  for (const n of names) {
+    const p = await readPart(outDir, run, n.slice(0, -'.json'.length));
+    if (p) parts.push(p);
+  }
+  const report = combine(parts);
+  await writeReport(reportPath, report);
+  return report;
+}

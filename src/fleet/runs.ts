@@ -1,0 +1,105 @@
+/**
+ * A run's progress beside the queue: which of its jobs are finished and with what totals, and how
+ * many photos each worker has done. A job that finishes twice (run again after its worker was
+ * presumed dead) overwrites its own totals: nothing is counted twice.
+ */
+import type { Queue } from 'bullmq';
+import { emptyTotals, type FileRecord, type RunReport, type Totals } from '../report/report.js';
+import type { QueueConnection } from './connection.js';
+import { jobId, type JobData, type JobResult } from './jobs.js';
+import { runFinishedKey, runKey, runsKey, runTotalsKey, workersKey } from './keys.js';
+import { readPart, recordsPart, writeCombined, writePart } from './parts.js';
+
+export interface RunProgress {
+  run: string;
+  outDir: string;
+  submittedAt: number;
+  /** When its last job finished (null before). */
+  finishedAt: number | null;
+  jobs: number;
+  finishedJobs: number;
+  /** Photos in jobs, and the totals of those in finished jobs. */
+  photos: number;
+  upToDate: number;
+  totals: Totals;
+}
+
+/** Mark a job finished with its totals; true when it was the run's last. */
+export async function finishJob(redis: QueueConnection, queue: string, data: JobData, id: string, result: JobResult, worker: string, photosDone: number): Promise<boolean> {
+  await redis.hset(runTotalsKey(queue, data.run), id, JSON.stringify(result));
+  await redis.sadd(runFinishedKey(queue, data.run), id);
+  if (photosDone > 0) await redis.hincrby(workersKey(queue), worker, photosDone);
+  const [finished, jobs] = await Promise.all([redis.scard(runFinishedKey(queue, data.run)), redis.hget(runKey(queue, data.run), 'jobs')]);
+  const last = finished >= Number(jobs ?? Infinity);
+  if (last) await redis.hset(runKey(queue, data.run), 'finishedAt', String(Date.now()));
+  return last;
+}
+
+export async function runProgress(redis: QueueConnection, queue: string, run: string): Promise<RunProgress | null> {
+  const meta = await redis.hgetall(runKey(queue, run));
+  if (!meta.outDir) return null;
+  const perJob = await redis.hvals(runTotalsKey(queue, run));
+  const totals = emptyTotals();
+  for (const v of perJob) {
+    const r = JSON.parse(v) as JobResult;
+    totals.hit += r.hit;
+    totals.inferred += r.inferred;
+    totals.skipped += r.skipped;
+    totals.failed += r.failed;
+    totals.notProcessed += r.notProcessed;
+  }
+  totals.files = totals.hit + totals.inferred + totals.skipped + totals.failed + totals.notProcessed;
+  return {
+    run,
+    outDir: meta.outDir,
+    submittedAt: Number(meta.submittedAt),
+    finishedAt: meta.finishedAt ? Number(meta.finishedAt) : null,
+    jobs: Number(meta.jobs),
+    finishedJobs: await redis.scard(runFinishedKey(queue, run)),
+    photos: Number(meta.photos),
+    upToDate: Number(meta.upToDate ?? 0),
+    totals,
+  };
+}
+
+/** The queue's runs, newest first. */
+export async function listRuns(redis: QueueConnection, queue: string, limit = 20): Promise<string[]> {
+  return redis.zrevrange(runsKey(queue), 0, limit - 1);
+}
+
+/**
+ * Jobs of the run that BullMQ failed without a worker finishing them (stalled too often, or
+ * removed from under it): their photos are reported as not processed, in a part of their own,
+ * and the jobs count as finished. Returns how many there were.
+ */
+export async function settleLostJobs(redis: QueueConnection, queue: Queue<JobData>, run: string, jobs: number): Promise<number> {
+  const finished = new Set(await redis.smembers(runFinishedKey(queue.name, run)));
+  let lost = 0;
+  for (let k = 0; k < jobs; k++) {
+    const id = jobId(run, k);
+    if (finished.has(id)) continue;
+    const job = await queue.getJob(id);
+    const state = job ? await job.getState() : 'unknown';
+    if (state !== 'failed' && state !== 'unknown') continue;
+    if (!job) continue;
+    const why = `job ${id} failed: ${job.failedReason || 'no worker finished it'}`;
+    const earlier = await readPart(job.data.outDir, run, id);
+    if (!earlier) await writePart(job.data.outDir, run, id, lostJobPart(job.data, why));
+    const part = earlier ?? lostJobPart(job.data, why);
+    const t = part.totals;
+    await finishJob(redis, queue.name, job.data, id, { hit: t.hit, inferred: t.inferred, skipped: t.skipped, failed: t.failed, notProcessed: t.notProcessed }, 'none', 0);
+    lost++;
+  }
+  return lost;
+}
+
+function lostJobPart(data: JobData, why: string): RunReport {
+  const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null };
+  const files: FileRecord[] = data.files.map((f) => ({ input: f.path, output: null, sha256: null, status: 'not-processed', error: `${f.path}: not processed (${why})` }));
+  return recordsPart(data.outDir, model, files);
+}
+
+/** The run's combined report, made from its parts (whoever makes it makes the same one). */
+export function combinedReport(outDir: string, run: string): Promise<RunReport> {
+  return writeCombined(outDir, run);
+}

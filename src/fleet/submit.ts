@@ -1,0 +1,166 @@
+/**
+ * submit: walk the input once, leave out the photos whose outputs are up to date (by the fleet's
+ * record of the folder, without hashing them), cut the rest into jobs and add them to the queue.
+ * The same work submitted twice is the same run with the same job ids: BullMQ adds nothing.
+ */
+import { basename, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { Queue } from 'bullmq';
+import type { CacheSpec } from '../cache/open.js';
+import { DdcolorError } from '../errors.js';
+import type { FormatChoice } from '../image/encode.js';
+import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
+import { PROCESSING_VERSION } from '../model/ddcolor.js';
+import type { ModelInfo } from '../model/session.js';
+import { FileStates } from '../pipeline/file-states.js';
+import { madeWith } from '../pipeline/manifest.js';
+import { planOutputs, type PlannedFile } from '../pipeline/outputs.js';
+import { scanPaths, type ScanProblem } from '../pipeline/scan.js';
+import type { FileRecord } from '../report/report.js';
+import { openQueueConnection, queueMemoryWarnings, type QueueConnection } from './connection.js';
+import { DoneState } from './done-state.js';
+import { cutIntoJobs, DEFAULT_JOB_LIMITS, jobId, runName, type JobData, type JobFile, type JobLimits, type JobParams } from './jobs.js';
+import { PREFIX, runKey, runsKey } from './keys.js';
+import { recordsPart, SUBMIT_PART, writeCombined, writePart } from './parts.js';
+
+export interface SubmitOptions {
+  paths: string[];
+  outDir: string;
+  model: ModelInfo;
+  size: number;
+  format: FormatChoice;
+  quality: number;
+  saturation?: number;
+  skipColor?: boolean;
+  colorThreshold?: number;
+  force?: boolean;
+  overwrite?: boolean;
+  ttlMs: number;
+  /** The queue's Redis and name. */
+  redis: CacheSpec;
+  queue: string;
+  limits?: JobLimits;
+  /** Tries of a job before it fails for good (transient faults only; bad photos are never retried). */
+  attempts?: number;
+  /** The first retry's delay; each next one doubles it. */
+  backoffMs?: number;
+}
+
+export interface Submission {
+  run: string;
+  queue: string;
+  outDir: string;
+  /** Photos found. */
+  photos: number;
+  /** Photos left out because their outputs are up to date, they are known to be in colour, or they failed for good before. */
+  upToDate: number;
+  /** Photos in jobs. */
+  queued: number;
+  jobs: number;
+  /** Jobs that were already in the queue (the same work submitted again). */
+  alreadyQueued: number;
+  problems: ScanProblem[];
+  /** About the queue's Redis: a memory policy that would evict queue keys, or refuse writes. */
+  warnings: string[];
+}
+
+export const DEFAULT_ATTEMPTS = 3;
+export const DEFAULT_BACKOFF_MS = 10_000;
+
+export function jobParams(opts: SubmitOptions): JobParams {
+  return {
+    modelId: opts.model.id,
+    modelName: basename(opts.model.path),
+    size: opts.size,
+    format: opts.format,
+    quality: opts.quality,
+    saturation: opts.saturation ?? 1,
+    skipColor: opts.skipColor ?? false,
+    ...(opts.colorThreshold !== undefined ? { colorThreshold: opts.colorThreshold } : {}),
+    force: opts.force ?? false,
+    overwrite: opts.overwrite ?? false,
+    ttlMs: opts.ttlMs,
+  };
+}
+
+/** Why a photo needs no job: its output is up to date, or it is known to be in colour; null when it needs one. */
+function noWorkReason(file: PlannedFile, i: number, states: FileStates, done: DoneState, params: JobParams): 'skipped' | 'already in colour' | null {
+  const st = states.input(i);
+  if (!st || params.force) return null;
+  const sameInput = (e: { input: string; inputSize: number; inputMtimeMs: number }): boolean => e.input === file.path && e.inputSize === st.size && e.inputMtimeMs === st.mtimeMs;
+  const onDisk = states.output(i);
+  const ours = onDisk ? done.describing(file.outputRel, onDisk) : undefined;
+  const making = { modelId: params.modelId, modelSize: params.size, processing: PROCESSING_VERSION, quality: params.quality, saturation: params.saturation };
+  if (ours && sameInput(ours) && madeWith(ours, making, file.format)) return 'skipped';
+  const latest = done.get(file.outputRel);
+  const limit = params.colorThreshold ?? DEFAULT_COLOUR_THRESHOLD;
+  if (params.skipColor && latest && sameInput(latest) && latest.colourfulness !== undefined && latest.colourfulness > limit) return 'already in colour';
+  return null;
+}
+
+/** Record the run beside the queue (kept as it is when the same run is submitted again). */
+async function recordRun(redis: QueueConnection, queue: string, s: Submission, started: number): Promise<void> {
+  const key = runKey(queue, s.run);
+  await redis.hsetnx(key, 'submittedAt', String(started));
+  await redis.hset(key, { outDir: s.outDir, jobs: String(s.jobs), photos: String(s.queued), upToDate: String(s.upToDate) });
+  await redis.zadd(runsKey(queue), 'NX', started, s.run);
+}
+
+/** How many of these job ids the queue holds already (a job's hash is `<prefix>:<queue>:<id>`). */
+async function countExisting(redis: QueueConnection, queue: string, ids: readonly string[]): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < ids.length; i += 1000) {
+    const pipe = redis.pipeline();
+    for (const id of ids.slice(i, i + 1000)) pipe.exists(`${PREFIX}:${queue}:${id}`);
+    for (const [err, v] of (await pipe.exec()) ?? []) if (!err && v === 1) n++;
+  }
+  return n;
+}
+
+export async function submit(opts: SubmitOptions): Promise<Submission> {
+  const started = Date.now();
+  const outDir = resolve(opts.outDir);
+  const scan = await scanPaths(opts.paths, { exclude: [outDir] });
+  try {
+    await mkdir(outDir, { recursive: true });
+  } catch (err) {
+    throw new DdcolorError('config', `output folder ${outDir} cannot be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, outDir);
+  }
+  const planned = planOutputs(scan.files, outDir, opts.format);
+  const states = await FileStates.take(planned);
+  const params = jobParams(opts);
+  const redis = await openQueueConnection(opts.redis);
+  const queue = new Queue<JobData>(opts.queue, { connection: redis, prefix: PREFIX });
+  try {
+    const done = await new DoneState(redis, outDir).load(planned.map((f) => f.outputRel));
+    const leftOut: FileRecord[] = [];
+    await done.loadBad(planned.map((f) => f.path));
+    const todo: JobFile[] = [];
+    planned.forEach((f, i) => {
+      const st = states.input(i);
+      const why = noWorkReason(f, i, states, done, params);
+      const bad = st && !params.force ? done.badInput(f.path, st) : undefined;
+      const sha256 = done.get(f.outputRel)?.sha256 ?? null;
+      if (why === 'skipped') leftOut.push({ input: f.path, output: f.output, sha256, status: 'skipped', error: null });
+      else if (why) leftOut.push({ input: f.path, output: null, sha256, status: 'skipped', error: null, reason: why });
+      else if (bad) leftOut.push({ input: f.path, output: null, sha256: null, status: 'failed', error: bad.error });
+      else todo.push({ path: f.path, rel: f.rel, outputRel: f.outputRel, format: f.format, size: st?.size ?? 0, mtimeMs: st?.mtimeMs ?? 0 });
+    });
+    const run = runName(outDir, params, todo);
+    const jobs = cutIntoJobs(todo, opts.limits ?? DEFAULT_JOB_LIMITS);
+    const model = { path: opts.model.path, id: opts.model.id, inputSize: opts.size, device: null, note: null };
+    await writePart(outDir, run, SUBMIT_PART, recordsPart(outDir, model, leftOut, scan.problems));
+    const ids = jobs.map((_, k) => jobId(run, k));
+    const existing = await countExisting(redis, opts.queue, ids);
+    const submission: Submission = { run, queue: opts.queue, outDir, photos: planned.length, upToDate: leftOut.length, queued: todo.length, jobs: jobs.length, alreadyQueued: existing, problems: scan.problems, warnings: await queueMemoryWarnings(redis) };
+    await recordRun(redis, opts.queue, submission, started);
+    const attempts = opts.attempts ?? DEFAULT_ATTEMPTS;
+    const backoff = { type: 'exponential' as const, delay: opts.backoffMs ?? DEFAULT_BACKOFF_MS };
+    await queue.addBulk(jobs.map((files, k) => ({ name: run, data: { run, outDir, params, files }, opts: { jobId: ids[k]!, attempts, backoff } })));
+    if (jobs.length === 0) await writeCombined(outDir, run);
+    return submission;
+  } finally {
+    await queue.close();
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Waiting for a run (`submit --wait`): progress from the finished jobs' totals and the active
+ * jobs' own progress, until every job of the run is finished; then the combined report.
+ */
+import { Queue } from 'bullmq';
+import type { RunReport } from '../report/report.js';
+import type { QueueConnection } from './connection.js';
+import type { JobData } from './jobs.js';
+import { PREFIX } from './keys.js';
+import { combinedReport, runProgress, settleLostJobs, type RunProgress } from './runs.js';
+
+export interface WaitOptions {
+  pollMs?: number;
+  signal?: AbortSignal;
+  /** Photos done so far (finished jobs and the active ones' progress) out of the run's photos. */
+  onProgress?: (p: RunProgress, done: number) => void;
+}
+
+function isProgress(v: unknown): v is { done: number } {
+  return typeof v === 'object' && v !== null && typeof (v as { done?: unknown }).done === 'number';
+}
+
+/** Photos done by the run's active jobs so far. */
+async function activeDone(queue: Queue<JobData>, run: string): Promise<number> {
+  let n = 0;
+  for (const job of await queue.getActive()) if (job.data.run === run && isProgress(job.progress)) n += job.progress.done;
+  return n;
+}
+
+/** Resolves to the run's combined report once all its jobs are finished; null when interrupted or unknown. */
+export async function waitForRun(redis: QueueConnection, queueName: string, run: string, opts: WaitOptions = {}): Promise<RunReport | null> {
+  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX });
+  try {
+    for (let poll = 0; !opts.signal?.aborted; poll++) {
+      const p = await runProgress(redis, queueName, run);
+      if (!p) return null;
+      if (p.finishedJobs < p.jobs && poll % 10 === 9) await settleLostJobs(redis, queue, run, p.jobs);
+      if (p.finishedJobs >= p.jobs) {
+        opts.onProgress?.(p, p.photos);
+        return combinedReport(p.outDir, run);
+      }
+      opts.onProgress?.(p, p.totals.files + (await activeDone(queue, run)));
+      await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 500));
+    }
+    return null;
+  } finally {
+    await queue.close();
+  }
+}

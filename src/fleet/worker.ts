@@ -1,0 +1,235 @@
+/**
+ * worker: takes jobs from the queue (a BullMQ Worker) and runs each through the same stages as
+ * `colorize` (hash, batched lookup, inference of the misses only, composite, write) into the job's
+ * shared output folder, recording every output in the fleet's record of the folder.
+ *
+ * What happens when things go wrong:
+ * - a photo that cannot be read or decoded fails for good: reported once, never tried again;
+ * - a fault of the machine (the model or the device failed) leaves its photos unsettled: the job
+ *   is retried by BullMQ with backoff, and only those photos are done again;
+ * - stopping (SIGTERM) finishes the photos in hand, then gives the job back to the queue;
+ * - a killed worker's job is taken by another once BullMQ finds it stalled; the photos it wrote
+ *   are up to date by then and are skipped;
+ * - a job made for another model is left to the workers that have it.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
+import type { CacheSpec } from '../cache/open.js';
+import { errorMessage } from '../errors.js';
+import { processAlive } from '../io/owner.js';
+import type { Device, ModelInfo } from '../model/session.js';
+import { TMP_DIR } from '../pipeline/leftovers.js';
+import type { PlannedFile } from '../pipeline/outputs.js';
+import type { RunEvent } from '../pipeline/options.js';
+import { colorizeFiles } from '../pipeline/run.js';
+import type { FileRecord, RunReport, Totals } from '../report/report.js';
+import type { QueueConnection } from './connection.js';
+import { DoneState, type BadInput } from './done-state.js';
+import type { JobData, JobFile, JobResult } from './jobs.js';
+import { PREFIX } from './keys.js';
+import { combine, readPart, recordsPart, settled, writePart } from './parts.js';
+import { combinedReport, finishJob } from './runs.js';
+
+export interface WorkerOptions {
+  redis: QueueConnection;
+  queue: string;
+  model: ModelInfo;
+  device: Device;
+  /** The cache the jobs' results go through (the shared Redis, usually). */
+  cache: CacheSpec;
+  /** Jobs run at once by this worker (default 1). */
+  jobs?: number;
+  /** Photos decoded, composited and written at once within a job. */
+  concurrency: number;
+  batchSize?: number | 'auto';
+  threads?: number;
+  memoryBudget?: number;
+  /** How long a job stays with a worker that stopped answering before another takes it (default 30 s). */
+  lockDurationMs?: number;
+  /** How long a job made for another model waits before it is offered again (default 60 s). */
+  wrongModelDelayMs?: number;
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { type: 'job-start'; id: string; run: string; photos: number }
+  | { type: 'job-done'; id: string; run: string; totals: Totals; ms: number; runFinished: boolean }
+  | { type: 'job-retry'; id: string; reason: string }
+  | { type: 'job-returned'; id: string; unsettled: number }
+  | { type: 'wrong-model'; id: string; wants: string; has: string }
+  | { type: 'warning'; message: string }
+  | { type: 'file'; event: Extract<RunEvent, { type: 'file' }>; job: string };
+
+export interface FleetWorker {
+  readonly name: string;
+  /** Finish the photos in hand, give unfinished jobs back to the queue, disconnect. */
+  stop(): Promise<void>;
+}
+
+function resultOf(t: Totals): JobResult {
+  return { hit: t.hit, inferred: t.inferred, skipped: t.skipped, failed: t.failed, notProcessed: t.notProcessed };
+}
+
+/** Remove the temporary folders that killed workers of this host left in `outDir`. */
+async function clearDeadWorkersTmp(outDir: string): Promise<void> {
+  const tmp = join(outDir, TMP_DIR);
+  const host = hostname();
+  for (const name of await readdir(tmp).catch(() => [] as string[])) {
+    const m = /^w-(.+)-(\d+)-[0-9a-f]+$/.exec(name);
+    if (m && m[1] === host && !processAlive(Number(m[2]))) await rm(join(tmp, name), { recursive: true, force: true });
+  }
+}
+
+interface Running {
+  opts: WorkerOptions;
+  name: string;
+  tmpName: string;
+  stopping: AbortController;
+}
+
+/** The job's photos not yet settled by an earlier try, planned as `colorize` plans them. */
+function toDo(data: JobData, earlier: RunReport | null): PlannedFile[] {
+  const done = new Set(earlier?.files.filter(settled).map((f) => f.input));
+  return data.files
+    .filter((f) => !done.has(f.path))
+    .map((f) => ({ path: f.path, rel: f.rel, outputRel: f.outputRel, output: join(data.outDir, ...f.outputRel.split('/')), format: f.format }));
+}
+
+/** Run the photos through the pipeline into the job's folder; null when there were none. */
+async function runPhotos(r: Running, job: Job<JobData>, planned: PlannedFile[], records: DoneState, signal: AbortSignal): Promise<RunReport | null> {
+  if (planned.length === 0) return null;
+  const { data } = job;
+  const { params } = data;
+  await clearDeadWorkersTmp(data.outDir);
+  const sizes = new Map(data.files.map((f) => [f.path, f]));
+  const remembering: Promise<void>[] = [];
+  let lastProgress = 0;
+  const report = await colorizeFiles(
+    {
+      paths: planned.map((p) => p.path),
+      outDir: data.outDir,
+      model: r.opts.model,
+      size: params.size,
+      device: r.opts.device,
+      ...(r.opts.batchSize !== undefined ? { batchSize: r.opts.batchSize } : {}),
+      concurrency: r.opts.concurrency,
+      ...(r.opts.threads !== undefined ? { threads: r.opts.threads } : {}),
+      ...(r.opts.memoryBudget !== undefined ? { memoryBudget: r.opts.memoryBudget } : {}),
+      cache: r.opts.cache,
+      ttlMs: params.ttlMs,
+      format: params.format,
+      quality: params.quality,
+      saturation: params.saturation,
+      skipColor: params.skipColor,
+      ...(params.colorThreshold !== undefined ? { colorThreshold: params.colorThreshold } : {}),
+      force: params.force,
+      overwrite: params.overwrite,
+      signal,
+      onEvent: (e) => {
+        if (e.type === 'warning') r.opts.onEvent?.({ type: 'warning', message: e.message });
+        if (e.type !== 'file') return;
+        r.opts.onEvent?.({ type: 'file', event: e, job: job.id! });
+        const bad = badInput(e.record, planned, sizes);
+        if (bad) remembering.push(records.recordBad(e.record.input, bad).catch(() => undefined));
+        if (Date.now() - lastProgress > 500 || e.done === e.total) {
+          lastProgress = Date.now();
+          void job.updateProgress({ done: data.files.length - planned.length + e.done, total: data.files.length }).catch(() => undefined);
+        }
+      },
+    },
+    { planned, problems: [], records, tmpDir: join(data.outDir, TMP_DIR, r.tmpName), releaseOutputFolder: async () => undefined },
+  );
+  await Promise.all(remembering);
+  return report;
+}
+
+/**
+ * A photo that failed for good (unreadable, not an image) as it was submitted, remembered at once
+ * so that neither a retry of its job nor the next submit tries the same file again. A failure about
+ * the output's place (a file of the user's there) is not: it goes away when the user moves that file.
+ */
+function badInput(f: FileRecord, planned: PlannedFile[], files: Map<string, JobFile>): BadInput | null {
+  const file = files.get(f.input);
+  if (f.status !== 'failed' || f.transient || !file || !f.error) return null;
+  if (planned.some((p) => p.path === f.input && f.error!.startsWith(p.output))) return null;
+  return { size: file.size, mtimeMs: file.mtimeMs, error: f.error };
+}
+
+/** The job's photos known to have failed for good (the same files): reported again, not tried again. */
+function knownBad(data: JobData, planned: PlannedFile[], records: DoneState): { bad: FileRecord[]; rest: PlannedFile[] } {
+  const files = new Map(data.files.map((f) => [f.path, f]));
+  const bad: FileRecord[] = [];
+  const rest: PlannedFile[] = [];
+  for (const p of planned) {
+    const f = files.get(p.path)!;
+    const known = data.params.force ? undefined : records.badInput(p.path, f);
+    if (known) bad.push({ input: p.path, output: null, sha256: null, status: 'failed', error: known.error });
+    else rest.push(p);
+  }
+  return { bad, rest };
+}
+
+async function processJob(r: Running, job: Job<JobData>, token: string | undefined): Promise<JobResult> {
+  const { data } = job;
+  const id = job.id!;
+  if (data.params.modelId !== r.opts.model.id) {
+    r.opts.onEvent?.({ type: 'wrong-model', id, wants: `${data.params.modelName} (${data.params.modelId.slice(0, 12)})`, has: r.opts.model.id.slice(0, 12) });
+    await job.moveToDelayed(Date.now() + (r.opts.wrongModelDelayMs ?? 60_000), token);
+    throw new DelayedError();
+  }
+  const t = Date.now();
+  const earlier = await readPart(data.outDir, data.run, id);
+  const planned = toDo(data, earlier);
+  const records = await new DoneState(r.opts.redis, data.outDir).load(planned.map((p) => p.outputRel));
+  await records.loadBad(planned.map((p) => p.path));
+  const { bad, rest } = knownBad(data, planned, records);
+  r.opts.onEvent?.({ type: 'job-start', id, run: data.run, photos: rest.length });
+  const report = await runPhotos(r, job, rest, records, r.stopping.signal);
+  const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null };
+  const merged = combine([earlier, bad.length > 0 ? recordsPart(data.outDir, model, bad) : null, report].filter((p): p is RunReport => p !== null));
+  await writePart(data.outDir, data.run, id, merged);
+  const unsettled = merged.files.filter((f) => !settled(f));
+  if (unsettled.length > 0 && r.stopping.signal.aborted) {
+    r.opts.onEvent?.({ type: 'job-returned', id, unsettled: unsettled.length });
+    await job.moveToWait(token);
+    throw new WaitingError();
+  }
+  if (unsettled.length > 0 && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
+    const reason = `${unsettled.length} photo${unsettled.length > 1 ? 's' : ''} not done: ${unsettled[0]!.error ?? 'not processed'}`;
+    r.opts.onEvent?.({ type: 'job-retry', id, reason });
+    throw new Error(reason);
+  }
+  const result = resultOf(merged.totals);
+  const photosDone = report ? report.totals.hit + report.totals.inferred : 0;
+  const runFinished = await finishJob(r.opts.redis, job.queueName, data, id, result, r.name, photosDone);
+  if (runFinished) await combinedReport(data.outDir, data.run);
+  r.opts.onEvent?.({ type: 'job-done', id, run: data.run, totals: merged.totals, ms: Date.now() - t, runFinished });
+  return result;
+}
+
+/** Start a worker on the queue; it runs until stopped. */
+export function startWorker(opts: WorkerOptions): FleetWorker {
+  const name = `${hostname()}:${process.pid}`;
+  const r: Running = { opts, name, tmpName: `w-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, stopping: new AbortController() };
+  const lockDuration = opts.lockDurationMs ?? 30_000;
+  const worker = new Worker<JobData, JobResult>(opts.queue, (job, token) => processJob(r, job, token), {
+    connection: opts.redis,
+    prefix: PREFIX,
+    name,
+    concurrency: opts.jobs ?? 1,
+    lockDuration,
+    stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
+    maxStalledCount: 2,
+  });
+  worker.on('error', (err) => opts.onEvent?.({ type: 'warning', message: `queue: ${errorMessage(err)}` }));
+  return {
+    name,
+    async stop() {
+      r.stopping.abort();
+      await worker.close();
+    },
+  };
+}

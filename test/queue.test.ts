@@ -1,0 +1,186 @@
+/**
+ * The fleet for real, on loopback: a redis-server, three `ddcolor worker` processes and a
+ * `ddcolor submit --wait` of 60 photos with duplicates and bad files; one worker is killed with
+ * SIGKILL in the middle of a job. Redis reports every write of a cache entry (keyspace events),
+ * which shows each distinct photo inferred and stored once across the fleet.
+ */
+import assert from 'node:assert/strict';
+import { copyFile, readdir, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { after, before, test } from 'node:test';
+import sharp from 'sharp';
+import { KEY_PREFIX } from '../src/cache/keys.js';
+import { tintModel } from '../src/models/tiny-model.js';
+import { distinctPhotos, truncatedJpeg } from './fixtures.js';
+import { cleanup, runCli, spawnCli, startRedis, tempDir, type CliResult, type RedisServer } from './helpers.js';
+
+interface Report {
+  totals: { files: number; hit: number; inferred: number; skipped: number; failed: number; notProcessed: number };
+  files: Array<{ input: string; output: string | null; status: string; error: string | null; sha256: string | null }>;
+}
+
+interface Status {
+  jobs: { waiting: number; active: number; delayed: number; completed: number; failed: number };
+  workers: Array<{ name: string; online: boolean; photos: number }>;
+  runs: Array<{ run: string; jobs: number; finishedJobs: number; photos: number; totals: Report['totals']; finished: boolean }>;
+}
+
+let dir: string;
+let album: string;
+let model: string;
+let redis: RedisServer;
+const DISTINCT = 50;
+const BAD = ['bad-text.jpg', 'bad-truncated.jpg', 'bad-empty.png', 'bad-garbage.tif'];
+
+before(async () => {
+  dir = await tempDir();
+  model = join(dir, 'tint.onnx');
+  await writeFile(model, tintModel(null));
+  album = await distinctPhotos(dir, DISTINCT, 320, 6);
+  // Six duplicates (same bytes under other names, one in a sub-folder) and four bad files: 60 photos.
+  for (let i = 0; i < 6; i++) await copyFile(join(album, `photo-${String(i * 7).padStart(2, '0')}.png`), join(album, `copy-${i}.png`));
+  await writeFile(join(album, BAD[0]!), 'not an image at all');
+  await truncatedJpeg(join(album, BAD[1]!));
+  await writeFile(join(album, BAD[2]!), '');
+  await writeFile(join(album, BAD[3]!), Buffer.alloc(4000, 7));
+  redis = await startRedis(['--notify-keyspace-events', 'E$', '--maxmemory', '256mb', '--maxmemory-policy', 'volatile-lru']);
+});
+after(cleanup);
+
+/** Every file under `root`, relative, outside ddcolor's own hidden folders and files. */
+async function outputs(root: string): Promise<string[]> {
+  const all = await readdir(root, { recursive: true, withFileTypes: true });
+  return all
+    .filter((e) => e.isFile())
+    .map((e) => relative(root, join(e.parentPath, e.name)))
+    .filter((p) => !p.split('/').some((part) => part.startsWith('.')) && p !== 'ddcolor-report.json')
+    .sort();
+}
+
+function worker(...extra: string[]): ReturnType<typeof spawnCli> {
+  return spawnCli(['worker', '--redis', redis.url, '--model', model, '--lock-duration', '2s', '--concurrency', '2', '--threads', '1', ...extra]);
+}
+
+test('three workers, one killed mid-job: every good photo once and intact, each distinct one inferred once, bad files once, nothing redone', async () => {
+  const out = join(dir, 'shared-out');
+  // Count every write of a cache entry, by key.
+  const events = redis.client();
+  const sets = new Map<string, number>();
+  await events.psubscribe('__keyevent@0__:set');
+  events.on('pmessage', (_p: string, _c: string, key: string) => {
+    if (key.startsWith(KEY_PREFIX)) sets.set(key, (sets.get(key) ?? 0) + 1);
+  });
+
+  const workers = [worker(), worker(), worker()];
+  const victim = workers[0]!;
+  // Kill the first worker with SIGKILL once it is inside its second job.
+  let started = 0;
+  const killed = new Promise<void>((resolve) => {
+    victim.child.stderr!.on('data', (d: Buffer) => {
+      started += (d.toString().match(/: job run-[0-9a-f]+-\d+: \d+ photos?/g) ?? []).length;
+      if (started >= 2 && victim.child.exitCode === null) {
+        setTimeout(() => {
+          victim.child.kill('SIGKILL');
+          resolve();
+        }, 150);
+      }
+    });
+  });
+  const submitted = await runCli(['submit', album, '-o', out, '--redis', redis.url, '--model', model, '--size', '128', '--job-size', '4', '--wait', '--json'], {}, 240_000);
+  await killed;
+  assert.equal(submitted.code, 1, `exit 1: some photos failed\n${submitted.stderr}`);
+  const report = JSON.parse(submitted.stdout) as Report;
+  const good = DISTINCT + 6;
+
+  // Every photo once in the combined report; the bad ones failed, each naming its file.
+  assert.equal(report.files.length, good + BAD.length);
+  assert.equal(new Set(report.files.map((f) => f.input)).size, report.files.length, 'no photo twice');
+  assert.equal(report.totals.failed, BAD.length);
+  for (const b of BAD) {
+    const f = report.files.find((r) => r.input.endsWith(b))!;
+    assert.equal(f.status, 'failed', b);
+    assert.match(f.error ?? '', new RegExp(b.replace('.', '\\.')), `${b}: the error names the file`);
+  }
+  assert.equal(report.totals.hit + report.totals.inferred + report.totals.skipped, good);
+  assert.equal(report.totals.notProcessed, 0);
+
+  // Every good photo's output in the shared folder exactly once, and intact (decodes, its size).
+  const made = await outputs(out);
+  assert.equal(made.length, good, made.join('\n'));
+  for (const rel of made) {
+    const input = await sharp(join(album, rel)).metadata();
+    const output = await sharp(join(out, rel)).metadata();
+    assert.deepEqual([output.width, output.height], [input.width, input.height], rel);
+    await sharp(join(out, rel)).raw().toBuffer(); // decodes to the end
+  }
+
+  // Each distinct photo's result stored once across the fleet (duplicates were hits, the killed
+  // worker's finished photos were not redone).
+  assert.equal(sets.size, DISTINCT, 'one cache entry per distinct photo');
+  for (const [key, n] of sets) assert.equal(n, 1, `${key} written ${n} times`);
+
+  // Bad files reported once each across all workers (not retried, not by the retried job either).
+  for (const w of workers.slice(1)) w.child.kill('SIGTERM');
+  const logs: CliResult[] = await Promise.all(workers.map((w) => w.done));
+  const failedLines = logs.flatMap((l) => l.stderr.split('\n')).filter((l) => l.includes('failed: '));
+  for (const b of BAD) assert.equal(failedLines.filter((l) => l.includes(b)).length, 1, `${b} reported once:\n${failedLines.join('\n')}`);
+  assert.equal(logs[1]!.code, 0, 'SIGTERM: the worker finishes and exits 0');
+  // The job the killed worker was in was finished by another worker (after BullMQ found it stalled).
+  const startedByVictim = [...logs[0]!.stderr.matchAll(/: job (run-[0-9a-f]+-\d+): \d+ photos?/g)].map((m) => m[1]!);
+  const doneByVictim = new Set([...logs[0]!.stderr.matchAll(/: job (run-[0-9a-f]+-\d+) done/g)].map((m) => m[1]!));
+  const cut = startedByVictim.filter((id) => !doneByVictim.has(id));
+  assert.equal(cut.length, 1, `one job cut short:\n${logs[0]!.stderr}`);
+  assert.ok(logs.slice(1).some((l) => l.stderr.includes(`job ${cut[0]} done`)), `${cut[0]} finished by another worker`);
+  assert.equal(logs[2]!.code, 0);
+
+  // Queue status counts match the run.
+  const status = JSON.parse((await runCli(['queue', 'status', '--redis', redis.url, '--json'])).stdout) as Status;
+  const run = status.runs[0]!;
+  assert.equal(run.finished, true);
+  assert.equal(run.finishedJobs, run.jobs);
+  assert.equal(status.jobs.completed, run.jobs);
+  assert.equal(status.jobs.failed + status.jobs.waiting + status.jobs.active, 0);
+  assert.equal(run.totals.failed, BAD.length);
+  assert.equal(run.totals.hit + run.totals.inferred + run.totals.skipped + run.totals.failed, good + BAD.length);
+  const byWorkers = status.workers.reduce((n, w) => n + w.photos, 0);
+  assert.equal(byWorkers, report.totals.hit + report.totals.inferred, 'photos per worker add up to the photos colorized');
+
+  // The same input again: no job, no inference, no write; the bad files are still reported.
+  const again = await runCli(['submit', album, '-o', out, '--redis', redis.url, '--model', model, '--size', '128', '--job-size', '4', '--json']);
+  assert.equal(again.code, 0, again.stderr);
+  const s = JSON.parse(again.stdout) as { queued: number; jobs: number; upToDate: number; run: string };
+  assert.deepEqual([s.queued, s.jobs, s.upToDate], [0, 0, good + BAD.length]);
+  const second = JSON.parse((await runCli(['submit', album, '-o', out, '--redis', redis.url, '--model', model, '--size', '128', '--wait', '--json'])).stdout) as Report;
+  assert.deepEqual([second.totals.skipped, second.totals.failed, second.totals.inferred, second.totals.hit], [good, BAD.length, 0, 0]);
+  assert.equal([...sets.values()].reduce((a, b) => a + b, 0), DISTINCT, 'nothing stored again');
+});
+
+test('a worker with another model leaves the job to others and says so; submit without Redis is a usage error', async () => {
+  const other = join(dir, 'other.onnx');
+  await writeFile(other, tintModel(64));
+  const out = join(dir, 'other-out');
+  const w = spawnCli(['worker', '--redis', redis.url, '--queue', 'models', '--model', other]);
+  const s = await runCli(['submit', join(album, 'photo-01.png'), '-o', out, '--redis', redis.url, '--queue', 'models', '--model', model, '--size', '128']);
+  assert.equal(s.code, 0, s.stderr);
+  const said = await new Promise<string>((resolve) => {
+    let text = '';
+    w.child.stderr!.on('data', (d: Buffer) => {
+      text += d.toString();
+      if (/left to other workers/.test(text)) resolve(text);
+    });
+  });
+  assert.match(said, /wants model tint\.onnx/);
+  w.child.kill('SIGTERM');
+  await w.done;
+  const status = JSON.parse((await runCli(['queue', 'status', '--redis', redis.url, '--queue', 'models', '--json'])).stdout) as Status;
+  assert.equal(status.jobs.completed, 0);
+  assert.equal(status.jobs.delayed + status.jobs.waiting, 1, 'the job waits for a worker with its model');
+  // A Redis that would evict queue keys is warned of.
+  const lru = await startRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+  const warned = await runCli(['submit', join(album, 'photo-02.png'), '-o', join(dir, 'lru-out'), '--redis', lru.url, '--model', model, '--size', '128']);
+  assert.equal(warned.code, 0, warned.stderr);
+  assert.match(warned.stderr, /warning: queue Redis: maxmemory-policy allkeys-lru may evict any key, a job queue's too/);
+  const none = await runCli(['submit', album, '-o', out, '--model', model]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /the queue needs Redis: give --redis/);
+});
