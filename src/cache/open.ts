@@ -15,6 +15,7 @@ import { NoneStore } from './none.js';
 import type { RedisOptions } from 'ioredis';
 import { RedisStore, DEFAULT_TIMEOUTS, redisLocation, type RedisTimeouts } from './redis.js';
 import type { CacheStore } from './store.js';
+import { TieredStore } from './tiered.js';
 
 export interface HostPort {
   host: string;
@@ -131,6 +132,18 @@ export function resolveCacheSpec(flag: string | undefined, env: NodeJS.ProcessEn
 export interface OpenCacheOptions {
   timeouts?: RedisTimeouts;
   file?: FileStoreOptions;
+  /** With Redis: keep a local first level (cache/tiered.ts) in this folder (the embedded store's, usually). */
+  localLevel?: string;
+}
+
+/** The shared store with its local first level when asked for; the shared store alone when the local disk cannot hold one. */
+async function withLocalLevel(store: RedisStore, options: OpenCacheOptions): Promise<CacheStore> {
+  if (!options.localLevel) return store;
+  try {
+    return await TieredStore.open(store, options.localLevel);
+  } catch {
+    return store;
+  }
 }
 
 function openTimeout(options: OpenCacheOptions): number {
@@ -145,14 +158,14 @@ export async function openCache(spec: CacheSpec, options: OpenCacheOptions = {})
     case 'file':
       return new FileStore(spec.dir, options.file).open();
     case 'redis':
-      return RedisStore.single(spec.url, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options));
+      return withLocalLevel(await RedisStore.single(spec.url, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options)), options);
     case 'redis-cluster': {
       const auth: RedisOptions = {
         ...(spec.username ? { username: spec.username } : {}),
         ...(spec.password ? { password: spec.password } : {}),
         ...(spec.tls ? { tls: {} } : {}),
       };
-      return RedisStore.cluster(spec.nodes, auth, describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options));
+      return withLocalLevel(await RedisStore.cluster(spec.nodes, auth, describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options)), options);
     }
     case 'redis-sentinel': {
       const redisOptions: RedisOptions = {
@@ -164,7 +177,7 @@ export async function openCache(spec: CacheSpec, options: OpenCacheOptions = {})
         ...(spec.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
         sentinelRetryStrategy: (times: number) => Math.min(200 * times, 2000),
       };
-      return RedisStore.sentinel(redisOptions, describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options));
+      return withLocalLevel(await RedisStore.sentinel(redisOptions, describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options)), options);
     }
   }
 }

@@ -4,8 +4,9 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { cacheKey, parseKey } from '../cache/keys.js';
+import { cacheKey } from '../cache/keys.js';
 import { FileStore } from '../cache/file.js';
+import { invalidate } from '../cache/invalidation.js';
 import { openCache, resolveCacheSpec } from '../cache/open.js';
 import type { CacheStats, CacheStore } from '../cache/store.js';
 import { DdcolorError } from '../errors.js';
@@ -116,6 +117,10 @@ function statsCommand(): Command {
     });
 }
 
+function warnLine(message: string): void {
+  process.stderr.write(`ddcolor: warning: ${redactSecrets(message)}\n`);
+}
+
 function invalidateCommand(): Command {
   return new Command('invalidate')
     .description('drop cached results: of photos, of file hashes, of a model, or all of them')
@@ -168,7 +173,7 @@ async function dropPhotos(paths: string[], flags: InvalidateFlags): Promise<{ re
   }
   const store = await open(flags);
   try {
-    const removed = await store.deleteKeys([...keys]);
+    const removed = await invalidate(store, { kind: 'keys', keys: [...keys] }, warnLine);
     return { removed, scope: `${scan.files.length} photo${scan.files.length === 1 ? '' : 's'}, model ${model.id} at ${size}px` };
   } finally {
     await store.close();
@@ -178,16 +183,10 @@ async function dropPhotos(paths: string[], flags: InvalidateFlags): Promise<{ re
 /** Drop the results of these file hashes and/or of a model (every size), or all of them. */
 async function dropMatching(shas: string[], flags: InvalidateFlags): Promise<{ removed: number; scope: string }> {
   const modelId = flags.model ? await modelIdOf(flags.model) : null;
-  const wanted = new Set(shas);
   const store = await open(flags);
   let removed: number;
   try {
-    removed = await store.deleteWhere((key) => {
-      const k = parseKey(key);
-      if (!k) return false;
-      if (modelId && k.modelId !== modelId) return false;
-      return wanted.size === 0 || wanted.has(k.sha256);
-    });
+    removed = await invalidate(store, { kind: 'match', shas, model: modelId }, warnLine);
   } finally {
     await store.close();
   }
@@ -210,10 +209,7 @@ function pruneCommand(): Command {
         if (flags.maxSize !== undefined && !(store instanceof FileStore)) {
           throw new DdcolorError('usage', `--max-size applies to the embedded store; ${store.backend} evicts by its own policy (set maxmemory and maxmemory-policy on Redis)`);
         }
-        const removed = await store.deleteWhere((key) => {
-          const k = parseKey(key);
-          return k !== null && !keep.has(k.modelId);
-        });
+        const removed = await invalidate(store, { kind: 'keep-models', models: [...keep] }, warnLine);
         let lru: { removed: number; bytes: number } | null = null;
         if (flags.maxSize !== undefined && store instanceof FileStore) lru = await store.prune(flags.maxSize);
         const kept = [...keep].join(', ');

@@ -6,7 +6,8 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { removeAbandonedFiles } from '../io/atomic-write.js';
-import { resolveCacheSpec } from '../cache/open.js';
+import { resolveCacheSpec, type OpenCacheOptions } from '../cache/open.js';
+import { defaultCacheDir } from '../cache/file.js';
 import { FORMAT_CHOICES, type FormatChoice } from '../image/encode.js';
 import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
@@ -33,6 +34,7 @@ export interface ColorizeFlags {
   threads?: number;
   maxMemory?: number;
   cache?: string;
+  localCache?: string;
   ttl: number;
   format: FormatChoice;
   quality: number;
@@ -67,6 +69,7 @@ export function colorizeCommand(): Command {
     .option('--threads <n>', 'threads the model uses on the CPU (default: one per core)', parseIntIn(1, 1024))
     .option('--max-memory <size>', 'memory that photos in flight may hold at once, e.g. 2GB (default: a quarter of RAM, at most 4GB); large scans then wait their turn', parseMemoryBudget)
     .option('--cache <url>', 'redis://[user:pass@]host:port[/db], rediss://..., redis-cluster://h:p[,h:p...], redis-sentinel://h:p[,h:p...]/<master>, file:<dir> or none (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
+    .option('--local-cache <dir|none>', 'with a Redis cache: a local first level on this disk, in front of it (default: the embedded store\'s folder)')
     .addOption(new Option('--ttl <duration>', 'how long cached results live, e.g. 30d, 12h (0: forever)').argParser(parseDuration).default(parseDuration(DEFAULT_TTL), DEFAULT_TTL))
     .addOption(new Option('--format <format>', 'output format; same keeps the input format where it can be written, else png').choices(FORMAT_CHOICES).default('same'))
     .option('--quality <1-100>', 'quality for jpg, webp and tiff outputs', parseIntIn(1, 100), 90)
@@ -86,6 +89,12 @@ export function colorizeCommand(): Command {
     .action(async (paths: string[], flags: ColorizeFlags, cmd: Command) => {
       process.exitCode = await runColorize(paths, flags, cmd);
     });
+}
+
+/** The local first level in front of a Redis cache: --local-cache, `none` for none, else the embedded store's folder. */
+export function localLevel(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): OpenCacheOptions {
+  if (flag === 'none') return {};
+  return { localLevel: flag ? resolve(flag) : defaultCacheDir(env) };
 }
 
 export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: Command): Promise<number> {
@@ -137,6 +146,7 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
       ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
       ...(flags.maxMemory !== undefined ? { memoryBudget: flags.maxMemory } : {}),
       cache,
+      cacheOptions: localLevel(flags.localCache),
       ttlMs: flags.ttl,
       format: flags.format,
       quality: flags.quality,

@@ -5,11 +5,13 @@
  */
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { describeSpec, parseCacheUrl } from '../cache/open.js';
+import { describeSpec, openCache, parseCacheUrl } from '../cache/open.js';
+import { errorMessage } from '../errors.js';
 import { openQueueConnection } from '../fleet/connection.js';
 import { startWorker, type WorkerEvent } from '../fleet/worker.js';
 import { removeAbandonedFiles } from '../io/atomic-write.js';
 import { DEVICES, type Device } from '../model/session.js';
+import { localLevel } from './colorize.js';
 import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-flags.js';
 import { formatDuration, parseDuration, parseIntIn, parseMemoryBudget } from './parse.js';
 import { renderMode, RunRenderer } from './render.js';
@@ -18,6 +20,7 @@ interface WorkerFlags extends QueueFlags {
   model?: string;
   device: Device;
   cache?: string;
+  localCache?: string;
   jobs: number;
   concurrency?: number;
   batchSize?: number;
@@ -33,6 +36,7 @@ export function workerCommand(): Command {
     .option('--model <file|name>', 'as for colorize; jobs submitted with another model are left to other workers')
     .addOption(new Option('--device <device>', 'execution provider: auto, cuda, cpu').choices(DEVICES).default('auto'))
     .option('--cache <url>', 'the cache of results (default: the --redis server)')
+    .option('--local-cache <dir|none>', "a local first level on this disk in front of the shared cache (default: the embedded store's folder)")
     .option('--jobs <n>', 'jobs at once', parseIntIn(1, 64), 1)
     .option('--concurrency <n>', 'photos decoded, composited and written at once in a job (default: as colorize)', parseIntIn(1, 256))
     .option('--batch-size <n>', 'photos per inference batch (default 4 on CUDA, 1 on CPU)', parseIntIn(1, 256))
@@ -73,6 +77,11 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   const queueSpec = queueRedis(flags);
   const cache = flags.cache ? parseCacheUrl(flags.cache) : flags.redis ? parseCacheUrl(flags.redis, '--redis') : queueSpec;
   const redis = await openQueueConnection(queueSpec);
+  // The cache, opened once: its local first level then hears every invalidation while the worker runs.
+  const store = await openCache(cache, localLevel(flags.localCache)).catch((err: unknown) => {
+    renderer.warn(`cache ${describeSpec(cache).location}: ${errorMessage(err)}; each job tries it again`);
+    return null;
+  });
   const concurrency = flags.concurrency ?? Math.max((flags.batchSize ?? 1) + 2, Math.min(availableParallelism(), 8));
   const worker = startWorker({
     redis,
@@ -80,6 +89,7 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     model,
     device: flags.device,
     cache,
+    ...(store ? { store } : {}),
     jobs: flags.jobs,
     concurrency,
     ...(flags.batchSize !== undefined ? { batchSize: flags.batchSize } : {}),
@@ -106,6 +116,7 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     process.on('SIGTERM', onSignal);
   });
   await stopped;
+  await store?.close();
   redis.disconnect();
   renderer.note('worker stopped');
   return 0;

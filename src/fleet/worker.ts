@@ -18,6 +18,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import type { CacheSpec } from '../cache/open.js';
+import type { CacheStore } from '../cache/store.js';
 import { errorMessage } from '../errors.js';
 import { processAlive } from '../io/owner.js';
 import type { Device, ModelInfo } from '../model/session.js';
@@ -38,8 +39,10 @@ export interface WorkerOptions {
   queue: string;
   model: ModelInfo;
   device: Device;
-  /** The cache the jobs' results go through (the shared Redis, usually). */
+  /** The cache the jobs' results go through (the shared Redis, usually), and its local first level. */
   cache: CacheSpec;
+  /** The cache opened once for all jobs (then its local first level hears every invalidation while the worker runs). */
+  store?: CacheStore;
   /** Jobs run at once by this worker (default 1). */
   jobs?: number;
   /** Photos decoded, composited and written at once within a job. */
@@ -119,6 +122,7 @@ async function runPhotos(r: Running, job: Job<JobData>, planned: PlannedFile[], 
       ...(r.opts.threads !== undefined ? { threads: r.opts.threads } : {}),
       ...(r.opts.memoryBudget !== undefined ? { memoryBudget: r.opts.memoryBudget } : {}),
       cache: r.opts.cache,
+      ...(r.opts.store ? { openStore: r.opts.store } : {}),
       ttlMs: params.ttlMs,
       format: params.format,
       quality: params.quality,

@@ -23,6 +23,8 @@ export class GuardedCache {
     private readonly warn: (message: string) => void,
     private readonly retryAfterMs = 10_000,
     private readonly now: () => number = Date.now,
+    /** Whether closing closes the store (not when the caller keeps it open across runs). */
+    private readonly owned = true,
   ) {}
 
   /** Record a failure to open the cache at all. */
@@ -111,6 +113,7 @@ export class GuardedCache {
 
   /** Close the store; one that failed is dropped at once rather than asked to say goodbye. */
   async close(): Promise<void> {
+    if (!this.owned) return;
     try {
       await this.store?.close(!this.usable);
     } catch {

@@ -56,6 +56,7 @@ function lockOutput(outDir: string, opts: ColorizeOptions, emit: (e: RunEvent) =
 
 /** Open the cache; one that is down degrades to none, one that is wrongly configured stops the run. */
 async function openRunCache(opts: ColorizeOptions, emit: (e: RunEvent) => void): Promise<{ store: CacheStore | null; cache: GuardedCache }> {
+  if (opts.openStore) return { store: opts.openStore, cache: new GuardedCache(opts.openStore, (message) => emit({ type: 'warning', message }), opts.cacheRetryMs ?? 10_000, Date.now, false) };
   let store: CacheStore | null = null;
   let openError: unknown = null;
   try {

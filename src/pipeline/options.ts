@@ -1,5 +1,6 @@
 /** What a run is asked to do (`ColorizeOptions`) and what it tells as it goes (`RunEvent`). */
 import type { CacheSpec, OpenCacheOptions } from '../cache/open.js';
+import type { CacheStore } from '../cache/store.js';
 import type { FormatChoice } from '../image/encode.js';
 import type { Device, ExecutionProvider, ModelInfo } from '../model/session.js';
 import type { FileRecord, Totals } from '../report/report.js';
@@ -26,6 +27,8 @@ export interface ColorizeOptions {
   concurrency: number;
   cache: CacheSpec;
   cacheOptions?: OpenCacheOptions;
+  /** A cache already open to use instead of opening `cache`, and to leave open (a fleet worker's, across its jobs). */
+  openStore?: CacheStore;
   ttlMs: number;
   format: FormatChoice;
   quality: number;

@@ -1,0 +1,122 @@
+/**
+ * Two levels of cache: the local disk in front of a real shared Redis. Hits come from the local
+ * level; an invalidation on the shared level reaches running local levels at once (pub/sub) and
+ * levels opened later (the generation counter); two workers with an invalidate between their runs
+ * infer again instead of serving what was invalidated.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { GENERATION_KEY, INVALIDATIONS_KEY } from '../src/cache/invalidation.js';
+import { cacheKey } from '../src/cache/keys.js';
+import { openCache } from '../src/cache/open.js';
+import { TieredStore } from '../src/cache/tiered.js';
+import { tintModel } from '../src/models/tiny-model.js';
+import { distinctPhotos } from './fixtures.js';
+import { cleanup, runCli, spawnCli, startRedis, tempDir, type RedisServer } from './helpers.js';
+
+let dir: string;
+let redis: RedisServer;
+
+before(async () => {
+  dir = await tempDir();
+  redis = await startRedis(['--maxmemory', '128mb', '--maxmemory-policy', 'volatile-lru']);
+});
+after(cleanup);
+
+const sha = (i: number): string => createHash('sha256').update(String(i)).digest('hex');
+const key = (i: number): string => cacheKey('tiermodel', 512, sha(i));
+
+async function mgets(): Promise<number> {
+  return Number(/cmdstat_mget:calls=(\d+)/.exec(await redis.client().info('commandstats'))?.[1] ?? 0);
+}
+
+async function openTiered(local: string): Promise<TieredStore> {
+  const store = await openCache({ kind: 'redis', url: redis.url }, { localLevel: local });
+  assert.ok(store instanceof TieredStore);
+  return store;
+}
+
+/** Entries held in a local level's folders. */
+async function localEntries(root: string): Promise<number> {
+  const files = await readdir(join(root, 'levels'), { recursive: true }).catch(() => [] as string[]);
+  return files.filter((f) => /entries\/..\/..\/[0-9a-f]{64}$/.test(f)).length;
+}
+
+async function until(check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('hits come from the local level; misses are looked up in Redis, in one batch, and kept locally', async () => {
+  const a = await openTiered(join(dir, 'local-a'));
+  await a.setMany([1, 2, 3].map((i) => ({ key: key(i), value: Buffer.from(`value ${i}`) })), 60_000);
+  const b = await openTiered(join(dir, 'local-b'));
+  let before = await mgets();
+  const first = await b.getMany([key(1), key(2), key(3), key(4)]);
+  assert.deepEqual(first.map((v) => v?.toString() ?? null), ['value 1', 'value 2', 'value 3', null]);
+  assert.equal((await mgets()) - before, 1, 'the misses in one MGET');
+  before = await mgets();
+  const again = await b.getMany([key(1), key(2), key(3)]);
+  assert.deepEqual(again.map((v) => v?.toString()), ['value 1', 'value 2', 'value 3']);
+  assert.equal(await mgets(), before, 'served from the local disk: Redis not asked');
+  await a.close();
+  await b.close();
+});
+
+test('an invalidation reaches a running local level at once, and one opened later; a level too far behind starts empty', async () => {
+  const running = await openTiered(join(dir, 'local-run'));
+  const later = join(dir, 'local-later');
+  const early = await openTiered(later);
+  await running.setMany([5, 6, 7].map((i) => ({ key: key(i), value: Buffer.from(`v${i}`) })), 60_000);
+  await early.getMany([key(5), key(6), key(7)]); // now held locally there too
+  await early.close();
+  const r = await runCli(['cache', 'invalidate', '--sha256', sha(5), '--cache', redis.url, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { removed: number }).removed, 1);
+  // The running level dropped it when the message came (its local store alone is asked here).
+  await until(async () => (await running.local.getMany([key(5)]))[0] === null);
+  assert.notEqual((await running.local.getMany([key(6)]))[0], null, 'the others stay');
+  // The level opened later replays what it missed on opening.
+  const reopened = await openTiered(later);
+  assert.equal((await reopened.local.getMany([key(5)]))[0], null, 'caught up on opening');
+  assert.notEqual((await reopened.local.getMany([key(6)]))[0], null);
+  await reopened.close();
+  // A level that missed more than the log holds starts empty.
+  const admin = redis.client();
+  await admin.incrby(GENERATION_KEY, 5000);
+  await admin.del(INVALIDATIONS_KEY);
+  const behind = await openTiered(later);
+  assert.deepEqual(await behind.local.getMany([key(6), key(7)]), [null, null]);
+  assert.equal((await behind.getMany([key(6)]))[0]?.toString(), 'v6', 'still in Redis');
+  await behind.close();
+  await running.close();
+});
+
+test('two workers, an invalidate between their runs: the second run infers again instead of serving the invalidated results', async () => {
+  const model = join(dir, 'tint.onnx');
+  await writeFile(model, tintModel(null));
+  const album = await distinctPhotos(join(dir, 'w'), 4, 120, 8);
+  const locals = [join(dir, 'worker-a'), join(dir, 'worker-b')];
+  const workers = locals.map((l) => spawnCli(['worker', '--redis', redis.url, '--queue', 'tiers', '--model', model, '--local-cache', l, '--threads', '1']));
+  const submit = (out: string) => runCli(['submit', album, '-o', join(dir, out), '--redis', redis.url, '--queue', 'tiers', '--model', model, '--size', '64', '--job-size', '1', '--wait', '--json']);
+  const first = JSON.parse((await submit('out-1')).stdout) as { totals: { inferred: number; hit: number } };
+  assert.equal(first.totals.inferred, 4);
+  const held = (await localEntries(locals[0]!)) + (await localEntries(locals[1]!));
+  assert.ok(held >= 4, `the workers' local levels hold the results (${held})`);
+  const inv = await runCli(['cache', 'invalidate', album, '--model', model, '--size', '64', '--cache', redis.url]);
+  assert.equal(inv.code, 0, inv.stderr);
+  assert.match(inv.stdout, /removed 4 cached results/);
+  await until(async () => (await localEntries(locals[0]!)) + (await localEntries(locals[1]!)) === 0);
+  const second = JSON.parse((await submit('out-2')).stdout) as { totals: { inferred: number; hit: number } };
+  assert.deepEqual([second.totals.inferred, second.totals.hit], [4, 0], 'inferred again, nothing served from a local level');
+  for (const w of workers) w.child.kill('SIGTERM');
+  for (const w of workers) assert.equal((await w.done).code, 0);
+  const gen = await readFile(join(locals[0]!, 'levels', (await readdir(join(locals[0]!, 'levels')))[0]!, 'generation'), 'utf8');
+  assert.equal(Number(gen), Number(await redis.client().get(GENERATION_KEY)), 'the local level is at the shared generation');
+});
