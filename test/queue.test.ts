@@ -5,14 +5,14 @@
  * which shows each distinct photo inferred and stored once across the fleet.
  */
 import assert from 'node:assert/strict';
-import { copyFile, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { KEY_PREFIX } from '../src/cache/keys.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { distinctPhotos, truncatedJpeg } from './fixtures.js';
-import { cleanup, runCli, spawnCli, startRedis, tempDir, type CliResult, type RedisServer } from './helpers.js';
+import { cleanup, runCli, spawnCli, startCluster, startRedis, tempDir, type CliResult, type RedisServer } from './helpers.js';
 
 interface Report {
   totals: { files: number; hit: number; inferred: number; skipped: number; failed: number; notProcessed: number };
@@ -183,4 +183,77 @@ test('a worker with another model leaves the job to others and says so; submit w
   const none = await runCli(['submit', album, '-o', out, '--model', model]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /the queue needs Redis: give --redis/);
+});
+
+test('a job that fails for good: submit --wait reports its photos not processed; queue retry-failed runs it again; queue clean removes finished jobs and runs', async () => {
+  const out = join(dir, 'fails-out');
+  const photos = join(dir, 'fails-in');
+  await mkdir(photos, { recursive: true });
+  for (const n of ['photo-03.png', 'photo-04.png']) await copyFile(join(album, n), join(photos, n));
+  // A file where the worker's temporary folder goes: every try of the job fails (not the photos' fault).
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, '.ddcolor-tmp'), 'in the way');
+  const w = worker('--queue', 'fails');
+  const waited = await runCli(['submit', photos, '-o', out, '--redis', redis.url, '--queue', 'fails', '--model', model, '--size', '128', '--attempts', '2', '--wait', '--json'], {}, 120_000);
+  assert.equal(waited.code, 1, waited.stderr);
+  const report = JSON.parse(waited.stdout) as Report;
+  assert.deepEqual([report.totals.notProcessed, report.files.length], [2, 2]);
+  assert.match(report.files[0]!.error ?? '', /not processed \(job run-[0-9a-f]+-00000 failed: .*\.ddcolor-tmp/);
+  let status = JSON.parse((await runCli(['queue', 'status', '--redis', redis.url, '--queue', 'fails', '--json'])).stdout) as Status;
+  assert.equal(status.jobs.failed, 1);
+  // The cause removed, the failed job is run again and the photos are done.
+  await rm(join(out, '.ddcolor-tmp'));
+  const retried = await runCli(['queue', 'retry-failed', '--redis', redis.url, '--queue', 'fails']);
+  assert.match(retried.stdout, /1 failed job put back/);
+  await until(async () => (await outputs(out)).length === 2);
+  status = JSON.parse((await runCli(['queue', 'status', '--redis', redis.url, '--queue', 'fails', '--json'])).stdout) as Status;
+  await until(async () => {
+    status = JSON.parse((await runCli(['queue', 'status', '--redis', redis.url, '--queue', 'fails', '--json'])).stdout) as Status;
+    return status.jobs.completed === 1;
+  });
+  assert.equal(status.jobs.failed, 0);
+  const combined = JSON.parse(await readFile(join(out, 'ddcolor-report.json'), 'utf8')) as Report;
+  assert.equal(combined.totals.inferred + combined.totals.hit, 2, 'the combined report is made again with the job done');
+  w.child.kill('SIGTERM');
+  await w.done;
+  const cleaned = await runCli(['queue', 'clean', '--redis', redis.url, '--queue', 'fails']);
+  assert.match(cleaned.stdout, /removed 1 finished job and 1 finished run/);
+  status = JSON.parse((await runCli(['queue', 'status', '--redis', redis.url, '--queue', 'fails', '--json'])).stdout) as Status;
+  assert.deepEqual([status.jobs.completed, status.runs.length], [0, 0]);
+});
+
+async function until(check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('on Redis Cluster: the queue (one hash-tagged slot) and the cache (spread over the masters) both work; a second submit does nothing', async () => {
+  const cluster = await startCluster(3);
+  const out = join(dir, 'cluster-out');
+  const w = spawnCli(['worker', '--redis', cluster.url, '--model', model, '--threads', '1', '--local-cache', join(dir, 'cluster-local')]);
+  const photos = join(dir, 'cluster-in');
+  await mkdir(photos, { recursive: true });
+  for (let i = 0; i < 6; i++) await copyFile(join(album, `photo-${String(i).padStart(2, '0')}.png`), join(photos, `p${i}.png`));
+  const first = await runCli(['submit', photos, '-o', out, '--redis', cluster.url, '--model', model, '--size', '128', '--job-size', '2', '--wait', '--json'], {}, 120_000);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal((JSON.parse(first.stdout) as Report).totals.inferred, 6);
+  assert.equal((await outputs(out)).length, 6);
+  const again = JSON.parse((await runCli(['submit', photos, '-o', out, '--redis', cluster.url, '--model', model, '--size', '128', '--json'])).stdout) as { jobs: number; upToDate: number };
+  assert.deepEqual([again.jobs, again.upToDate], [0, 6]);
+  // Every queue key in one slot (the hash tag); the cache entries on more than one master.
+  const slots = new Set<number>();
+  const entriesOn = new Set<number>();
+  for (const node of cluster.nodes) {
+    const c = node.client();
+    const keys = await c.keys('*');
+    for (const k of keys) if (k.startsWith('{ddcolor}')) slots.add(Number(await c.cluster('KEYSLOT', k)));
+    if (keys.some((k) => k.startsWith(KEY_PREFIX))) entriesOn.add(node.port);
+  }
+  assert.equal(slots.size, 1, 'the queue in one slot');
+  assert.ok(entriesOn.size > 1, 'cache entries on several masters');
+  w.child.kill('SIGTERM');
+  assert.equal((await w.done).code, 0);
 });
