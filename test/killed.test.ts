@@ -170,6 +170,7 @@ test('a Redis frozen mid-run: the run ends without waiting on it photo by photo'
   assert.equal(report.totals.inferred, PHOTOS);
   assert.equal(report.cache.degraded, true);
   // One command finds the server frozen (2 s); nothing waits after that. Before, each batch of lock
-  // releases and the goodbye waited 2 s more: 8 s and more after the freeze.
-  assert.ok(afterFreeze < 5_000, `the run ended ${afterFreeze} ms after the freeze (started ${Date.now() - started} ms ago)`);
+  // releases and the goodbye waited 2 s more: 8 s and more after the freeze. (The margin allows for
+  // a machine busy with other test files: 5.8 s was seen once with the fleet tests beside it.)
+  assert.ok(afterFreeze < 7_000, `the run ended ${afterFreeze} ms after the freeze (started ${Date.now() - started} ms ago)`);
 });
