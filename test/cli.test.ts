@@ -185,7 +185,7 @@ test('rediss:// with a user and password: TLS and ACL, only ddcolor: keys, clear
 });
 
 test('every command and subcommand shows one worked example in its --help', async () => {
-  for (const cmd of [[], ['colorize'], ['cache'], ['cache', 'stats'], ['cache', 'invalidate'], ['cache', 'prune'], ['models'], ['models', 'list'], ['models', 'pull'], ['models', 'verify'], ['doctor']]) {
+  for (const cmd of [[], ['colorize'], ['cache'], ['cache', 'stats'], ['cache', 'invalidate'], ['cache', 'prune'], ['models'], ['models', 'list'], ['models', 'pull'], ['models', 'verify'], ['doctor'], ['submit'], ['worker'], ['queue'], ['queue', 'status'], ['queue', 'retry-failed'], ['queue', 'clean']]) {
     const r = await runCli([...cmd, '--help']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`Example:\\n  \\$ ddcolor ${cmd.join(' ')}`), `ddcolor ${cmd.join(' ')} --help`);

@@ -180,6 +180,8 @@ test('a worker with another model leaves the job to others and says so; submit w
   const warned = await runCli(['submit', join(album, 'photo-02.png'), '-o', join(dir, 'lru-out'), '--redis', lru.url, '--model', model, '--size', '128']);
   assert.equal(warned.code, 0, warned.stderr);
   assert.match(warned.stderr, /warning: queue Redis: maxmemory-policy allkeys-lru may evict any key, a job queue's too/);
+  const doctor = JSON.parse((await runCli(['doctor', '--json'], { REDIS_URL: lru.url })).stdout) as { checks: Array<{ name: string; fix?: string }> };
+  assert.match(doctor.checks.find((c) => c.name === 'cache')?.fix ?? '', /allkeys-lru may evict any key, a job queue's too.*volatile-lru/);
   const none = await runCli(['submit', album, '-o', out, '--model', model]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /the queue needs Redis: give --redis/);
@@ -256,4 +258,32 @@ test('on Redis Cluster: the queue (one hash-tagged slot) and the cache (spread o
   assert.ok(entriesOn.size > 1, 'cache entries on several masters');
   w.child.kill('SIGTERM');
   assert.equal((await w.done).code, 0);
+});
+
+test('SIGTERM in the middle of a job: the photos in hand are finished, the rest goes back to the queue and another worker does it', async () => {
+  const out = join(dir, 'term-out');
+  const photos = join(dir, 'term-in');
+  await mkdir(photos, { recursive: true });
+  for (let i = 10; i < 30; i++) await copyFile(join(album, `photo-${i}.png`), join(photos, `p${i}.png`));
+  const first = spawnCli(['worker', '--redis', redis.url, '--queue', 'term', '--model', model, '--threads', '1', '--concurrency', '1']);
+  const submitted = runCli(['submit', photos, '-o', out, '--redis', redis.url, '--queue', 'term', '--model', model, '--size', '128', '--job-size', '20', '--wait', '--json'], {}, 120_000);
+  // Once the job has started and some photos are written, stop the worker politely.
+  await until(async () => (await outputs(out).catch(() => [])).length >= 3, 60_000);
+  first.child.kill('SIGTERM');
+  const stopped = await first.done;
+  assert.equal(stopped.code, 0, stopped.stderr);
+  const given = /job run-[0-9a-f]+-00000: stopping; (\d+) photos? given back to the queue/.exec(stopped.stderr);
+  assert.ok(given, stopped.stderr);
+  const doneBefore = (await outputs(out)).length;
+  assert.equal(Number(given[1]), 20 - doneBefore, 'what was not finished was given back, no more');
+  const second = spawnCli(['worker', '--redis', redis.url, '--queue', 'term', '--model', model, '--threads', '1']);
+  const r = await submitted;
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as Report;
+  assert.equal(report.files.length, 20);
+  second.child.kill('SIGTERM');
+  // (These photos' results are in the cache from the first test: hits.) The first worker's photos are in the report as it made them.
+  assert.deepEqual([report.totals.hit + report.totals.inferred, report.totals.skipped, report.totals.failed], [20, 0, 0]);
+  assert.equal((await outputs(out)).length, 20);
+  assert.equal((await second.done).code, 0);
 });
