@@ -21,7 +21,7 @@ import type { CacheSpec } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
 import { errorMessage } from '../errors.js';
 import { processAlive } from '../io/owner.js';
-import type { Device, ModelInfo } from '../model/session.js';
+import { openSession, type Device, type ModelInfo, type ModelSession } from '../model/session.js';
 import { TMP_DIR } from '../pipeline/leftovers.js';
 import type { PlannedFile } from '../pipeline/outputs.js';
 import type { RunEvent } from '../pipeline/options.js';
@@ -91,6 +91,19 @@ interface Running {
   name: string;
   tmpName: string;
   stopping: AbortController;
+  /** The model session, opened by the first job that needs it and kept for the next ones. */
+  session: Promise<ModelSession> | null;
+}
+
+/** The worker's one model session (a GPU's memory and the model's load time are paid once, not per job). */
+function sessionOf(r: Running): () => Promise<ModelSession> {
+  return () => {
+    r.session ??= openSession(r.opts.model, r.opts.device, r.opts.threads).catch((err: unknown) => {
+      r.session = null;
+      throw err;
+    });
+    return r.session;
+  };
 }
 
 /** The job's photos not yet settled by an earlier try, planned as `colorize` plans them. */
@@ -123,6 +136,7 @@ async function runPhotos(r: Running, job: Job<JobData>, planned: PlannedFile[], 
       ...(r.opts.memoryBudget !== undefined ? { memoryBudget: r.opts.memoryBudget } : {}),
       cache: r.opts.cache,
       ...(r.opts.store ? { openStore: r.opts.store } : {}),
+      sharedSession: sessionOf(r),
       ttlMs: params.ttlMs,
       format: params.format,
       quality: params.quality,
@@ -217,7 +231,7 @@ async function processJob(r: Running, job: Job<JobData>, token: string | undefin
 /** Start a worker on the queue; it runs until stopped. */
 export function startWorker(opts: WorkerOptions): FleetWorker {
   const name = `${hostname()}:${process.pid}`;
-  const r: Running = { opts, name, tmpName: `w-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, stopping: new AbortController() };
+  const r: Running = { opts, name, tmpName: `w-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, stopping: new AbortController(), session: null };
   const lockDuration = opts.lockDurationMs ?? 30_000;
   const worker = new Worker<JobData, JobResult>(opts.queue, (job, token) => processJob(r, job, token), {
     connection: opts.redis,
@@ -234,6 +248,7 @@ export function startWorker(opts: WorkerOptions): FleetWorker {
     async stop() {
       r.stopping.abort();
       await worker.close();
+      await (await r.session?.catch(() => null))?.release();
     },
   };
 }

@@ -28,7 +28,7 @@ export class ModelRunner {
   private open(): Promise<ModelSession> {
     this.session ??= (async () => {
       const t = performance.now();
-      const s = await openSession(this.opts.model, this.opts.device, this.opts.threads);
+      const s = await (this.opts.sharedSession ?? (() => openSession(this.opts.model, this.opts.device, this.opts.threads)))();
       this.timings.modelLoadMs = performance.now() - t;
       this.provider = s.provider;
       this.emit({ type: 'model-loaded', provider: s.provider, ms: this.timings.modelLoadMs });
@@ -37,7 +37,8 @@ export class ModelRunner {
     return this.session;
   }
 
+  /** Release the session, unless it is the caller's (`sharedSession`: kept across runs). */
   async close(): Promise<void> {
-    if (this.session) await (await this.session.catch(() => null))?.release();
+    if (this.session && !this.opts.sharedSession) await (await this.session.catch(() => null))?.release();
   }
 }

@@ -2,7 +2,7 @@
 import type { CacheSpec, OpenCacheOptions } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
 import type { FormatChoice } from '../image/encode.js';
-import type { Device, ExecutionProvider, ModelInfo } from '../model/session.js';
+import type { Device, ExecutionProvider, ModelInfo, ModelSession } from '../model/session.js';
 import type { FileRecord, Totals } from '../report/report.js';
 import type { ScanProblem } from './scan.js';
 
@@ -29,6 +29,8 @@ export interface ColorizeOptions {
   cacheOptions?: OpenCacheOptions;
   /** A cache already open to use instead of opening `cache`, and to leave open (a fleet worker's, across its jobs). */
   openStore?: CacheStore;
+  /** The model session to use, opened on first need by the caller and kept across runs (a fleet worker's); released by the caller. */
+  sharedSession?: () => Promise<ModelSession>;
   ttlMs: number;
   format: FormatChoice;
   quality: number;
