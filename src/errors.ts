@@ -32,3 +32,15 @@ export class InvalidOptionError extends DdcolorError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * A failure of the machine or a service, not of the photo (the model ran out of memory, Redis did
+ * not answer): trying again later may work. The photo's record says so (`transient`), and a fleet
+ * job with such photos is retried.
+ */
+export class TransientError extends Error {
+  override readonly name = 'TransientError';
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+  }
+}

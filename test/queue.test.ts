@@ -10,13 +10,17 @@ import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { KEY_PREFIX } from '../src/cache/keys.js';
+import { openQueueConnection } from '../src/fleet/connection.js';
+import { DoneState } from '../src/fleet/done-state.js';
+import { inspectModel } from '../src/model/session.js';
+import { colorizeFiles } from '../src/pipeline/run.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { distinctPhotos, truncatedJpeg } from './fixtures.js';
 import { cleanup, runCli, spawnCli, startCluster, startRedis, tempDir, type CliResult, type RedisServer } from './helpers.js';
 
 interface Report {
   totals: { files: number; hit: number; inferred: number; skipped: number; failed: number; notProcessed: number };
-  files: Array<{ input: string; output: string | null; status: string; error: string | null; sha256: string | null }>;
+  files: Array<{ input: string; output: string | null; status: string; error: string | null; sha256: string | null; transient?: boolean }>;
 }
 
 interface Status {
@@ -286,4 +290,26 @@ test('SIGTERM in the middle of a job: the photos in hand are finished, the rest 
   assert.deepEqual([report.totals.hit + report.totals.inferred, report.totals.skipped, report.totals.failed], [20, 0, 0]);
   assert.equal((await outputs(out)).length, 20);
   assert.equal((await second.done).code, 0);
+});
+
+test("a Redis that refuses to record an output (full, noeviction): the photo fails as the machine's fault, to be retried, and nothing is written", async () => {
+  const full = await startRedis(['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction']);
+  const admin = full.client();
+  for (let i = 0; i < 20; i++) await admin.set(`filler:${i}`, 'x'.repeat(64 * 1024)).catch(() => undefined);
+  await admin.config('SET', 'maxmemory', '1mb'); // now over it: Redis refuses every write
+  const out = join(dir, 'full-out');
+  const conn = await openQueueConnection({ kind: 'redis', url: full.url });
+  const records = await new DoneState(conn, out).load(['photo-05.png']);
+  const tint = await inspectModel(model);
+  const planned = [{ path: join(album, 'photo-05.png'), rel: 'photo-05.png', outputRel: 'photo-05.png', output: join(out, 'photo-05.png'), format: 'png' as const }];
+  const report = await colorizeFiles(
+    { paths: [planned[0]!.path], outDir: out, model: tint, size: 64, device: 'cpu', concurrency: 1, cache: { kind: 'none' }, ttlMs: 0, format: 'png', quality: 90, force: false },
+    { planned, problems: [], records, tmpDir: join(out, '.ddcolor-tmp', 'w-test'), releaseOutputFolder: async () => undefined },
+  );
+  conn.disconnect();
+  const f = report.files[0]!;
+  assert.equal(f.status, 'failed');
+  assert.equal(f.transient, true, 'the machine failed, not the photo');
+  assert.match(f.error ?? '', /photo-05\.png: the fleet's record in Redis could not be updated: OOM/);
+  assert.deepEqual(await outputs(out).catch(() => []), [], 'no output without its record');
 });

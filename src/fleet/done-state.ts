@@ -8,6 +8,7 @@
  * before the latest too: a worker killed between recording an output and renaming it into place
  * leaves the earlier output on disk, which the earlier entry still describes.
  */
+import { errorMessage, TransientError } from '../errors.js';
 import type { QueueConnection } from './connection.js';
 import { badKey, doneKey } from './keys.js';
 import type { ManifestEntry, OutputRecords } from '../pipeline/manifest.js';
@@ -102,8 +103,13 @@ export class DoneState implements OutputRecords {
     const before = this.entries.get(entry.output)?.[0];
     const stored: Stored = before && before.outputSize >= 0 ? [entry, before] : [entry];
     this.entries.set(entry.output, stored);
-    await this.redis.hset(this.key, entry.output, JSON.stringify(stored));
-    if (this.bad.delete(entry.input)) await this.redis.hdel(this.badKey, entry.input);
+    try {
+      await this.redis.hset(this.key, entry.output, JSON.stringify(stored));
+      if (this.bad.delete(entry.input)) await this.redis.hdel(this.badKey, entry.input);
+    } catch (err) {
+      // Not written (the record comes before the rename): the photo is done again when its job is retried.
+      throw new TransientError(`the fleet's record in Redis could not be updated: ${errorMessage(err)}`, err);
+    }
   }
 
   async save(): Promise<void> {}

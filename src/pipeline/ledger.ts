@@ -2,7 +2,7 @@
  * The run's record of every photo: its status, its error, the totals, and the `file` event the
  * CLI draws its progress from. Every stage finishes photos here, and only here.
  */
-import { DdcolorError, errorMessage } from '../errors.js';
+import { DdcolorError, errorMessage, TransientError } from '../errors.js';
 import { emptyTotals, type FileRecord, type FileStatus, type Totals } from '../report/report.js';
 import type { RunEvent } from './options.js';
 import type { PlannedFile } from './outputs.js';
@@ -48,17 +48,12 @@ export class Ledger {
     this.emit({ type: 'file', record: r, done: this.done, total: this.planned.length, totals: { ...this.totals } });
   }
 
-  /** Failed, with the reason naming the file. */
+  /** Failed, with the reason naming the file; marked transient when the machine failed, not the photo. */
   fail(index: number, err: unknown): void {
     // An error about a file of its own (an output's place taken) names that file already.
     const named = err instanceof DdcolorError && err.file !== undefined;
+    if (err instanceof TransientError) this.records[index]!.transient = true;
     this.finish(index, 'failed', named ? err.message : `${this.planned[index]!.path}: ${errorMessage(err)}`);
-  }
-
-  /** Failed for a reason of the machine's (the model or device), not the photo's: worth trying again. */
-  failTransient(index: number, err: unknown): void {
-    this.fail(index, err);
-    this.records[index]!.transient = true;
   }
 
   /** Never started: the run was interrupted, or stopped by `why`. */

@@ -5,7 +5,7 @@
  * for the model, inferred (in batches), its result stored, then composited and written.
  */
 import { encodeAb, quantizeAb, type AbPlanes } from '../../chroma/codec.js';
-import { DdcolorError, errorMessage } from '../../errors.js';
+import { DdcolorError, errorMessage, TransientError } from '../../errors.js';
 import { pixelCount, type DecodedImage } from '../../image/decode.js';
 import { ALREADY_IN_COLOUR, colourLimit, keyOf, type Prepared, type RunContext } from '../context.js';
 import type { PixelTimings } from '../pixel-work.js';
@@ -44,12 +44,6 @@ class AlreadyInColour extends Error {
   }
 }
 
-/** The model failed (out of memory, a device error): not the photo's fault, so worth trying again. */
-class MachineFault extends Error {
-  constructor(cause: unknown) {
-    super(errorMessage(cause), { cause });
-  }
-}
 
 /** A photo already in colour: skipped with its reason, remembered so the next run does not read it again. */
 async function skipColour(ctx: RunContext, p: Prepared, colourfulness: number): Promise<void> {
@@ -92,7 +86,6 @@ export async function fromResult(ctx: RunContext, p: Prepared, result: Promise<A
     ab = await result;
   } catch (err) {
     if (err instanceof AlreadyInColour) await skipColour(ctx, p, err.colourfulness);
-    else if (err instanceof MachineFault) ctx.ledger.failTransient(p.index, err);
     else ctx.ledger.fail(p.index, err);
     return;
   }
@@ -183,9 +176,10 @@ async function infer(
   } catch (err) {
     // A model or device that cannot work here stops the run: every other photo would fail the same way.
     if (err instanceof DdcolorError && (err.kind === 'config' || err.kind === 'usage')) ctx.stop.fatal ??= err;
-    const fault = new MachineFault(err);
+    // The model failed (out of memory, a device error): not the photo's fault, so worth trying again.
+    const fault = new TransientError(errorMessage(err), err);
     giveUp(fault);
-    ctx.ledger.failTransient(p.index, fault);
+    ctx.ledger.fail(p.index, fault);
     return null;
   }
 }
