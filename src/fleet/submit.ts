@@ -117,6 +117,30 @@ async function countExisting(redis: QueueConnection, queue: string, ids: readonl
   return n;
 }
 
+/** The photos that need no job (with their records: up to date, in colour, failed before) and those that do. */
+function sortPhotos(planned: PlannedFile[], states: FileStates, done: DoneState, params: JobParams): { leftOut: FileRecord[]; todo: JobFile[] } {
+  const leftOut: FileRecord[] = [];
+  const todo: JobFile[] = [];
+  planned.forEach((f, i) => {
+    const st = states.input(i);
+    const why = noWorkReason(f, i, states, done, params);
+    const bad = st && !params.force ? done.badInput(f.path, st) : undefined;
+    const sha256 = done.get(f.outputRel)?.sha256 ?? null;
+    if (why === 'skipped') leftOut.push({ input: f.path, output: f.output, sha256, status: 'skipped', error: null });
+    else if (why) leftOut.push({ input: f.path, output: null, sha256, status: 'skipped', error: null, reason: why });
+    else if (bad) leftOut.push({ input: f.path, output: null, sha256: null, status: 'failed', error: bad.error });
+    else todo.push({ path: f.path, rel: f.rel, outputRel: f.outputRel, format: f.format, size: st?.size ?? 0, mtimeMs: st?.mtimeMs ?? 0 });
+  });
+  return { leftOut, todo };
+}
+
+/** Add the jobs (BullMQ leaves out ids it holds already), retried with exponential backoff. */
+async function enqueue(queue: Queue<JobData>, base: Omit<JobData, 'files'>, jobs: JobFile[][], ids: string[], opts: SubmitOptions): Promise<void> {
+  const attempts = opts.attempts ?? DEFAULT_ATTEMPTS;
+  const backoff = { type: 'exponential' as const, delay: opts.backoffMs ?? DEFAULT_BACKOFF_MS };
+  await queue.addBulk(jobs.map((files, k) => ({ name: base.run, data: { ...base, files }, opts: { jobId: ids[k]!, attempts, backoff } })));
+}
+
 export async function submit(opts: SubmitOptions): Promise<Submission> {
   const started = Date.now();
   const outDir = resolve(opts.outDir);
@@ -133,19 +157,8 @@ export async function submit(opts: SubmitOptions): Promise<Submission> {
   const queue = new Queue<JobData>(opts.queue, { connection: redis, prefix: PREFIX });
   try {
     const done = await new DoneState(redis, outDir).load(planned.map((f) => f.outputRel));
-    const leftOut: FileRecord[] = [];
     await done.loadBad(planned.map((f) => f.path));
-    const todo: JobFile[] = [];
-    planned.forEach((f, i) => {
-      const st = states.input(i);
-      const why = noWorkReason(f, i, states, done, params);
-      const bad = st && !params.force ? done.badInput(f.path, st) : undefined;
-      const sha256 = done.get(f.outputRel)?.sha256 ?? null;
-      if (why === 'skipped') leftOut.push({ input: f.path, output: f.output, sha256, status: 'skipped', error: null });
-      else if (why) leftOut.push({ input: f.path, output: null, sha256, status: 'skipped', error: null, reason: why });
-      else if (bad) leftOut.push({ input: f.path, output: null, sha256: null, status: 'failed', error: bad.error });
-      else todo.push({ path: f.path, rel: f.rel, outputRel: f.outputRel, format: f.format, size: st?.size ?? 0, mtimeMs: st?.mtimeMs ?? 0 });
-    });
+    const { leftOut, todo } = sortPhotos(planned, states, done, params);
     const run = runName(outDir, params, todo);
     const jobs = cutIntoJobs(todo, opts.limits ?? DEFAULT_JOB_LIMITS);
     const model = { path: opts.model.path, id: opts.model.id, inputSize: opts.size, device: null, note: null };
@@ -154,9 +167,7 @@ export async function submit(opts: SubmitOptions): Promise<Submission> {
     const existing = await countExisting(redis, opts.queue, ids);
     const submission: Submission = { run, queue: opts.queue, outDir, photos: planned.length, upToDate: leftOut.length, queued: todo.length, jobs: jobs.length, alreadyQueued: existing, problems: scan.problems, warnings: await queueMemoryWarnings(redis) };
     await recordRun(redis, opts.queue, submission, started);
-    const attempts = opts.attempts ?? DEFAULT_ATTEMPTS;
-    const backoff = { type: 'exponential' as const, delay: opts.backoffMs ?? DEFAULT_BACKOFF_MS };
-    await queue.addBulk(jobs.map((files, k) => ({ name: run, data: { run, outDir, params, files }, opts: { jobId: ids[k]!, attempts, backoff } })));
+    await enqueue(queue, { run, outDir, params }, jobs, ids, opts);
     if (jobs.length === 0) await writeCombined(outDir, run);
     return submission;
   } finally {

@@ -190,32 +190,45 @@ function knownBad(data: JobData, planned: PlannedFile[], records: DoneState): { 
   return { bad, rest };
 }
 
-async function processJob(r: Running, job: Job<JobData>, token: string | undefined): Promise<JobResult> {
+/** A job made for another model: back to the queue for a while, for the workers that have it. */
+async function leaveToOthers(r: Running, job: Job<JobData>, token: string | undefined): Promise<never> {
+  const { params } = job.data;
+  r.opts.onEvent?.({ type: 'wrong-model', id: job.id!, wants: `${params.modelName} (${params.modelId.slice(0, 12)})`, has: r.opts.model.id.slice(0, 12) });
+  await job.moveToDelayed(Date.now() + (r.opts.wrongModelDelayMs ?? 60_000), token);
+  throw new DelayedError();
+}
+
+/** Run the job's photos not settled by an earlier try; its report part, rewritten with every photo's latest record. */
+async function runJob(r: Running, job: Job<JobData>): Promise<{ merged: RunReport; report: RunReport | null }> {
   const { data } = job;
-  const id = job.id!;
-  if (data.params.modelId !== r.opts.model.id) {
-    r.opts.onEvent?.({ type: 'wrong-model', id, wants: `${data.params.modelName} (${data.params.modelId.slice(0, 12)})`, has: r.opts.model.id.slice(0, 12) });
-    await job.moveToDelayed(Date.now() + (r.opts.wrongModelDelayMs ?? 60_000), token);
-    throw new DelayedError();
-  }
-  const t = Date.now();
-  const earlier = await readPart(data.outDir, data.run, id);
+  const earlier = await readPart(data.outDir, data.run, job.id!);
   const planned = toDo(data, earlier);
   const records = await new DoneState(r.opts.redis, data.outDir).load(planned.map((p) => p.outputRel));
   await records.loadBad(planned.map((p) => p.path));
   const { bad, rest } = knownBad(data, planned, records);
-  r.opts.onEvent?.({ type: 'job-start', id, run: data.run, photos: rest.length });
+  r.opts.onEvent?.({ type: 'job-start', id: job.id!, run: data.run, photos: rest.length });
   const report = await runPhotos(r, job, rest, records, r.stopping.signal);
   const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null };
   const merged = combine([earlier, bad.length > 0 ? recordsPart(data.outDir, model, bad) : null, report].filter((p): p is RunReport => p !== null));
-  await writePart(data.outDir, data.run, id, merged);
+  await writePart(data.outDir, data.run, job.id!, merged);
+  return { merged, report };
+}
+
+async function processJob(r: Running, job: Job<JobData>, token: string | undefined): Promise<JobResult> {
+  const { data } = job;
+  const id = job.id!;
+  if (data.params.modelId !== r.opts.model.id) return leaveToOthers(r, job, token);
+  const t = Date.now();
+  const { merged, report } = await runJob(r, job);
   const unsettled = merged.files.filter((f) => !settled(f));
   if (unsettled.length > 0 && r.stopping.signal.aborted) {
+    // Stopping: the photos in hand are done; the rest goes back to the queue, no try counted.
     r.opts.onEvent?.({ type: 'job-returned', id, unsettled: unsettled.length });
     await job.moveToWait(token);
     throw new WaitingError();
   }
   if (unsettled.length > 0 && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
+    // The machine failed some photos: BullMQ tries the job again, after its backoff.
     const reason = `${unsettled.length} photo${unsettled.length > 1 ? 's' : ''} not done: ${unsettled[0]!.error ?? 'not processed'}`;
     r.opts.onEvent?.({ type: 'job-retry', id, reason });
     throw new Error(reason);
