@@ -83,7 +83,7 @@ function said(s: Submission, where: string, queueArgs: string): string {
 
 async function waitWithBar(s: Submission, flags: SubmitFlags, renderer: RunRenderer, signal: AbortSignal): Promise<RunReport | null> {
   const redis = await openQueueConnection(queueRedis(flags));
-  const bar = renderer.mode === 'tty' ? new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {value}/{total} photos | jobs {jobs} | ETA {eta_formatted}', stream: process.stderr, hideCursor: true, fps: 5 }, cliProgress.Presets.shades_classic) : null;
+  const bar = renderer.mode === 'tty' && s.jobs > 0 ? new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {value}/{total} photos | jobs {jobs} | ETA {eta_formatted}', stream: process.stderr, hideCursor: true, fps: 5 }, cliProgress.Presets.shades_classic) : null;
   let lastLine = 0;
   bar?.start(Math.max(1, s.queued), 0, { jobs: `0/${s.jobs}` });
   try {
@@ -91,7 +91,7 @@ async function waitWithBar(s: Submission, flags: SubmitFlags, renderer: RunRende
       signal,
       onProgress: (p, done) => {
         bar?.update(done, { jobs: `${p.finishedJobs}/${p.jobs}` });
-        if (renderer.mode === 'plain' && Date.now() - lastLine > 10_000) {
+        if (renderer.mode === 'plain' && p.jobs > 0 && Date.now() - lastLine > 10_000) {
           lastLine = Date.now();
           renderer.note(`${done}/${p.photos} photos, ${p.finishedJobs}/${p.jobs} jobs finished`);
         }

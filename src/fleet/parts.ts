@@ -33,21 +33,27 @@ export async function writePart(outDir: string, run: string, part: string, repor
 }
 
 /** A part made of records alone (no run behind them): photos left out at submit, failed before, or lost with their job. */
-export function recordsPart(outDir: string, model: RunReport['model'], files: FileRecord[], problems: RunReport['problems'] = []): RunReport {
-  const now = new Date().toISOString();
+export function recordsPart(
+  outDir: string,
+  model: RunReport['model'],
+  files: FileRecord[],
+  more: { problems?: RunReport['problems']; started?: number; cacheLocation?: string } = {},
+): RunReport {
+  const now = Date.now();
+  const started = more.started ?? now;
   return {
     schema: REPORT_SCHEMA,
-    startedAt: now,
-    finishedAt: now,
-    durationMs: 0,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(now).toISOString(),
+    durationMs: now - started,
     interrupted: false,
     model,
-    cache: { backend: 'redis', location: '', degraded: false, errors: 0, error: null },
+    cache: { backend: 'redis', location: more.cacheLocation ?? '', degraded: false, errors: 0, error: null },
     output: outDir,
     totals: totalsOf(files),
     hitRate: null,
     timings: { scanMs: 0, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 },
-    problems,
+    problems: more.problems ?? [],
     profile: [],
     files,
   };

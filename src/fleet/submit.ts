@@ -6,7 +6,7 @@
 import { basename, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { Queue } from 'bullmq';
-import type { CacheSpec } from '../cache/open.js';
+import { describeSpec, type CacheSpec } from '../cache/open.js';
 import { DdcolorError } from '../errors.js';
 import type { FormatChoice } from '../image/encode.js';
 import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
@@ -162,7 +162,7 @@ export async function submit(opts: SubmitOptions): Promise<Submission> {
     const run = runName(outDir, params, todo);
     const jobs = cutIntoJobs(todo, opts.limits ?? DEFAULT_JOB_LIMITS);
     const model = { path: opts.model.path, id: opts.model.id, inputSize: opts.size, device: null, note: null };
-    await writePart(outDir, run, SUBMIT_PART, recordsPart(outDir, model, leftOut, scan.problems));
+    await writePart(outDir, run, SUBMIT_PART, recordsPart(outDir, model, leftOut, { problems: scan.problems, started, cacheLocation: describeSpec(opts.redis).location }));
     const ids = jobs.map((_, k) => jobId(run, k));
     const existing = await countExisting(redis, opts.queue, ids);
     const submission: Submission = { run, queue: opts.queue, outDir, photos: planned.length, upToDate: leftOut.length, queued: todo.length, jobs: jobs.length, alreadyQueued: existing, problems: scan.problems, warnings: await queueMemoryWarnings(redis) };

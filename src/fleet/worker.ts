@@ -17,7 +17,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
-import type { CacheSpec } from '../cache/open.js';
+import { describeSpec, type CacheSpec } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
 import { errorMessage } from '../errors.js';
 import { processAlive } from '../io/owner.js';
@@ -209,7 +209,7 @@ async function runJob(r: Running, job: Job<JobData>): Promise<{ merged: RunRepor
   r.opts.onEvent?.({ type: 'job-start', id: job.id!, run: data.run, photos: rest.length });
   const report = await runPhotos(r, job, rest, records, r.stopping.signal);
   const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null };
-  const merged = combine([earlier, bad.length > 0 ? recordsPart(data.outDir, model, bad) : null, report].filter((p): p is RunReport => p !== null));
+  const merged = combine([earlier, bad.length > 0 ? recordsPart(data.outDir, model, bad, { cacheLocation: describeSpec(r.opts.cache).location }) : null, report].filter((p): p is RunReport => p !== null));
   await writePart(data.outDir, data.run, job.id!, merged);
   return { merged, report };
 }
