@@ -164,8 +164,12 @@ test('a worker with another model leaves the job to others and says so; submit w
   await writeFile(other, tintModel(64));
   const out = join(dir, 'other-out');
   const w = spawnCli(['worker', '--redis', redis.url, '--queue', 'models', '--model', other]);
-  const s = await runCli(['submit', join(album, 'photo-01.png'), '-o', out, '--redis', redis.url, '--queue', 'models', '--model', model, '--size', '128']);
+  const s = await runCli(['submit', join(album, 'photo-01.png'), '-o', out, '--redis', redis.url, '--queue', 'models', '--model', model, '--size', '128', '--json']);
   assert.equal(s.code, 0, s.stderr);
+  // The same work again while its job waits: the same run, nothing added.
+  const twice = await runCli(['submit', join(album, 'photo-01.png'), '-o', out, '--redis', redis.url, '--queue', 'models', '--model', model, '--size', '128', '--json']);
+  const [a, b] = [s, twice].map((r) => JSON.parse(r.stdout) as { run: string; jobs: number; alreadyQueued: number });
+  assert.deepEqual([b!.run, b!.jobs, b!.alreadyQueued], [a!.run, 1, 1]);
   const said = await new Promise<string>((resolve) => {
     let text = '';
     w.child.stderr!.on('data', (d: Buffer) => {
