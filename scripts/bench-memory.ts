@@ -18,6 +18,7 @@ import sharp from 'sharp';
 import { inspectModel, openSession } from '../src/model/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/run.js';
+import { defaultConcurrency } from '../src/cli/colorize.js';
 
 const W = 4000;
 const H = 3000;
@@ -58,7 +59,8 @@ async function child(dir: string, kind: string, count: number): Promise<void> {
       model,
       size: 512,
       device: 'cpu',
-      concurrency: availableParallelism() + 2,
+      // As `colorize` runs without flags (the CPU's batch of one).
+      concurrency: Number(process.env.BENCH_CONCURRENCY ?? defaultConcurrency(1)),
       cache: { kind: 'file', dir: join(dir, `cache-${count}`) },
       ttlMs: 86_400_000,
       format: 'jpg',

@@ -91,6 +91,11 @@ export function colorizeCommand(): Command {
     });
 }
 
+/** Photos in flight without --concurrency: a full batch plus two, at least the cores (up to 8). */
+export function defaultConcurrency(batchSize: number): number {
+  return Math.max(batchSize + 2, Math.min(availableParallelism(), 8));
+}
+
 /** The local first level in front of a Redis cache: --local-cache, `none` for none, else the embedded store's folder. */
 export function localLevel(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): OpenCacheOptions {
   if (flag === 'none') return {};
@@ -116,7 +121,7 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
   // so --device auto on a GPU machine batches too; photos in flight cover a full batch plus two.
   const batchSize = flags.batchSize ?? 'auto';
   const batchForConcurrency = flags.batchSize ?? (device === 'cpu' ? DEFAULT_BATCH.cpu : DEFAULT_BATCH.cuda);
-  const concurrency = flags.concurrency ?? Math.max(batchForConcurrency + 2, Math.min(availableParallelism(), 8));
+  const concurrency = flags.concurrency ?? defaultConcurrency(batchForConcurrency);
 
   // First Ctrl-C: finish what is in flight, write the report; second: exit at once.
   const abort = new AbortController();

@@ -3,7 +3,6 @@
  * SIGTERM or Ctrl-C finishes the photos in hand, gives unfinished jobs back and exits 0; a second
  * signal exits at once (the queue gives that worker's jobs to others once they stall).
  */
-import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { describeSpec, openCache, parseCacheUrl } from '../cache/open.js';
 import { errorMessage } from '../errors.js';
@@ -11,7 +10,7 @@ import { openQueueConnection } from '../fleet/connection.js';
 import { startWorker, type WorkerEvent } from '../fleet/worker.js';
 import { removeAbandonedFiles } from '../io/atomic-write.js';
 import { DEVICES, type Device } from '../model/session.js';
-import { localLevel } from './colorize.js';
+import { defaultConcurrency, localLevel } from './colorize.js';
 import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-flags.js';
 import { formatDuration, parseDuration, parseIntIn, parseMemoryBudget } from './parse.js';
 import { renderMode, RunRenderer } from './render.js';
@@ -82,7 +81,7 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     renderer.warn(`cache ${describeSpec(cache).location}: ${errorMessage(err)}; each job tries it again`);
     return null;
   });
-  const concurrency = flags.concurrency ?? Math.max((flags.batchSize ?? 1) + 2, Math.min(availableParallelism(), 8));
+  const concurrency = flags.concurrency ?? defaultConcurrency(flags.batchSize ?? 1);
   const worker = startWorker({
     redis,
     queue: flags.queue,
