@@ -26,6 +26,8 @@ import type { CacheEntry, CacheStats, CacheStore } from './store.js';
 export const IDENTITY_KEY = 'ddcolor:identity:v1';
 /** How long a value fetched from the shared level lives in the local one. */
 const LOCAL_TTL_MS = 30 * 86_400_000;
+/** The local level is brought back under its cap after this many bytes written (a worker runs for weeks). */
+const PRUNE_EVERY_BYTES = 256 * 1024 ** 2;
 
 async function identityOf(client: Redis | Cluster): Promise<string> {
   await client.set(IDENTITY_KEY, randomBytes(8).toString('hex'), 'NX');
@@ -42,6 +44,7 @@ export class TieredStore implements CacheStore {
   private gen = -1;
   private subscriber: Redis | Cluster | null = null;
   private applying: Promise<unknown> = Promise.resolve();
+  private writtenSincePrune = 0;
 
   private constructor(
     readonly local: FileStore,
@@ -127,13 +130,23 @@ export class TieredStore implements CacheStore {
     }
     // An invalidation that came in meanwhile may concern these values: serve them, keep none.
     await this.applying;
-    if (keep.length > 0 && this.gen === genBefore) await this.local.setMany(keep, LOCAL_TTL_MS).catch(() => undefined);
+    if (keep.length > 0 && this.gen === genBefore) await this.keepLocally(keep, LOCAL_TTL_MS);
     return out;
   }
 
   async setMany(entries: readonly CacheEntry[], ttlMs: number): Promise<void> {
     await this.shared.setMany(entries, ttlMs);
-    await this.local.setMany(entries, ttlMs > 0 ? Math.min(ttlMs, LOCAL_TTL_MS) : LOCAL_TTL_MS).catch(() => undefined);
+    await this.keepLocally(entries, ttlMs > 0 ? Math.min(ttlMs, LOCAL_TTL_MS) : LOCAL_TTL_MS);
+  }
+
+  /** Write to the local level (a failure there only costs a later lookup), keeping it under its cap. */
+  private async keepLocally(entries: readonly CacheEntry[], ttlMs: number): Promise<void> {
+    await this.local.setMany(entries, ttlMs).catch(() => undefined);
+    this.writtenSincePrune += entries.reduce((n, e) => n + e.value.length, 0);
+    if (this.writtenSincePrune >= PRUNE_EVERY_BYTES) {
+      this.writtenSincePrune = 0;
+      await this.local.prune().catch(() => undefined);
+    }
   }
 
   async deleteKeys(keys: readonly string[]): Promise<number> {
