@@ -342,3 +342,12 @@ export async function startSentinel(name = 'ddcolor-master'): Promise<RedisSenti
     },
   };
 }
+
+/** Resolve once `check` holds, asking every 100 ms; reject after `ms`. */
+export async function until(check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`not so within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -16,7 +16,7 @@ import { inspectModel } from '../src/model/session.js';
 import { colorizeFiles } from '../src/pipeline/run.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { distinctPhotos, truncatedJpeg } from './fixtures.js';
-import { cleanup, runCli, spawnCli, startCluster, startRedis, tempDir, type CliResult, type RedisServer } from './helpers.js';
+import { cleanup, runCli, spawnCli, startCluster, startRedis, tempDir, type CliResult, type RedisServer, until } from './helpers.js';
 
 interface Report {
   totals: { files: number; hit: number; inferred: number; skipped: number; failed: number; notProcessed: number };
@@ -232,13 +232,6 @@ test('a job that fails for good: submit --wait reports its photos not processed;
   assert.deepEqual([status.jobs.completed, status.runs.length], [0, 0]);
 });
 
-async function until(check: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 test('on Redis Cluster: the queue (one hash-tagged slot) and the cache (spread over the masters) both work; a second submit does nothing', async () => {
   const cluster = await startCluster(3);

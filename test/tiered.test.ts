@@ -15,7 +15,7 @@ import { openCache } from '../src/cache/open.js';
 import { TieredStore } from '../src/cache/tiered.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { distinctPhotos } from './fixtures.js';
-import { cleanup, runCli, spawnCli, startRedis, tempDir, type RedisServer } from './helpers.js';
+import { cleanup, runCli, spawnCli, startRedis, tempDir, type RedisServer, until } from './helpers.js';
 
 let dir: string;
 let redis: RedisServer;
@@ -45,13 +45,6 @@ async function localEntries(root: string): Promise<number> {
   return files.filter((f) => /entries\/..\/..\/[0-9a-f]{64}$/.test(f)).length;
 }
 
-async function until(check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('hits come from the local level; misses are looked up in Redis, in one batch, and kept locally', async () => {
   const a = await openTiered(join(dir, 'local-a'));

@@ -150,6 +150,31 @@ function openTimeout(options: OpenCacheOptions): number {
   return (options.timeouts ?? DEFAULT_TIMEOUTS).connectTimeoutMs * 2;
 }
 
+type ClusterSpec = Extract<CacheSpec, { kind: 'redis-cluster' }>;
+type SentinelSpec = Extract<CacheSpec, { kind: 'redis-sentinel' }>;
+
+/** A cluster node's credentials and TLS, from the URL (the cache's and the queue's connections alike). */
+export function clusterNodeOptions(spec: ClusterSpec): RedisOptions {
+  return {
+    ...(spec.username ? { username: spec.username } : {}),
+    ...(spec.password ? { password: spec.password } : {}),
+    ...(spec.tls ? { tls: {} } : {}),
+  };
+}
+
+/** The Sentinels, the master's name, database, credentials and TLS, from the URL. */
+export function sentinelOptions(spec: SentinelSpec): RedisOptions {
+  return {
+    sentinels: spec.sentinels,
+    name: spec.name,
+    db: spec.db,
+    ...(spec.username ? { username: spec.username } : {}),
+    ...(spec.password ? { password: spec.password } : {}),
+    ...(spec.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+    sentinelRetryStrategy: (times: number) => Math.min(200 * times, 2000),
+  };
+}
+
 /** Open (connect to) the cache; rejects when it cannot be reached or created. */
 export async function openCache(spec: CacheSpec, options: OpenCacheOptions = {}): Promise<CacheStore> {
   switch (spec.kind) {
@@ -160,24 +185,10 @@ export async function openCache(spec: CacheSpec, options: OpenCacheOptions = {})
     case 'redis':
       return withLocalLevel(await RedisStore.single(spec.url, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options)), options);
     case 'redis-cluster': {
-      const auth: RedisOptions = {
-        ...(spec.username ? { username: spec.username } : {}),
-        ...(spec.password ? { password: spec.password } : {}),
-        ...(spec.tls ? { tls: {} } : {}),
-      };
-      return withLocalLevel(await RedisStore.cluster(spec.nodes, auth, describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options)), options);
+      return withLocalLevel(await RedisStore.cluster(spec.nodes, clusterNodeOptions(spec), describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options)), options);
     }
     case 'redis-sentinel': {
-      const redisOptions: RedisOptions = {
-        sentinels: spec.sentinels,
-        name: spec.name,
-        db: spec.db,
-        ...(spec.username ? { username: spec.username } : {}),
-        ...(spec.password ? { password: spec.password } : {}),
-        ...(spec.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
-        sentinelRetryStrategy: (times: number) => Math.min(200 * times, 2000),
-      };
-      return withLocalLevel(await RedisStore.sentinel(redisOptions, describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options)), options);
+      return withLocalLevel(await RedisStore.sentinel(sentinelOptions(spec), describeSpec(spec).location, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options)), options);
     }
   }
 }

@@ -8,39 +8,27 @@ import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { describeSpec } from '../cache/open.js';
 import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
-import { FORMAT_CHOICES, type FormatChoice } from '../image/encode.js';
+import { FORMAT_CHOICES } from '../image/encode.js';
 import { openQueueConnection } from '../fleet/connection.js';
 import { DEFAULT_JOB_LIMITS } from '../fleet/jobs.js';
 import { DEFAULT_ATTEMPTS, submit, type Submission } from '../fleet/submit.js';
 import { waitForRun } from '../fleet/wait.js';
-import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js';
+import { PRESET_NAMES, resolveInputSize } from '../model/presets.js';
 import { redactSecrets } from '../redact.js';
 import { reportText, type RunReport } from '../report/report.js';
 import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-flags.js';
 import { parseByteSize, parseColorThreshold, parseDuration, parseIntIn, parseSaturation, parseSizeFlag } from './parse.js';
 import { renderMode, RunRenderer, summary } from './render.js';
-import { DEFAULT_TTL } from './colorize.js';
+import { DEFAULT_TTL, type ColorizeFlags } from './colorize.js';
 
-interface SubmitFlags extends QueueFlags {
-  out: string;
-  model?: string;
-  preset: Preset;
-  size?: number;
-  format: FormatChoice;
-  quality: number;
-  saturation: number;
-  skipColor?: boolean;
-  colorThreshold: number;
-  force?: boolean;
-  overwrite?: boolean;
-  ttl: number;
+/** colorize's model, size and output flags, and the queue's own. */
+interface SubmitFlags
+  extends QueueFlags,
+    Pick<ColorizeFlags, 'out' | 'model' | 'preset' | 'size' | 'format' | 'quality' | 'saturation' | 'skipColor' | 'colorThreshold' | 'force' | 'overwrite' | 'ttl' | 'json' | 'quiet' | 'progress'> {
   jobSize: number;
   jobBytes: number;
   attempts: number;
   wait?: boolean;
-  json?: boolean;
-  quiet?: boolean;
-  progress: boolean;
 }
 
 export function submitCommand(): Command {

@@ -5,7 +5,7 @@
  * clear error, never a command that waits for ever.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { describeSpec, parseCacheUrl, type CacheSpec } from '../cache/open.js';
+import { clusterNodeOptions, describeSpec, parseCacheUrl, sentinelOptions, type CacheSpec } from '../cache/open.js';
 import { memoryWarnings, parseInfo } from '../cache/redis.js';
 import { DdcolorError, errorMessage } from '../errors.js';
 import { redactSecrets } from '../redact.js';
@@ -37,24 +37,10 @@ function client(spec: CacheSpec): QueueConnection {
   switch (spec.kind) {
     case 'redis':
       return new Redis(spec.url, bullmq);
-    case 'redis-cluster': {
-      const auth: RedisOptions = {
-        ...(spec.username ? { username: spec.username } : {}),
-        ...(spec.password ? { password: spec.password } : {}),
-        ...(spec.tls ? { tls: {} } : {}),
-      };
-      return new Cluster(spec.nodes, { lazyConnect: true, redisOptions: { ...bullmq, lazyConnect: false, ...auth } });
-    }
+    case 'redis-cluster':
+      return new Cluster(spec.nodes, { lazyConnect: true, redisOptions: { ...bullmq, lazyConnect: false, ...clusterNodeOptions(spec) } });
     case 'redis-sentinel':
-      return new Redis({
-        ...bullmq,
-        sentinels: spec.sentinels,
-        name: spec.name,
-        db: spec.db,
-        ...(spec.username ? { username: spec.username } : {}),
-        ...(spec.password ? { password: spec.password } : {}),
-        ...(spec.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
-      });
+      return new Redis({ ...bullmq, ...sentinelOptions(spec) });
     default:
       throw new DdcolorError('usage', 'the queue needs Redis, not the embedded store');
   }

@@ -8,7 +8,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hitRate } from '../cache/store.js';
-import { emptyTotals, REPORT_SCHEMA, writeReport, type FileRecord, type RunReport, type StageTimings, type Totals } from '../report/report.js';
+import { emptyTimings, emptyTotals, REPORT_SCHEMA, writeReport, type FileRecord, type RunReport, type StageTimings, type Totals } from '../report/report.js';
 import { writeTextAtomically } from '../io/atomic-write.js';
 
 export const RUNS_DIR = '.ddcolor-runs';
@@ -52,7 +52,7 @@ export function recordsPart(
     output: outDir,
     totals: totalsOf(files),
     hitRate: null,
-    timings: { scanMs: 0, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 },
+    timings: emptyTimings(),
     problems: more.problems ?? [],
     profile: [],
     files,
@@ -75,7 +75,7 @@ function totalsOf(files: readonly FileRecord[]): Totals {
 }
 
 function sumTimings(parts: readonly RunReport[]): StageTimings {
-  const sum: StageTimings = { scanMs: 0, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 };
+  const sum = emptyTimings();
   for (const p of parts) for (const k of Object.keys(sum) as Array<keyof StageTimings>) sum[k] += p.timings[k] ?? 0;
   return sum;
 }

@@ -6,9 +6,9 @@
 import type { Queue } from 'bullmq';
 import { emptyTotals, type FileRecord, type RunReport, type Totals } from '../report/report.js';
 import type { QueueConnection } from './connection.js';
-import { jobId, type JobData, type JobResult } from './jobs.js';
+import type { JobData, JobResult } from './jobs.js';
 import { runFinishedKey, runKey, runsKey, runTotalsKey, workersKey } from './keys.js';
-import { readPart, recordsPart, writeCombined, writePart } from './parts.js';
+import { readPart, recordsPart, writePart } from './parts.js';
 
 export interface RunProgress {
   run: string;
@@ -68,38 +68,27 @@ export async function listRuns(redis: QueueConnection, queue: string, limit = 20
 }
 
 /**
- * Jobs of the run that BullMQ failed without a worker finishing them (stalled too often, or
- * removed from under it): their photos are reported as not processed, in a part of their own,
+ * Jobs of the run that BullMQ failed without a worker finishing them (stalled too often, or out
+ * of tries before a worker could open the run): their photos are reported as not processed, in a part of their own,
  * and the jobs count as finished. Returns how many there were.
  */
-export async function settleLostJobs(redis: QueueConnection, queue: Queue<JobData>, run: string, jobs: number): Promise<number> {
+export async function settleLostJobs(redis: QueueConnection, queue: Queue<JobData>, run: string): Promise<number> {
   const finished = new Set(await redis.smembers(runFinishedKey(queue.name, run)));
-  let lost = 0;
-  for (let k = 0; k < jobs; k++) {
-    const id = jobId(run, k);
-    if (finished.has(id)) continue;
-    const job = await queue.getJob(id);
-    const state = job ? await job.getState() : 'unknown';
-    if (state !== 'failed' && state !== 'unknown') continue;
-    if (!job) continue;
+  // One query for the queue's failed jobs, not one per job of the run.
+  const lostJobs = (await queue.getFailed(0, -1)).filter((j) => j.data.run === run && !finished.has(j.id!));
+  for (const job of lostJobs) {
+    const id = job.id!;
     const why = `job ${id} failed: ${job.failedReason || 'no worker finished it'}`;
-    const earlier = await readPart(job.data.outDir, run, id);
-    if (!earlier) await writePart(job.data.outDir, run, id, lostJobPart(job.data, why));
-    const part = earlier ?? lostJobPart(job.data, why);
+    const part = (await readPart(job.data.outDir, run, id)) ?? lostJobPart(job.data, why);
+    await writePart(job.data.outDir, run, id, part);
     const t = part.totals;
     await finishJob(redis, queue.name, job.data, id, { hit: t.hit, inferred: t.inferred, skipped: t.skipped, failed: t.failed, notProcessed: t.notProcessed }, 'none', 0);
-    lost++;
   }
-  return lost;
+  return lostJobs.length;
 }
 
 function lostJobPart(data: JobData, why: string): RunReport {
   const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null };
   const files: FileRecord[] = data.files.map((f) => ({ input: f.path, output: null, sha256: null, status: 'not-processed', error: `${f.path}: not processed (${why})` }));
   return recordsPart(data.outDir, model, files);
-}
-
-/** The run's combined report, made from its parts (whoever makes it makes the same one). */
-export function combinedReport(outDir: string, run: string): Promise<RunReport> {
-  return writeCombined(outDir, run);
 }

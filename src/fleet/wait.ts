@@ -7,7 +7,8 @@ import type { RunReport } from '../report/report.js';
 import type { QueueConnection } from './connection.js';
 import type { JobData } from './jobs.js';
 import { PREFIX } from './keys.js';
-import { combinedReport, runProgress, settleLostJobs, type RunProgress } from './runs.js';
+import { writeCombined } from './parts.js';
+import { runProgress, settleLostJobs, type RunProgress } from './runs.js';
 
 export interface WaitOptions {
   pollMs?: number;
@@ -34,10 +35,10 @@ export async function waitForRun(redis: QueueConnection, queueName: string, run:
     for (let poll = 0; !opts.signal?.aborted; poll++) {
       const p = await runProgress(redis, queueName, run);
       if (!p) return null;
-      if (p.finishedJobs < p.jobs && poll % 10 === 9) await settleLostJobs(redis, queue, run, p.jobs);
+      if (p.finishedJobs < p.jobs && poll % 10 === 9) await settleLostJobs(redis, queue, run);
       if (p.finishedJobs >= p.jobs) {
         opts.onProgress?.(p, p.photos);
-        return combinedReport(p.outDir, run);
+        return writeCombined(p.outDir, run);
       }
       opts.onProgress?.(p, p.totals.files + (await activeDone(queue, run)));
       await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 500));

@@ -31,8 +31,8 @@ import type { QueueConnection } from './connection.js';
 import { DoneState, type BadInput } from './done-state.js';
 import type { JobData, JobFile, JobResult } from './jobs.js';
 import { PREFIX } from './keys.js';
-import { combine, readPart, recordsPart, settled, writePart } from './parts.js';
-import { combinedReport, finishJob } from './runs.js';
+import { combine, readPart, recordsPart, settled, writeCombined, writePart } from './parts.js';
+import { finishJob } from './runs.js';
 
 export interface WorkerOptions {
   redis: QueueConnection;
@@ -236,7 +236,7 @@ async function processJob(r: Running, job: Job<JobData>, token: string | undefin
   const result = resultOf(merged.totals);
   const photosDone = report ? report.totals.hit + report.totals.inferred : 0;
   const runFinished = await finishJob(r.opts.redis, job.queueName, data, id, result, r.name, photosDone);
-  if (runFinished) await combinedReport(data.outDir, data.run);
+  if (runFinished) await writeCombined(data.outDir, data.run);
   r.opts.onEvent?.({ type: 'job-done', id, run: data.run, totals: merged.totals, ms: Date.now() - t, runFinished });
   return result;
 }

@@ -10,7 +10,7 @@ import { openCache } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
 import { DdcolorError, errorMessage } from '../errors.js';
 import { removeOnAbandon } from '../io/atomic-write.js';
-import type { StageTimings } from '../report/report.js';
+import { emptyTimings, type StageTimings } from '../report/report.js';
 import { packageVersion } from '../version.js';
 import { defaultMemoryBudget, PixelBudget } from './budget.js';
 import { RunStop, type RunContext } from './context.js';
@@ -116,7 +116,7 @@ export async function openWork(
   begun: { started: number; profile: StageProfile; scanMs: number } = { started: Date.now(), profile: new StageProfile(), scanMs: 0 },
 ): Promise<RunContext> {
   const emit = opts.onEvent ?? (() => undefined);
-  const timings: StageTimings = { scanMs: begun.scanMs, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 };
+  const timings: StageTimings = { ...emptyTimings(), scanMs: begun.scanMs };
   const { planned, tmpDir } = place;
   const states = await FileStates.take(planned);
   const { store, cache } = await openRunCache(opts, emit);

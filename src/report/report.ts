@@ -82,6 +82,10 @@ export interface RunReport {
   files: FileRecord[];
 }
 
+export function emptyTimings(): StageTimings {
+  return { scanMs: 0, hashMs: 0, lookupMs: 0, decodeMs: 0, inferenceMs: 0, compositeMs: 0, encodeMs: 0, modelLoadMs: 0 };
+}
+
 export function emptyTotals(): Totals {
   return { files: 0, hit: 0, inferred: 0, skipped: 0, failed: 0, notProcessed: 0 };
 }
