@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { decodeAb, encodeAb, quantizeAb } from '../src/chroma/codec.js';
 import { lightness } from '../src/image/lab.js';
 import { resizeLinear } from '../src/image/resize.js';
+import { compositeWasm } from '../src/image/composite-wasm.js';
 import { composite, preprocess } from '../src/model/ddcolor.js';
 import { inspectModel } from '../src/model/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
@@ -52,8 +53,10 @@ const value = time('encode ab 512x512 (quantized, deflated)', () => encodeAb(q),
 console.log(`${'  cached value size'.padEnd(48)} ${(value.length / 1024).toFixed(1).padStart(8)} KB`);
 time('decode and verify ab 512x512', () => decodeAb(value, S), 5);
 const scratchRgb = new Uint8Array(W * H * 3);
-time('composite 12 MP colour (L, bilinear ab, Lab -> sRGB)', () => composite({ pixels: px, channels: 3, width: W, height: H }, q, scratchRgb));
-time('composite 12 MP gray', () => composite({ pixels: grayPx, channels: 1, width: W, height: H }, q, scratchRgb));
+time('composite 12 MP colour, JavaScript', () => composite({ pixels: px, channels: 3, width: W, height: H }, q, scratchRgb));
+time('composite 12 MP colour, WebAssembly (used)', () => compositeWasm({ pixels: px, channels: 3, width: W, height: H }, q, 1));
+time('composite 12 MP gray, JavaScript', () => composite({ pixels: grayPx, channels: 1, width: W, height: H }, q, scratchRgb));
+time('composite 12 MP gray, WebAssembly (used)', () => compositeWasm({ pixels: grayPx, channels: 1, width: W, height: H }, q, 1));
 
 const dir = await mkdtemp(join(tmpdir(), 'ddcolor-bench-'));
 try {

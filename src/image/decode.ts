@@ -23,7 +23,10 @@ export interface DecodedImage {
   height: number;
   /** sharp's name of the input format (jpeg, png, webp, tiff, gif, ...). */
   format: string;
-  /** Interleaved 8-bit pixels, width*height*channels: gray (1) or sRGB (3), in a buffer of their own. */
+  /**
+   * Interleaved 8-bit pixels, width*height*channels: gray (1) or sRGB (3). Possibly sharp's own
+   * (external) memory, which cannot move between threads: `ownedPixels` copies what must move.
+   */
   pixels: Uint8Array;
   channels: 1 | 3;
   /** Alpha, width*height 8-bit values, when the input has an alpha channel. */
@@ -87,10 +90,20 @@ export async function openUpright(input: string | Buffer, options: DecodeOptions
 const GRAY_SPACES = new Set(['b-w', 'grey16']);
 
 /** A copy in a buffer of its own (sharp's are external memory, which cannot move between threads). */
-function own(buf: Buffer): Uint8Array {
+function own(buf: Uint8Array): Uint8Array {
   const out = new Uint8Array(buf.byteLength);
   out.set(buf);
   return out;
+}
+
+/**
+ * The decoded scan with its pixels (and alpha) in buffers of their own, to move to another thread.
+ * Only then is the copy made: a photo rendered where it was decoded (a cache hit) never pays for
+ * 12-36 MB of fresh memory, whose first touch costs more than the copy on some machines.
+ */
+export function ownedPixels(decoded: DecodedImage): DecodedImage {
+  const owned = (b: Uint8Array): Uint8Array => (b.buffer.byteLength === b.byteLength && !Buffer.isBuffer(b) ? b : own(b));
+  return { ...decoded, pixels: owned(decoded.pixels), alpha: decoded.alpha ? owned(decoded.alpha) : null };
 }
 
 /**
@@ -112,12 +125,12 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   if (channels !== 1 && channels !== 3) throw new Error(`unexpected ${full.info.channels} channels after decoding`);
   let alpha: Uint8Array | null = null;
   if (meta.hasAlpha) {
-    alpha = own(await base.clone().extractChannel(((meta.channels ?? 4) - 1) as 0 | 1 | 2 | 3).raw({ depth: 'uchar' }).toBuffer());
+    alpha = await base.clone().extractChannel(((meta.channels ?? 4) - 1) as 0 | 1 | 2 | 3).raw({ depth: 'uchar' }).toBuffer();
   }
   // A gray scan saved as RGB (R = G = B everywhere) is kept as one channel: a third of the memory,
   // and the gray path of every later step. Its L is the same either way.
   const gray8 = channels === 3 ? neutralToGray(full.data) : null;
-  const pixels = gray8 ?? own(full.data);
+  const pixels = gray8 ?? full.data;
   return { width: full.info.width, height: full.info.height, format: meta.format, pixels, channels: gray8 ? 1 : channels, alpha, carried: carriedFrom(meta) };
 }
 

@@ -109,6 +109,14 @@ const LINEAR_TO_SRGB8: Uint8Array = (() => {
   return t;
 })();
 
+/** The tables the composite runs on, for the WebAssembly kernel (image/composite-wasm.ts) to copy. */
+export const COMPOSITE_TABLES = {
+  gray8ToL: GRAY8_TO_L,
+  srgb8ToLinear: SRGB8_TO_LINEAR,
+  cbrt: CBRT_TABLE,
+  linearToSrgb8: LINEAR_TO_SRGB8,
+} as const;
+
 function linearToSrgb8(v: number): number {
   if (v <= 0) return 0;
   if (v >= 1) return 255;

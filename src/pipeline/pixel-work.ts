@@ -5,10 +5,11 @@
  */
 import type { AbPlanes } from '../chroma/codec.js';
 import { colourfulness } from '../image/colourfulness.js';
-import { decodeImage, shrinkForModel, type DecodedImage } from '../image/decode.js';
+import { decodeImage, ownedPixels, shrinkForModel, type DecodedImage } from '../image/decode.js';
+import { compositeWasm } from '../image/composite-wasm.js';
 import { encodeImage, type OutputFormat } from '../image/encode.js';
 import type { Provenance } from '../image/xmp.js';
-import { composite, preprocess } from '../model/ddcolor.js';
+import { preprocess } from '../model/ddcolor.js';
 
 /** Milliseconds spent in each part of a task. */
 export interface PixelTimings {
@@ -58,14 +59,6 @@ export interface Rendered {
 
 export type PixelTask = PrepareTask | RenderTask;
 
-let reused = new Uint8Array(0);
-
-/** The worker's composite buffer, grown when a photo needs more (tasks run one at a time in a worker). */
-function scratch(bytes: number): Uint8Array {
-  if (reused.length < bytes) reused = new Uint8Array(bytes);
-  return reused;
-}
-
 function since(t: number): number {
   return performance.now() - t;
 }
@@ -73,7 +66,8 @@ function since(t: number): number {
 /** Decode a photo and make its model input. */
 export async function prepareForModel(task: PrepareTask): Promise<Prepared> {
   const t = performance.now();
-  const decoded = await decodeImage(task.path, task.maxPixels ? { maxPixels: task.maxPixels } : {});
+  // Its pixels go back to the main thread (and on to the render task), so into buffers that can move.
+  const decoded = ownedPixels(await decodeImage(task.path, task.maxPixels ? { maxPixels: task.maxPixels } : {}));
   const planes = new Float32Array(3 * task.size * task.size);
   preprocess(shrinkForModel(decoded, task.size), planes, 0);
   const colour = colourfulness(decoded.pixels, decoded.channels, decoded.width, decoded.height);
@@ -93,7 +87,8 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
   }
   t = performance.now();
   const { width, height } = decoded;
-  const rgb = composite(decoded, task.ab, scratch(width * height * 3), task.saturation);
+  // A view of the kernel's memory, reused by the next task on this thread (tasks run one at a time).
+  const rgb = compositeWasm(decoded, task.ab, task.saturation);
   const compositeMs = since(t);
   t = performance.now();
   const bytes = await encodeImage({

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compositeWasm } from '../src/image/composite-wasm.js';
+import { labToRgb, rgbToLab } from '../src/image/lab.js';
+import { composite } from '../src/model/ddcolor.js';
+
+/** Deterministic noise: high contrast everywhere, so a pixel read from the wrong place shows. */
+function noise(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    out[i] = s >>> 24;
+  }
+  return out;
+}
+
+const shapes: Array<{ width: number; height: number; channels: 1 | 3; sw: number; sh: number; saturation: number }> = [
+  { width: 301, height: 199, channels: 1, sw: 64, sh: 48, saturation: 1 },
+  { width: 257, height: 263, channels: 3, sw: 32, sh: 32, saturation: 1.6 },
+  { width: 40, height: 30, channels: 3, sw: 64, sh: 64, saturation: 0.5 }, // ab larger than the photo
+  { width: 1024, height: 3, channels: 1, sw: 7, sh: 5, saturation: 1 },
+  { width: 120, height: 90, channels: 3, sw: 16, sh: 12, saturation: 0 },
+];
+
+test('the WebAssembly composite is bit for bit the JavaScript one, photo after photo (its memory reused)', () => {
+  for (const [k, s] of shapes.entries()) {
+    const photo = { pixels: noise(s.width * s.height * s.channels, 7 + k), channels: s.channels, width: s.width, height: s.height };
+    const ab = { width: s.sw, height: s.sh, data: noise(2 * s.sw * s.sh, 99 + k) };
+    const js = composite(photo, ab, undefined, s.saturation);
+    const wasm = compositeWasm(photo, ab, s.saturation);
+    assert.equal(wasm.length, js.length, `shape ${k}: length`);
+    const first = js.findIndex((v, i) => v !== wasm[i]);
+    assert.equal(first, -1, `shape ${k}: first difference at byte ${first}: ${js[first]} vs ${wasm[first]}`);
+  }
+});
+
+test('the WebAssembly composite keeps each pixel its own L and puts ab where it belongs', () => {
+  // ab the same size as the photo, so each output pixel has exactly one ab sample: its own.
+  const width = 37;
+  const height = 23;
+  const pixels = noise(width * height * 3, 3);
+  const ab = { width, height, data: noise(2 * width * height, 5) };
+  const rgb = compositeWasm({ pixels, channels: 3, width, height }, ab, 1);
+  for (let i = 0; i < width * height; i++) {
+    const L = rgbToLab(pixels[3 * i]!, pixels[3 * i + 1]!, pixels[3 * i + 2]!)[0];
+    const want = labToRgb(L, ab.data[i]! - 128, ab.data[width * height + i]! - 128);
+    for (let c = 0; c < 3; c++) assert.ok(Math.abs(rgb[3 * i + c]! - want[c]!) <= 1, `pixel ${i} channel ${c}: ${rgb[3 * i + c]} vs ${want[c]}`);
+  }
+});
