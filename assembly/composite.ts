@@ -85,23 +85,81 @@ function row(
   }
   const base = <usize>y * <usize>width;
   let p = out + base * 3;
-  for (let x: usize = 0; x < <usize>width; x++) {
-    const c0 = <usize>load<i32>(xi0 + (x << 2)) << 2;
-    const c1 = <usize>load<i32>(xi1 + (x << 2)) << 2;
-    const fx = <f64>load<f32>(xf + (x << 2));
-    const a0 = <f64>load<f32>(aSrc + c0);
-    const b0 = <f64>load<f32>(bSrc + c0);
-    const a = <f64><f32>(a0 + fx * (<f64>load<f32>(aSrc + c1) - a0));
-    const b = <f64><f32>(b0 + fx * (<f64>load<f32>(bSrc + c1) - b0));
-    const fyL = (lightnessAt(t, pix, channels, base + x) + 16.0) / 116.0;
-    const X = XN * labFInv(fyL + a / 500.0);
-    const Y = labFInv(fyL);
-    const Z = ZN * labFInv(fyL - b / 200.0);
-    store<u8>(p, linearToSrgb8(t, 3.2404542 * X - 1.5371385 * Y - 0.4985314 * Z));
-    store<u8>(p, linearToSrgb8(t, -0.969266 * X + 1.8760108 * Y + 0.041556 * Z), 1);
-    store<u8>(p, linearToSrgb8(t, 0.0556434 * X - 0.2040259 * Y + 1.0572252 * Z), 2);
-    p += 3;
+  let x: usize = 0;
+  for (; x + 1 < <usize>width; x += 2) {
+    const L0 = lightnessAt(t, pix, channels, base + x);
+    const L1 = lightnessAt(t, pix, channels, base + x + 1);
+    const a = f64x2(abAt(aSrc, xi0, xi1, xf, x), abAt(aSrc, xi0, xi1, xf, x + 1));
+    const b = f64x2(abAt(bSrc, xi0, xi1, xf, x), abAt(bSrc, xi0, xi1, xf, x + 1));
+    storePair(t, p, f64x2(L0, L1), a, b);
+    p += 6;
   }
+  if (x < <usize>width) {
+    const a = abAt(aSrc, xi0, xi1, xf, x);
+    const b = abAt(bSrc, xi0, xi1, xf, x);
+    storeOne(t, p, lightnessAt(t, pix, channels, base + x), a, b);
+  }
+}
+
+/** One pixel's Lab to sRGB at p, as lab.ts labRowToSrgb8 does it. */
+function storeOne(t: usize, p: usize, L: f64, a: f64, b: f64): void {
+  const fy = (L + 16.0) / 116.0;
+  const X = XN * labFInv(fy + a / 500.0);
+  const Y = labFInv(fy);
+  const Z = ZN * labFInv(fy - b / 200.0);
+  store<u8>(p, linearToSrgb8(t, 3.2404542 * X - 1.5371385 * Y - 0.4985314 * Z));
+  store<u8>(p, linearToSrgb8(t, -0.969266 * X + 1.8760108 * Y + 0.041556 * Z), 1);
+  store<u8>(p, linearToSrgb8(t, 0.0556434 * X - 0.2040259 * Y + 1.0572252 * Z), 2);
+}
+
+/** a or b at output column x: the vertically interpolated source row, interpolated across (f32). */
+@inline
+function abAt(src: usize, xi0: usize, xi1: usize, xf: usize, x: usize): f64 {
+  const c0 = <usize>load<i32>(xi0 + (x << 2)) << 2;
+  const c1 = <usize>load<i32>(xi1 + (x << 2)) << 2;
+  const fx = <f64>load<f32>(xf + (x << 2));
+  const v0 = <f64>load<f32>(src + c0);
+  return <f64><f32>(v0 + fx * (<f64>load<f32>(src + c1) - v0));
+}
+
+/** Lab f^-1 on two lanes, both branches computed and one kept (as labFInv, lane by lane). */
+@inline
+function labFInv2(f: v128): v128 {
+  const cube = f64x2.mul(f64x2.mul(f, f), f);
+  const line = f64x2.div(f64x2.sub(f64x2.mul(f64x2.splat(116.0), f), f64x2.splat(16.0)), f64x2.splat(KAPPA));
+  return v128.bitselect(cube, line, f64x2.gt(f, f64x2.splat(DELTA)));
+}
+
+/** Two linear values to table indexes: linearToSrgb8's branches as a clamp (table[0] = 0, table[65535] = 255). */
+@inline
+function srgbIndex2(v: v128): v128 {
+  const i = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(v, f64x2.splat(LIN_STEPS)));
+  return i32x4.min_s(i32x4.max_s(i, i32x4.splat(0)), i32x4.splat(65535));
+}
+
+/**
+ * Two pixels' Lab to sRGB at p (6 bytes; the first pixel's 3 when there is one). The same
+ * operations, in the same order and precision, as the scalar conversion of lab.ts.
+ */
+@inline
+function storePair(t: usize, p: usize, L: v128, a: v128, b: v128): void {
+  const fy = f64x2.div(f64x2.add(L, f64x2.splat(16.0)), f64x2.splat(116.0));
+  const X = f64x2.mul(f64x2.splat(XN), labFInv2(f64x2.add(fy, f64x2.div(a, f64x2.splat(500.0)))));
+  const Y = labFInv2(fy);
+  const Z = f64x2.mul(f64x2.splat(ZN), labFInv2(f64x2.sub(fy, f64x2.div(b, f64x2.splat(200.0)))));
+  const R = f64x2.sub(f64x2.sub(f64x2.mul(f64x2.splat(3.2404542), X), f64x2.mul(f64x2.splat(1.5371385), Y)), f64x2.mul(f64x2.splat(0.4985314), Z));
+  const G = f64x2.add(f64x2.add(f64x2.mul(f64x2.splat(-0.969266), X), f64x2.mul(f64x2.splat(1.8760108), Y)), f64x2.mul(f64x2.splat(0.041556), Z));
+  const B = f64x2.add(f64x2.sub(f64x2.mul(f64x2.splat(0.0556434), X), f64x2.mul(f64x2.splat(0.2040259), Y)), f64x2.mul(f64x2.splat(1.0572252), Z));
+  const lut = t + LINEAR_TO_SRGB8;
+  const r = srgbIndex2(R);
+  const g = srgbIndex2(G);
+  const bb = srgbIndex2(B);
+  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(r, 1)), 3);
+  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(g, 1)), 4);
+  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(bb, 1)), 5);
+  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(r, 0)));
+  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(g, 0)), 1);
+  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(bb, 0)), 2);
 }
 
 /**

@@ -156,17 +156,29 @@ async function redis(): Promise<void> {
     const store = await RedisStore.single(`redis://127.0.0.1:${port}`).open();
     const value = encodeAb(quantizeAb(new Float32Array(2 * 512 * 512).map((_, i) => Math.sin(i / 1000) * 40), 512, 512));
     const n = 20_000;
-    const keys = Array.from({ length: n }, (_, i) => cacheKey('bench0000000000', 512, i.toString(16).padStart(64, '0')));
-    let t = performance.now();
-    for (let i = 0; i < n; i += 256) await store.setMany(keys.slice(i, i + 256).map((key) => ({ key, value })), 3_600_000);
-    report({ name: 'Redis cache writes', value: n / ((performance.now() - t) / 1000), unit: 'entries/s', target: '>= 10000' });
-    t = performance.now();
-    for (let i = 0; i < n; i += 256) await store.getMany(keys.slice(i, i + 256));
-    report({ name: 'Redis lookups', value: n / ((performance.now() - t) / 1000), unit: 'keys/s', target: '>= 50000' });
+    // Three rounds, each writing n new entries and reading them back. The first round in a fresh
+    // process pays for first-touching the memory its replies land in (about 15 us a page on these
+    // VMs); a run of an archive is the later rounds. Both are printed; the median is the figure.
+    const writes: number[] = [];
+    const reads: number[] = [];
+    let keys: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      keys = Array.from({ length: n }, (_, i) => cacheKey(`bench${round}000000000`, 512, i.toString(16).padStart(64, '0')));
+      let t = performance.now();
+      for (let i = 0; i < n; i += 256) await store.setMany(keys.slice(i, i + 256).map((key) => ({ key, value })), 3_600_000);
+      writes.push(n / ((performance.now() - t) / 1000));
+      t = performance.now();
+      for (let i = 0; i < n; i += 256) await store.getMany(keys.slice(i, i + 256));
+      reads.push(n / ((performance.now() - t) / 1000));
+    }
+    const median = (v: number[]): number => [...v].sort((a, b) => a - b)[1]!;
+    console.log(`  (${(value.length / 1024).toFixed(1)} KB values; rounds: writes ${writes.map((v) => v.toFixed(0)).join(', ')}/s, lookups ${reads.map((v) => v.toFixed(0)).join(', ')}/s)`);
+    report({ name: 'Redis cache writes (median of 3 rounds)', value: median(writes), unit: 'entries/s', target: '>= 10000' });
+    report({ name: 'Redis lookups (median of 3 rounds)', value: median(reads), unit: 'keys/s', target: '>= 50000' });
     // The same lookups of 1 KB values: whether the limit is the keys or the bytes.
-    const small = keys.map((k) => k.replace('bench0000000000', 'small0000000000'));
+    const small = keys.map((k) => k.replace('bench2000000000', 'small0000000000'));
     for (let i = 0; i < n; i += 256) await store.setMany(small.slice(i, i + 256).map((key) => ({ key, value: value.subarray(0, 1024) })), 3_600_000);
-    t = performance.now();
+    const t = performance.now();
     for (let i = 0; i < n; i += 256) await store.getMany(small.slice(i, i + 256));
     report({ name: 'Redis lookups of 1 KB values (for comparison)', value: n / ((performance.now() - t) / 1000), unit: 'keys/s', target: '(none)' });
     await store.close();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { STATS_KEY, cacheKey } from '../src/cache/keys.js';
-import { RedisStore } from '../src/cache/redis.js';
+import { RedisStore, TRIP_BYTES } from '../src/cache/redis.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
@@ -60,6 +60,7 @@ test('lookups are pipelined MGETs: one round trip for a batch, never one command
   await store.setMany(entries.slice(0, 150), 60_000);
   const admin = server.client();
   await admin.config('RESETSTAT');
+  const perTrip = store.lookupKeysPerTrip();
   const values = await store.getMany(entries.map((e) => e.key));
   assert.equal(values.length, 200);
   assert.equal(values[3]!.toString(), 'value 3');
@@ -67,8 +68,26 @@ test('lookups are pipelined MGETs: one round trip for a batch, never one command
   const stats = await admin.info('commandstats');
   const mget = /cmdstat_mget:calls=(\d+)/.exec(stats);
   const get = /cmdstat_get:calls=(\d+)/.exec(stats);
-  assert.equal(Number(mget?.[1]), Math.ceil(200 / store.batchKeys), 'one MGET per batch of keys');
+  assert.equal(Number(mget?.[1]), Math.ceil(200 / perTrip), 'one MGET per round trip of keys');
   assert.equal(get, null, 'no single GETs');
+  await store.close();
+});
+
+test('large entries are looked up and written in round trips of about half a megabyte, intact', async () => {
+  const server = await startRedis();
+  const store = await RedisStore.single(server.url).open();
+  const big = (i: number): Buffer => Buffer.alloc(100 * 1024, i);
+  const entries = Array.from({ length: 40 }, (_, i) => ({ key: cacheKey('m', 512, sha(i)), value: big(i) }));
+  const admin = server.client();
+  await store.setMany(entries, 60_000);
+  // 4 MB of values in 100 KB entries: 5 a round trip, so Redis never holds more than half a MB of them.
+  await store.getMany(entries.map((e) => e.key)); // learns the entries' size
+  assert.equal(store.lookupKeysPerTrip(), Math.floor(TRIP_BYTES / (100 * 1024)));
+  await admin.config('RESETSTAT');
+  const values = await store.getMany(entries.map((e) => e.key));
+  values.forEach((v, i) => assert.ok(v?.equals(big(i)), `entry ${i} intact`));
+  const mget = Number(/cmdstat_mget:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1]);
+  assert.equal(mget, Math.ceil(40 / store.lookupKeysPerTrip()), 'one MGET per round trip');
   await store.close();
 });
 

@@ -8,8 +8,10 @@
  * pipeline degrades to no cache; ioredis keeps reconnecting in the background, so a server that
  * comes back is used again.
  *
- * Lookups are pipelined MGETs of at most `batchKeys` keys each (values are tens of KB, so a batch
- * stays a few MB): one round trip per call, never one per file. In a cluster, MGET across slots is
+ * Lookups are MGETs, never one command per file: a call's keys go in round trips of about
+ * TRIP_BYTES of entries each (at most `batchKeys` keys), one after another, so that Redis never
+ * holds megabytes of replies for us (two round trips under way at a time); writes are pipelined
+ * SETs in round trips of the same size. In a cluster, MGET across slots is
  * refused (CROSSSLOT) and a pipeline must stay on one node, so keys are grouped by node, then by
  * slot: one pipeline per master, sent in parallel.
  */
@@ -17,6 +19,7 @@ import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { DdcolorError } from '../errors.js';
 import { ownerIsGone } from '../io/owner.js';
+import { mapLimit } from './map-limit.js';
 import { KEY_PREFIX, STATS_KEY, jitteredTtl, lockKeyFor, parseKey } from './keys.js';
 import { hitRate, type CacheEntry, type CacheStats, type CacheStore, type ModelUsage, type RedisMemoryInfo } from './store.js';
 
@@ -94,14 +97,64 @@ export function connectFailure(err: Error, cause: Error | null): string {
 }
 
 /** Keys of one batch that go to one node, split into groups that may share a multi-key command. */
+/** Keys sent together (one MGET, or one SET each), with their places in the caller's list. */
+interface KeyGroup {
+  indices: number[];
+  keys: string[];
+}
+
 interface NodeGroup {
   node: string;
-  groups: Array<{ indices: number[]; keys: string[] }>;
+  groups: KeyGroup[];
+}
+
+/**
+ * The most entry bytes one round trip asks a node to send or take. A pipeline of megabytes makes
+ * Redis buffer the whole reply (or request) in fresh memory before it goes out; round trips of
+ * about half a megabyte, two under way at a time, keep its buffers small and reused (measured:
+ * scripts/bench-targets.ts redis, BENCHMARKS.md), with still few round trips a batch.
+ */
+export const TRIP_BYTES = 512 * 1024;
+/** Round trips under way to one node at once: while Redis answers one, the next is on its way. */
+const TRIPS_IN_FLIGHT = 2;
+
+function keysPerTrip(meanEntryBytes: number, most: number): number {
+  return Math.max(1, Math.min(most, Math.floor(TRIP_BYTES / Math.max(1, meanEntryBytes))));
+}
+
+/** Groups of at most `size` of these key indices. */
+function chunked(indices: number[], keys: readonly string[], size: number): KeyGroup[] {
+  const out: KeyGroup[] = [];
+  for (let i = 0; i < indices.length; i += size) {
+    const part = indices.slice(i, i + size);
+    out.push({ indices: part, keys: part.map((j) => keys[j]!) });
+  }
+  return out;
+}
+
+/** Consecutive groups packed into round trips of at most `perTrip` keys (a group never split). */
+function trips(groups: KeyGroup[], perTrip: number): KeyGroup[][] {
+  const out: KeyGroup[][] = [];
+  let current: KeyGroup[] = [];
+  let n = 0;
+  for (const g of groups) {
+    if (current.length && n + g.keys.length > perTrip) {
+      out.push(current);
+      current = [];
+      n = 0;
+    }
+    current.push(g);
+    n += g.keys.length;
+  }
+  if (current.length) out.push(current);
+  return out;
 }
 
 export class RedisStore implements CacheStore {
   readonly backend = 'redis' as const;
   lastError: Error | null = null;
+  /** The mean size of the entries the last lookup found (a guess until one is found). */
+  private meanEntryBytes = 16 * 1024;
 
   constructor(
     readonly client: Client,
@@ -184,71 +237,94 @@ export class RedisStore implements CacheStore {
     }
   }
 
-  /** Group keys so that each pipeline talks to one node and each multi-key command to one slot. */
-  private plan(keys: readonly string[]): NodeGroup[] {
-    if (!(this.client instanceof Cluster)) {
-      const groups: NodeGroup['groups'] = [];
-      for (let i = 0; i < keys.length; i += this.batchKeys) {
-        const indices = Array.from({ length: Math.min(this.batchKeys, keys.length - i) }, (_, k) => i + k);
-        groups.push({ indices, keys: indices.map((j) => keys[j]!) });
-      }
-      return [{ node: 'single', groups }];
-    }
+  /**
+   * Group keys so that each pipeline talks to one node and each multi-key command to one slot,
+   * with at most `size` keys a group.
+   */
+  private plan(keys: readonly string[], size: number): NodeGroup[] {
+    if (!(this.client instanceof Cluster)) return [{ node: 'single', groups: chunked(keys.map((_, i) => i), keys, size) }];
     const slots = this.client.slots;
-    const byNode = new Map<string, Map<number, { indices: number[]; keys: string[] }>>();
+    const byNode = new Map<string, Map<number, number[]>>();
     keys.forEach((key, i) => {
       const slot = calculateSlot(key);
       const node = slots[slot]?.[0] ?? 'unknown';
       let n = byNode.get(node);
       if (!n) byNode.set(node, (n = new Map()));
-      let g = n.get(slot);
-      if (!g) n.set(slot, (g = { indices: [], keys: [] }));
-      g.indices.push(i);
-      g.keys.push(key);
+      n.set(slot, [...(n.get(slot) ?? []), i]);
     });
-    return [...byNode].map(([node, m]) => ({ node, groups: [...m.values()] }));
+    return [...byNode].map(([node, m]) => ({ node, groups: [...m.values()].flatMap((indices) => chunked(indices, keys, size)) }));
   }
 
-  /** Run one pipeline per node (in parallel); `add` queues the commands of a group. */
+  /**
+   * Run the groups' commands, nodes in parallel; on each node, pipelines of at most `perTrip` keys,
+   * TRIPS_IN_FLIGHT at a time (all in one pipeline by default). `add` queues a group's commands.
+   */
   private async perNode(
     keys: readonly string[],
-    add: (pipe: ChainableCommander, group: { indices: number[]; keys: string[] }) => number,
-    take: (result: unknown, group: { indices: number[]; keys: string[] }, commandIndex: number) => void,
+    add: (pipe: ChainableCommander, group: KeyGroup) => number,
+    take: (result: unknown, group: KeyGroup, commandIndex: number) => void,
+    perTrip = Infinity,
   ): Promise<void> {
     if (keys.length === 0) return;
     await Promise.all(
-      this.plan(keys).map(async (node) => {
-        const pipe = this.client.pipeline();
-        const counts = node.groups.map((g) => add(pipe, g));
-        const results = await pipe.exec();
-        if (!results) throw new Error('Redis pipeline was aborted');
-        let r = 0;
-        node.groups.forEach((g, gi) => {
-          for (let c = 0; c < counts[gi]!; c++, r++) {
-            const [err, value] = results[r]!;
-            if (err) throw err;
-            take(value, g, c);
-          }
-        });
+      this.plan(keys, Math.min(perTrip, this.batchKeys)).map(async (node) => {
+        await mapLimit(trips(node.groups, perTrip), TRIPS_IN_FLIGHT, (trip) => this.roundTrip(trip, add, take));
       }),
     );
   }
 
+  /** One pipeline of these groups' commands, its replies handed to `take`. */
+  private async roundTrip(
+    groups: KeyGroup[],
+    add: (pipe: ChainableCommander, group: KeyGroup) => number,
+    take: (result: unknown, group: KeyGroup, commandIndex: number) => void,
+  ): Promise<void> {
+    const pipe = this.client.pipeline();
+    const counts = groups.map((g) => add(pipe, g));
+    const results = await pipe.exec();
+    if (!results) throw new Error('Redis pipeline was aborted');
+    let r = 0;
+    groups.forEach((g, gi) => {
+      for (let c = 0; c < counts[gi]!; c++, r++) {
+        const [err, value] = results[r]!;
+        if (err) throw err;
+        take(value, g, c);
+      }
+    });
+  }
+
+  /** Keys a round trip of lookups asks for: about TRIP_BYTES of the entries seen so far. */
+  lookupKeysPerTrip(): number {
+    return keysPerTrip(this.meanEntryBytes, this.batchKeys);
+  }
+
   async getMany(keys: readonly string[]): Promise<Array<Buffer | null>> {
     const out: Array<Buffer | null> = new Array(keys.length).fill(null);
+    let found = 0;
+    let bytes = 0;
     await this.perNode(
       keys,
       (pipe, g) => {
         pipe.mgetBuffer(...g.keys);
         return 1;
       },
-      (values, g) => (values as Array<Buffer | null>).forEach((v, k) => (out[g.indices[k]!] = v)),
+      (values, g) =>
+        (values as Array<Buffer | null>).forEach((v, k) => {
+          out[g.indices[k]!] = v;
+          if (!v) return;
+          found++;
+          bytes += v.length;
+        }),
+      this.lookupKeysPerTrip(),
     );
+    if (found) this.meanEntryBytes = bytes / found;
     return out;
   }
 
   async setMany(entries: readonly CacheEntry[], ttlMs: number): Promise<void> {
     const byKey = new Map(entries.map((e) => [e.key, e.value]));
+    if (byKey.size === 0) return;
+    const mean = [...byKey.values()].reduce((n, v) => n + v.length, 0) / byKey.size;
     await this.perNode(
       [...byKey.keys()],
       (pipe, g) => {
@@ -258,6 +334,7 @@ export class RedisStore implements CacheStore {
         return g.keys.length;
       },
       () => undefined,
+      keysPerTrip(mean, this.batchKeys),
     );
   }
 
