@@ -375,7 +375,8 @@ test('manifest: many entries round-trip as a stream, a torn line is ignored, an 
   const dir = join(work, 'manifest');
   await mkdir(dir);
   const entry = (i: number): ManifestEntry => ({
-    output: `box-${i % 7}/scan-${i}.png`,
+    // Names with characters of two and three bytes: chunks of the file split some of them.
+    output: `box-${i % 7}/scan-${i}${i % 3 ? '-é' : '-写真'}.png`,
     input: `/archive/box-${i % 7}/scan-${i}.png`,
     inputSize: 1000 + i,
     inputMtimeMs: 1.7e12 + i + 0.25,
@@ -398,8 +399,8 @@ test('manifest: many entries round-trip as a stream, a torn line is ignored, an 
   const back = await new Manifest(dir).load();
   assert.equal(back.size, N);
   assert.equal(back.readError, null);
-  assert.deepEqual(back.get('box-3/scan-10.png'), entry(10));
-  assert.equal(back.get('box-5/scan-5.png')!.outputSize, 1);
+  for (let i = 0; i < N; i++) if (i !== 5) assert.deepEqual(back.get(entry(i).output), entry(i));
+  assert.equal(back.get(entry(5).output)!.outputSize, 1);
   await back.save();
   assert.equal((await readFile(join(dir, MANIFEST_NAME), 'utf8')).split('\n').length, N + 1, 'compacted: the torn line is gone');
   const { ino } = await stat(join(dir, MANIFEST_NAME));
