@@ -8,6 +8,7 @@ import { sha256File } from '../../io/hash.js';
 import { ALREADY_IN_COLOUR, colourLimit, outputParams, type Prepared, type RunContext } from '../context.js';
 import { Limiter } from '../limiter.js';
 import { madeWith } from '../manifest.js';
+import type { SizeTime } from '../file-states.js';
 import type { PlannedFile } from '../outputs.js';
 
 const HASH_CONCURRENCY = 4;
@@ -15,15 +16,49 @@ const HASH_CONCURRENCY = 4;
 export async function prepareChunk(ctx: RunContext, start: number, files: readonly PlannedFile[]): Promise<Prepared[]> {
   const out: Prepared[] = [];
   const limit = new Limiter(HASH_CONCURRENCY);
-  await Promise.all(
-    files.map((file, k) =>
+  const rest: Array<Promise<void>> = [];
+  files.forEach((file, k) => {
+    // Most photos of a nightly re-run are settled here at once, without a promise each.
+    if (settledUnread(ctx, start + k, file)) return;
+    rest.push(
       limit.run(async () => {
         const p = await preparePhoto(ctx, start + k, file);
         if (p) out.push(p);
       }),
-    ),
-  );
+    );
+  });
+  await Promise.all(rest);
   return out.sort((a, b) => a.index - b.index);
+}
+
+/** What the records say of a photo whose input is `st` now. */
+function recorded(ctx: RunContext, index: number, file: PlannedFile, st: SizeTime) {
+  const { manifest } = ctx;
+  const onDisk = ctx.states.output(index);
+  // The entry of the output on disk when there is one (then it is ddcolor's), else the latest.
+  const ours = onDisk ? manifest.describing(file.outputRel, onDisk) : undefined;
+  const entry = ours ?? manifest.get(file.outputRel);
+  const known = entry && entry.input === file.path && entry.inputSize === st.size && entry.inputMtimeMs === st.mtimeMs ? entry : undefined;
+  return { onDisk, ours, known };
+}
+
+/**
+ * A photo finished without reading it or writing a record: unchanged since the run that recorded
+ * it, and its output up to date (skipped), or found in colour then (skipped). False: see preparePhoto.
+ */
+function settledUnread(ctx: RunContext, index: number, file: PlannedFile): boolean {
+  const st = ctx.states.input(index);
+  if (!st || st.size === 0 || ctx.opts.force) return false;
+  const { ours, known } = recorded(ctx, index, file, st);
+  if (!known) return false;
+  const limit = colourLimit(ctx);
+  const inColour = limit !== undefined && known.colourfulness !== undefined && known.colourfulness > limit;
+  const upToDate = ours === known && ours === ctx.manifest.get(file.outputRel) && madeWith(ours, outputParams(ctx), file.format);
+  if (!inColour && !upToDate) return false;
+  ctx.ledger.setSha(index, known.sha256);
+  if (inColour) ctx.ledger.skip(index, ALREADY_IN_COLOUR);
+  else ctx.ledger.finish(index, 'skipped');
+  return true;
 }
 
 /** One photo: finished here (skipped or failed), or returned with its hash for the next stages. */
@@ -42,17 +77,13 @@ async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): 
     ledger.finish(index, 'failed', `${file.path}: empty file (0 bytes)`);
     return null;
   }
-  const onDisk = ctx.states.output(index);
-  // The entry of the output on disk when there is one (then it is ddcolor's), else the latest.
-  const ours = onDisk ? manifest.describing(file.outputRel, onDisk) : undefined;
-  const entry = ours ?? manifest.get(file.outputRel);
-  const known = entry && entry.input === file.path && entry.inputSize === st.size && entry.inputMtimeMs === st.mtimeMs;
-  const sha = known ? entry.sha256 : await hashPhoto(ctx, index, file);
+  const { onDisk, ours, known } = recorded(ctx, index, file, st);
+  const sha = known ? known.sha256 : await hashPhoto(ctx, index, file);
   if (sha === null) return null;
   ledger.setSha(index, sha);
   // Found in colour by an earlier run with --skip-color, and unchanged since: not read again.
   const limit = colourLimit(ctx);
-  if (limit !== undefined && known && entry.colourfulness !== undefined && entry.colourfulness > limit) {
+  if (limit !== undefined && known && known.colourfulness !== undefined && known.colourfulness > limit) {
     ledger.skip(index, ALREADY_IN_COLOUR);
     return null;
   }
