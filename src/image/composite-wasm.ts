@@ -53,7 +53,12 @@ function load(): Kernel {
 
 function grow(memory: WebAssembly.Memory, bytes: number): void {
   const have = memory.buffer.byteLength;
-  if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
+  if (bytes <= have) return;
+  try {
+    memory.grow(Math.ceil((bytes - have) / 65536));
+  } catch (err) {
+    throw new Error(`the composite needs ${Math.ceil(bytes / 2 ** 20)} MB of WebAssembly memory and cannot have it (${(err as Error).message})`);
+  }
 }
 
 /** Byte offsets of one call's arrays, laid out one after another from `start`. */
