@@ -178,3 +178,17 @@ export function composite(
     row(t, pix, channels, width, y, sw, A, B, xi0, xi1, xf, r0, r1, <f64>load<f32>(yf + o), aSrc, bSrc, out);
   }
 }
+
+/**
+ * A gray scan saved as RGB (R = G = B at every pixel) packed in place to one channel: returns 1
+ * when it was (the first n bytes are then the gray values), 0 and nothing changed when it was not.
+ */
+export function packNeutral(pix: usize, n: i32): i32 {
+  const count = <usize>n;
+  for (let i: usize = 0, p = pix; i < count; i++, p += 3) {
+    const r = load<u8>(p);
+    if (r != load<u8>(p, 1) || r != load<u8>(p, 2)) return 0;
+  }
+  for (let i: usize = 0; i < count; i++) store<u8>(pix + i, load<u8>(pix + i * 3));
+  return 1;
+}

@@ -48,3 +48,22 @@ test('the WebAssembly composite keeps each pixel its own L and puts ab where it 
     for (let c = 0; c < 3; c++) assert.ok(Math.abs(rgb[3 * i + c]! - want[c]!) <= 1, `pixel ${i} channel ${c}: ${rgb[3 * i + c]} vs ${want[c]}`);
   }
 });
+
+test('a gray scan saved as RGB composites exactly as the same scan in one channel', () => {
+  const width = 211;
+  const height = 97;
+  const gray = noise(width * height, 11);
+  const rgb = new Uint8Array(width * height * 3);
+  gray.forEach((v, i) => rgb.fill(v, 3 * i, 3 * i + 3));
+  const ab = { width: 40, height: 30, data: noise(2 * 40 * 30, 13) };
+  const fromGray = Uint8Array.from(compositeWasm({ pixels: gray, channels: 1, width, height }, ab, 1.3));
+  const fromRgb = compositeWasm({ pixels: rgb, channels: 3, width, height }, ab, 1.3);
+  assert.equal(fromRgb.findIndex((v, i) => v !== fromGray[i]), -1);
+  // Neutral but for its very last pixel: composited as colour, every pixel as the JavaScript one.
+  rgb[rgb.length - 1] = (rgb[rgb.length - 1]! + 50) % 256;
+  const photo = { pixels: rgb, channels: 3 as const, width, height };
+  const js = composite(photo, ab, undefined, 1.3);
+  const wasm = compositeWasm(photo, ab, 1.3);
+  assert.equal(wasm.findIndex((v, i) => v !== js[i]), -1);
+  assert.notDeepEqual(wasm.subarray(-3), fromGray.subarray(-3), 'the last pixel has its own colour');
+});

@@ -37,6 +37,12 @@ export interface DecodedImage {
 
 export interface DecodeOptions {
   maxPixels?: number;
+  /**
+   * Keep a gray scan saved as RGB (R = G = B everywhere) as one channel (the default): a third of
+   * the memory to hold or move. False leaves it RGB, for a caller that treats both alike (the
+   * composite does) and would rather not pay the pass over every pixel that finds it out.
+   */
+  neutralAsGray?: boolean;
 }
 
 /**
@@ -129,7 +135,7 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   }
   // A gray scan saved as RGB (R = G = B everywhere) is kept as one channel: a third of the memory,
   // and the gray path of every later step. Its L is the same either way.
-  const gray8 = channels === 3 ? neutralToGray(full.data) : null;
+  const gray8 = channels === 3 && options.neutralAsGray !== false ? neutralToGray(full.data) : null;
   const pixels = gray8 ?? full.data;
   return { width: full.info.width, height: full.info.height, format: meta.format, pixels, channels: gray8 ? 1 : channels, alpha, carried: carriedFrom(meta) };
 }
