@@ -63,12 +63,12 @@ function grow(memory: WebAssembly.Memory, bytes: number): void {
 }
 
 /** Byte offsets of one call's arrays, laid out one after another from `start`. */
-function layout(start: number, sizes: Record<string, number>): { at: Record<string, number>; end: number } {
-  const at: Record<string, number> = {};
+function layout<K extends string>(start: number, sizes: Record<K, number>): { at: Record<K, number>; end: number } {
+  const at = {} as Record<K, number>;
   let p = start;
-  for (const [name, bytes] of Object.entries(sizes)) {
+  for (const name of Object.keys(sizes) as K[]) {
     at[name] = p;
-    p = align(p + bytes);
+    p = align(p + sizes[name]);
   }
   return { at, end: p };
 }
@@ -91,6 +91,8 @@ export function compositeWasm(photo: CompositeInput, ab: AbPlanes, saturation: n
   const { pixels, channels, width, height } = photo;
   const { width: sw, height: sh, data } = ab;
   const plane = sw * sh;
+  if (pixels.length !== width * height * channels) throw new Error(`${pixels.length} values for ${width}x${height}x${channels} pixels`);
+  if (data.length < 2 * plane) throw new Error(`ab planes of ${sw}x${sh} need ${2 * plane} values, got ${data.length}`);
   const { at, end } = layout(kernel.free, {
     pix: pixels.length, abq: 2 * plane, A: 4 * plane, B: 4 * plane,
     xi0: 4 * width, xi1: 4 * width, xf: 4 * width, yi0: 4 * height, yi1: 4 * height, yf: 4 * height,
@@ -100,17 +102,17 @@ export function compositeWasm(photo: CompositeInput, ab: AbPlanes, saturation: n
   const mem = k.memory.buffer;
   const xs = linearTaps(sw, width);
   const ys = linearTaps(sh, height);
-  new Uint8Array(mem, at.pix!, pixels.length).set(pixels);
-  new Uint8Array(mem, at.abq!, 2 * plane).set(data.subarray(0, 2 * plane));
-  new Int32Array(mem, at.xi0!, width).set(xs.i0);
-  new Int32Array(mem, at.xi1!, width).set(xs.i1);
-  new Float32Array(mem, at.xf!, width).set(xs.f);
-  new Int32Array(mem, at.yi0!, height).set(ys.i0);
-  new Int32Array(mem, at.yi1!, height).set(ys.i1);
-  new Float32Array(mem, at.yf!, height).set(ys.f);
-  k.dequantize(at.abq!, plane, saturation, at.A!, at.B!);
+  new Uint8Array(mem, at.pix, pixels.length).set(pixels);
+  new Uint8Array(mem, at.abq, 2 * plane).set(data.subarray(0, 2 * plane));
+  new Int32Array(mem, at.xi0, width).set(xs.i0);
+  new Int32Array(mem, at.xi1, width).set(xs.i1);
+  new Float32Array(mem, at.xf, width).set(xs.f);
+  new Int32Array(mem, at.yi0, height).set(ys.i0);
+  new Int32Array(mem, at.yi1, height).set(ys.i1);
+  new Float32Array(mem, at.yf, height).set(ys.f);
+  k.dequantize(at.abq, plane, saturation, at.A, at.B);
   // A gray scan saved as RGB takes the one-channel path: the same output, a third of the reads.
-  const packed = channels === 3 && k.packNeutral(at.pix!, width * height) === 1;
-  k.composite(tables, at.pix!, packed ? 1 : channels, width, height, sw, at.A!, at.B!, at.xi0!, at.xi1!, at.xf!, at.yi0!, at.yi1!, at.yf!, at.aSrc!, at.bSrc!, at.out!);
-  return new Uint8Array(mem, at.out!, 3 * width * height);
+  const packed = channels === 3 && k.packNeutral(at.pix, width * height) === 1;
+  k.composite(tables, at.pix, packed ? 1 : channels, width, height, sw, at.A, at.B, at.xi0, at.xi1, at.xf, at.yi0, at.yi1, at.yf, at.aSrc, at.bSrc, at.out);
+  return new Uint8Array(mem, at.out, 3 * width * height);
 }
