@@ -1,6 +1,6 @@
 // The composite kernel in WebAssembly (AssemblyScript): the photo's own L joined with the model's
 // ab planes, upsampled bilinearly, converted Lab -> 8-bit sRGB, a row at a time. It computes what
-// src/model/ddcolor.ts `compositeJs` computes, operation for operation in the same precision (f32
+// src/model/ddcolor.ts `composite` computes, operation for operation in the same precision (f32
 // where that keeps f32 values, f64 elsewhere), so the two agree bit for bit; the tests compare them.
 //
 // Memory is laid out by the caller (src/image/composite-wasm.ts): the tables once, then per call

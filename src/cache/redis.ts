@@ -9,9 +9,8 @@
  * comes back is used again.
  *
  * Lookups are MGETs, never one command per file: a call's keys go in round trips of about
- * TRIP_BYTES of entries each (at most `batchKeys` keys), one after another, so that Redis never
- * holds megabytes of replies for us (two round trips under way at a time); writes are pipelined
- * SETs in round trips of the same size. In a cluster, MGET across slots is
+ * TRIP_BYTES of entries each (at most `batchKeys` keys), two under way at a time, so that Redis
+ * never holds megabytes of replies for us; writes are pipelined SETs in round trips of the same size. In a cluster, MGET across slots is
  * refused (CROSSSLOT) and a pipeline must stay on one node, so keys are grouped by node, then by
  * slot: one pipeline per master, sent in parallel.
  */
@@ -96,13 +95,13 @@ export function connectFailure(err: Error, cause: Error | null): string {
   return tlsTrust ? `${reason} (TLS: to trust a private CA, set NODE_EXTRA_CA_CERTS to its PEM file)` : reason;
 }
 
-/** Keys of one batch that go to one node, split into groups that may share a multi-key command. */
 /** Keys sent together (one MGET, or one SET each), with their places in the caller's list. */
 interface KeyGroup {
   indices: number[];
   keys: string[];
 }
 
+/** Keys of one batch that go to one node, split into groups that may share a multi-key command. */
 interface NodeGroup {
   node: string;
   groups: KeyGroup[];
@@ -250,7 +249,9 @@ export class RedisStore implements CacheStore {
       const node = slots[slot]?.[0] ?? 'unknown';
       let n = byNode.get(node);
       if (!n) byNode.set(node, (n = new Map()));
-      n.set(slot, [...(n.get(slot) ?? []), i]);
+      let g = n.get(slot);
+      if (!g) n.set(slot, (g = []));
+      g.push(i);
     });
     return [...byNode].map(([node, m]) => ({ node, groups: [...m.values()].flatMap((indices) => chunked(indices, keys, size)) }));
   }

@@ -78,9 +78,8 @@ export async function prepareForModel(task: PrepareTask): Promise<Prepared> {
 export async function renderOutput(task: RenderTask): Promise<Rendered> {
   const decodeOptions = task.maxPixels ? { maxPixels: task.maxPixels } : {};
   let t = performance.now();
-  // A hit decodes here and composites at once: a gray scan saved as RGB composites the same either
-  // way (its L comes from the gray table), so it is not made one channel first, unless
-  // --skip-color is to measure it.
+  // A hit decodes here and composites at once: a gray scan saved as RGB is left RGB, and the
+  // composite kernel packs it to one channel in its own memory (unless --skip-color measures it).
   const neutralAsGray = task.skipColourAbove !== undefined;
   const decoded = task.decoded ?? (await decodeImage(task.path, { ...decodeOptions, neutralAsGray }));
   const decodeMs = task.decoded ? 0 : since(t);

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { sha256File } from '../../io/hash.js';
 import { ALREADY_IN_COLOUR, colourLimit, outputParams, type Prepared, type RunContext } from '../context.js';
 import { Limiter } from '../limiter.js';
-import { madeWith } from '../manifest.js';
+import { madeWith, type ManifestEntry } from '../manifest.js';
 import type { SizeTime } from '../file-states.js';
 import type { PlannedFile } from '../outputs.js';
 
@@ -42,6 +42,12 @@ function recorded(ctx: RunContext, index: number, file: PlannedFile, st: SizeTim
   return { onDisk, ours, known };
 }
 
+/** Found in colour by an earlier run with --skip-color (and unchanged since: `known` is its record). */
+function foundInColour(ctx: RunContext, known: ManifestEntry | undefined): boolean {
+  const limit = colourLimit(ctx);
+  return limit !== undefined && known?.colourfulness !== undefined && known.colourfulness > limit;
+}
+
 /**
  * A photo finished without reading it or writing a record: unchanged since the run that recorded
  * it, and its output up to date (skipped), or found in colour then (skipped). False: see preparePhoto.
@@ -51,8 +57,7 @@ function settledUnread(ctx: RunContext, index: number, file: PlannedFile): boole
   if (!st || st.size === 0 || ctx.opts.force) return false;
   const { ours, known } = recorded(ctx, index, file, st);
   if (!known) return false;
-  const limit = colourLimit(ctx);
-  const inColour = limit !== undefined && known.colourfulness !== undefined && known.colourfulness > limit;
+  const inColour = foundInColour(ctx, known);
   const upToDate = ours === known && ours === ctx.manifest.get(file.outputRel) && madeWith(ours, outputParams(ctx), file.format);
   if (!inColour && !upToDate) return false;
   ctx.ledger.setSha(index, known.sha256);
@@ -82,8 +87,7 @@ async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): 
   if (sha === null) return null;
   ledger.setSha(index, sha);
   // Found in colour by an earlier run with --skip-color, and unchanged since: not read again.
-  const limit = colourLimit(ctx);
-  if (limit !== undefined && known && known.colourfulness !== undefined && known.colourfulness > limit) {
+  if (foundInColour(ctx, known)) {
     ledger.skip(index, ALREADY_IN_COLOUR);
     return null;
   }
