@@ -1,24 +1,24 @@
 // The composite kernel in WebAssembly (AssemblyScript): the photo's own L joined with the model's
-// ab planes, upsampled bilinearly, converted Lab -> 8-bit sRGB, a row at a time. It computes what
-// src/model/ddcolor.ts `composite` computes, operation for operation in the same precision (f32
-// where that keeps f32 values, f64 elsewhere), so the two agree bit for bit; the tests compare them.
+// ab planes, upsampled bilinearly, converted Lab -> 8-bit sRGB, a row at a time, four pixels at a
+// time in 128-bit SIMD (f32x4). It computes what src/model/ddcolor.ts `composite` (the reference,
+// in f64) computes, in single precision and with the bilinear passes taken in the other order:
+// the tests hold it within one code of the reference on every channel, and to the exact
+// conversion pixel by pixel.
 //
 // Memory is laid out by the caller (src/image/composite-wasm.ts): the tables once, then per call
-// the pixels, the quantized ab planes, the taps, two scratch rows and the output. No allocation here.
+// the pixels, the quantized ab planes, the taps, six scratch rows and the output. No allocation here.
 
 const EPSILON: f64 = 216.0 / 24389.0;
 const KAPPA: f64 = 24389.0 / 27.0;
-const DELTA: f64 = 6.0 / 29.0;
-const XN: f64 = 0.95047;
-const ZN: f64 = 1.08883;
+const DELTA: f32 = <f32>(6.0 / 29.0);
 const CBRT_STEPS: f64 = 4096.0;
-const LIN_STEPS: f64 = 65536.0;
 
 // Offsets of the tables inside the tables block (bytes).
-const GRAY8_TO_L: usize = 0; // f32[256]
-const SRGB8_TO_LINEAR: usize = 1024; // f64[256]
-const CBRT_TABLE: usize = 3072; // f64[4098]
-const LINEAR_TO_SRGB8: usize = 3072 + 4098 * 8; // u8[65536]
+const GRAY8_TO_FY: usize = 0; // f32[256]: a gray code's Lab f(Y), (L + 16) / 116
+const GRAY8_TO_Y: usize = 1024; // f32[256]: a gray code's luminance Y, f^-1 of the above
+const SRGB8_TO_LINEAR: usize = 2048; // f64[256]
+const CBRT_TABLE: usize = 4096; // f64[4098]
+const LINEAR_TO_SRGB8: usize = 4096 + 4098 * 8; // u8[65536]
 /** Bytes the caller reserves for the tables. */
 export const TABLES_BYTES: i32 = <i32>(LINEAR_TO_SRGB8 + 65536);
 
@@ -27,6 +27,7 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
+/** Lab f() of a luminance in [0, 1]: the interpolated cube-root table (as lab.ts labFFast). */
 @inline
 function labFFast(t: usize, y: f64): f64 {
   if (y <= EPSILON) return (KAPPA * y + 16.0) / 116.0;
@@ -38,31 +39,6 @@ function labFFast(t: usize, y: f64): f64 {
   return c0 + (load<f64>(p, 8) - c0) * frac;
 }
 
-@inline
-function linearToSrgb8(t: usize, v: f64): u8 {
-  if (v <= 0) return 0;
-  if (v >= 1) return 255;
-  return load<u8>(t + LINEAR_TO_SRGB8 + <usize>(<i32>(v * LIN_STEPS)));
-}
-
-@inline
-function labFInv(f: f64): f64 {
-  return f > DELTA ? f * f * f : (116.0 * f - 16.0) / KAPPA;
-}
-
-@inline
-function lightnessAt(t: usize, pix: usize, channels: i32, i: usize): f64 {
-  if (channels == 1) return <f64>load<f32>(t + GRAY8_TO_L + (<usize>load<u8>(pix + i) << 2));
-  const p = pix + i * 3;
-  const r = load<u8>(p);
-  const g = load<u8>(p, 1);
-  const b = load<u8>(p, 2);
-  if (r == g && g == b) return <f64>load<f32>(t + GRAY8_TO_L + (<usize>r << 2));
-  const lut = t + SRGB8_TO_LINEAR;
-  const y = 0.2126729 * load<f64>(lut + (<usize>r << 3)) + 0.7151522 * load<f64>(lut + (<usize>g << 3)) + 0.072175 * load<f64>(lut + (<usize>b << 3));
-  return <f64><f32>(116.0 * labFFast(t, y) - 16.0);
-}
-
 /** Dequantize the ab planes (q - 128) scaled by the saturation, as f32, into A and B. */
 export function dequantize(abq: usize, count: i32, saturation: f64, A: usize, B: usize): void {
   for (let i: usize = 0; i < <usize>count; i++) {
@@ -71,111 +47,151 @@ export function dequantize(abq: usize, count: i32, saturation: f64, A: usize, B:
   }
 }
 
-/** One output row: vertical pass on the small ab rows into aSrc/bSrc, then per pixel the rest. */
-function row(
-  t: usize, pix: usize, channels: i32, width: i32, y: i32, sw: i32,
-  A: usize, B: usize, xi0: usize, xi1: usize, xf: usize, r0: usize, r1: usize, fy: f64,
-  aSrc: usize, bSrc: usize, out: usize,
-): void {
-  const gy = 1.0 - fy;
-  for (let x: usize = 0; x < <usize>sw; x++) {
+/** One row of `width` pixels' f(Y) and Y into fyRow and yRow: gray codes by table, colour by formula. */
+function lightnessRow(t: usize, pix: usize, channels: i32, width: i32, fyRow: usize, yRow: usize): void {
+  const n = <usize>width;
+  if (channels == 1) {
+    for (let x: usize = 0; x < n; x++) {
+      const g = <usize>load<u8>(pix + x) << 2;
+      store<f32>(fyRow + (x << 2), load<f32>(t + GRAY8_TO_FY + g));
+      store<f32>(yRow + (x << 2), load<f32>(t + GRAY8_TO_Y + g));
+    }
+    return;
+  }
+  const lut = t + SRGB8_TO_LINEAR;
+  for (let x: usize = 0, p = pix; x < n; x++, p += 3) {
+    const r = load<u8>(p);
+    const g = load<u8>(p, 1);
+    const b = load<u8>(p, 2);
+    if (r == g && g == b) {
+      store<f32>(fyRow + (x << 2), load<f32>(t + GRAY8_TO_FY + (<usize>r << 2)));
+      store<f32>(yRow + (x << 2), load<f32>(t + GRAY8_TO_Y + (<usize>r << 2)));
+    } else {
+      const y = 0.2126729 * load<f64>(lut + (<usize>r << 3)) + 0.7151522 * load<f64>(lut + (<usize>g << 3)) + 0.072175 * load<f64>(lut + (<usize>b << 3));
+      store<f32>(fyRow + (x << 2), <f32>labFFast(t, y));
+      store<f32>(yRow + (x << 2), <f32>y);
+    }
+  }
+}
+
+/** Source row `r` of plane P (sw wide) upsampled across to `width` values at h (f32). */
+function across(P: usize, r: i32, sw: i32, width: i32, xi0: usize, xi1: usize, xf: usize, h: usize): void {
+  const src = P + ((<usize>r * <usize>sw) << 2);
+  for (let x: usize = 0; x < <usize>width; x++) {
     const o = x << 2;
-    store<f32>(aSrc + o, <f32>(gy * <f64>load<f32>(A + ((r0 + x) << 2)) + fy * <f64>load<f32>(A + ((r1 + x) << 2))));
-    store<f32>(bSrc + o, <f32>(gy * <f64>load<f32>(B + ((r0 + x) << 2)) + fy * <f64>load<f32>(B + ((r1 + x) << 2))));
-  }
-  const base = <usize>y * <usize>width;
-  let p = out + base * 3;
-  let x: usize = 0;
-  for (; x + 1 < <usize>width; x += 2) {
-    const L0 = lightnessAt(t, pix, channels, base + x);
-    const L1 = lightnessAt(t, pix, channels, base + x + 1);
-    const a = f64x2(abAt(aSrc, xi0, xi1, xf, x), abAt(aSrc, xi0, xi1, xf, x + 1));
-    const b = f64x2(abAt(bSrc, xi0, xi1, xf, x), abAt(bSrc, xi0, xi1, xf, x + 1));
-    storePair(t, p, f64x2(L0, L1), a, b);
-    p += 6;
-  }
-  if (x < <usize>width) {
-    const a = abAt(aSrc, xi0, xi1, xf, x);
-    const b = abAt(bSrc, xi0, xi1, xf, x);
-    storeOne(t, p, lightnessAt(t, pix, channels, base + x), a, b);
+    const v0 = load<f32>(src + (<usize>load<i32>(xi0 + o) << 2));
+    const v1 = load<f32>(src + (<usize>load<i32>(xi1 + o) << 2));
+    store<f32>(h + o, v0 + load<f32>(xf + o) * (v1 - v0));
   }
 }
 
-/** One pixel's Lab to sRGB at p, as lab.ts labRowToSrgb8 does it. */
-function storeOne(t: usize, p: usize, L: f64, a: f64, b: f64): void {
-  const fy = (L + 16.0) / 116.0;
-  const X = XN * labFInv(fy + a / 500.0);
-  const Y = labFInv(fy);
-  const Z = ZN * labFInv(fy - b / 200.0);
-  store<u8>(p, linearToSrgb8(t, 3.2404542 * X - 1.5371385 * Y - 0.4985314 * Z));
-  store<u8>(p, linearToSrgb8(t, -0.969266 * X + 1.8760108 * Y + 0.041556 * Z), 1);
-  store<u8>(p, linearToSrgb8(t, 0.0556434 * X - 0.2040259 * Y + 1.0572252 * Z), 2);
+/** Lab f^-1 on four lanes: both branches computed and one kept. */
+@inline
+function labFInv4(f: v128): v128 {
+  const cube = f32x4.mul(f32x4.mul(f, f), f);
+  const line = f32x4.sub(f32x4.mul(f, f32x4.splat(<f32>(116.0 / KAPPA))), f32x4.splat(<f32>(16.0 / KAPPA)));
+  return v128.bitselect(cube, line, f32x4.gt(f, f32x4.splat(DELTA)));
 }
 
-/** a or b at output column x: the vertically interpolated source row, interpolated across (f32). */
+/** Four linear values to indexes of the 64 Ki table (below 0 -> 0, 1 and above -> the last). */
 @inline
-function abAt(src: usize, xi0: usize, xi1: usize, xf: usize, x: usize): f64 {
-  const c0 = <usize>load<i32>(xi0 + (x << 2)) << 2;
-  const c1 = <usize>load<i32>(xi1 + (x << 2)) << 2;
-  const fx = <f64>load<f32>(xf + (x << 2));
-  const v0 = <f64>load<f32>(src + c0);
-  return <f64><f32>(v0 + fx * (<f64>load<f32>(src + c1) - v0));
-}
-
-/** Lab f^-1 on two lanes, both branches computed and one kept (as labFInv, lane by lane). */
-@inline
-function labFInv2(f: v128): v128 {
-  const cube = f64x2.mul(f64x2.mul(f, f), f);
-  const line = f64x2.div(f64x2.sub(f64x2.mul(f64x2.splat(116.0), f), f64x2.splat(16.0)), f64x2.splat(KAPPA));
-  return v128.bitselect(cube, line, f64x2.gt(f, f64x2.splat(DELTA)));
-}
-
-/** Two linear values to table indexes: linearToSrgb8's branches as a clamp (table[0] = 0, table[65535] = 255). */
-@inline
-function srgbIndex2(v: v128): v128 {
-  const i = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(v, f64x2.splat(LIN_STEPS)));
+function srgbIndex4(v: v128): v128 {
+  const i = i32x4.trunc_sat_f32x4_s(f32x4.mul(v, f32x4.splat(65536.0)));
   return i32x4.min_s(i32x4.max_s(i, i32x4.splat(0)), i32x4.splat(65535));
 }
 
+/** One pixel's three codes from the table, stored at p. */
+@inline
+function storeCodes(lut: usize, p: usize, r: i32, g: i32, b: i32): void {
+  store<u8>(p, load<u8>(lut + <usize>r));
+  store<u8>(p, load<u8>(lut + <usize>g), 1);
+  store<u8>(p, load<u8>(lut + <usize>b), 2);
+}
+
 /**
- * Two pixels' Lab to sRGB at p (6 bytes; the first pixel's 3 when there is one). The same
- * operations, in the same order and precision, as the scalar conversion of lab.ts.
+ * Four pixels from column x: a and b between the two upsampled source rows (weights gy, fy), with
+ * the row's f(Y) and Y, to sRGB codes at p; `count` (1 to 4) of them are stored.
  */
 @inline
-function storePair(t: usize, p: usize, L: v128, a: v128, b: v128): void {
-  const fy = f64x2.div(f64x2.add(L, f64x2.splat(16.0)), f64x2.splat(116.0));
-  const X = f64x2.mul(f64x2.splat(XN), labFInv2(f64x2.add(fy, f64x2.div(a, f64x2.splat(500.0)))));
-  const Y = labFInv2(fy);
-  const Z = f64x2.mul(f64x2.splat(ZN), labFInv2(f64x2.sub(fy, f64x2.div(b, f64x2.splat(200.0)))));
-  const R = f64x2.sub(f64x2.sub(f64x2.mul(f64x2.splat(3.2404542), X), f64x2.mul(f64x2.splat(1.5371385), Y)), f64x2.mul(f64x2.splat(0.4985314), Z));
-  const G = f64x2.add(f64x2.add(f64x2.mul(f64x2.splat(-0.969266), X), f64x2.mul(f64x2.splat(1.8760108), Y)), f64x2.mul(f64x2.splat(0.041556), Z));
-  const B = f64x2.add(f64x2.sub(f64x2.mul(f64x2.splat(0.0556434), X), f64x2.mul(f64x2.splat(0.2040259), Y)), f64x2.mul(f64x2.splat(1.0572252), Z));
+function quad(
+  lut: usize, o: usize, count: usize, p: usize, fyRow: usize, yRow: usize,
+  ha0: usize, ha1: usize, hb0: usize, hb1: usize, gy: v128, fy: v128,
+): void {
+  const a = f32x4.add(f32x4.mul(v128.load(ha0 + o), gy), f32x4.mul(v128.load(ha1 + o), fy));
+  const b = f32x4.add(f32x4.mul(v128.load(hb0 + o), gy), f32x4.mul(v128.load(hb1 + o), fy));
+  const f = v128.load(fyRow + o);
+  const Y = v128.load(yRow + o);
+  const X = f32x4.mul(f32x4.splat(0.95047), labFInv4(f32x4.add(f, f32x4.mul(a, f32x4.splat(<f32>(1.0 / 500.0))))));
+  const Z = f32x4.mul(f32x4.splat(1.08883), labFInv4(f32x4.sub(f, f32x4.mul(b, f32x4.splat(<f32>(1.0 / 200.0))))));
+  const R = f32x4.sub(f32x4.sub(f32x4.mul(f32x4.splat(3.2404542), X), f32x4.mul(f32x4.splat(1.5371385), Y)), f32x4.mul(f32x4.splat(0.4985314), Z));
+  const G = f32x4.add(f32x4.add(f32x4.mul(f32x4.splat(-0.969266), X), f32x4.mul(f32x4.splat(1.8760108), Y)), f32x4.mul(f32x4.splat(0.041556), Z));
+  const B = f32x4.add(f32x4.sub(f32x4.mul(f32x4.splat(0.0556434), X), f32x4.mul(f32x4.splat(0.2040259), Y)), f32x4.mul(f32x4.splat(1.0572252), Z));
+  const r = srgbIndex4(R);
+  const g = srgbIndex4(G);
+  const bb = srgbIndex4(B);
+  storeCodes(lut, p, i32x4.extract_lane(r, 0), i32x4.extract_lane(g, 0), i32x4.extract_lane(bb, 0));
+  if (count > 1) storeCodes(lut, p + 3, i32x4.extract_lane(r, 1), i32x4.extract_lane(g, 1), i32x4.extract_lane(bb, 1));
+  if (count > 2) storeCodes(lut, p + 6, i32x4.extract_lane(r, 2), i32x4.extract_lane(g, 2), i32x4.extract_lane(bb, 2));
+  if (count > 3) storeCodes(lut, p + 9, i32x4.extract_lane(r, 3), i32x4.extract_lane(g, 3), i32x4.extract_lane(bb, 3));
+}
+
+/** One output row at out: its lightness, then four pixels at a time. */
+function row(
+  t: usize, pix: usize, channels: i32, width: i32, fyRow: usize, yRow: usize,
+  ha0: usize, ha1: usize, hb0: usize, hb1: usize, fy: f32, out: usize,
+): void {
+  lightnessRow(t, pix, channels, width, fyRow, yRow);
   const lut = t + LINEAR_TO_SRGB8;
-  const r = srgbIndex2(R);
-  const g = srgbIndex2(G);
-  const bb = srgbIndex2(B);
-  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(r, 1)), 3);
-  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(g, 1)), 4);
-  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(bb, 1)), 5);
-  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(r, 0)));
-  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(g, 0)), 1);
-  store<u8>(p, load<u8>(lut + <usize>i32x4.extract_lane(bb, 0)), 2);
+  const gy4 = f32x4.splat(<f32>1.0 - fy);
+  const fy4 = f32x4.splat(fy);
+  const n = <usize>width;
+  let x: usize = 0;
+  for (; x + 4 <= n; x += 4) quad(lut, x << 2, 4, out + x * 3, fyRow, yRow, ha0, ha1, hb0, hb1, gy4, fy4);
+  if (x < n) quad(lut, x << 2, n - x, out + x * 3, fyRow, yRow, ha0, ha1, hb0, hb1, gy4, fy4);
 }
 
 /**
  * The whole composite: `out` receives width*height*3 bytes. A and B hold the dequantized planes
- * (dequantize), xi0/xi1/xf and yi0/yi1/yf the taps of image/resize.ts `linearTaps`.
+ * (dequantize), xi0/xi1/xf and yi0/yi1/yf the taps of image/resize.ts `linearTaps`; `rows` is
+ * scratch for six rows of `stride` bytes (stride >= 4 * width, a multiple of 16). Each source row
+ * is upsampled across once and kept while the output rows between it and the next need it.
  */
 export function composite(
   t: usize, pix: usize, channels: i32, width: i32, height: i32, sw: i32,
   A: usize, B: usize, xi0: usize, xi1: usize, xf: usize, yi0: usize, yi1: usize, yf: usize,
-  aSrc: usize, bSrc: usize, out: usize,
+  rows: usize, stride: usize, out: usize,
 ): void {
+  const fyRow = rows;
+  const yRow = rows + stride;
+  let ha0 = rows + 2 * stride;
+  let hb0 = rows + 3 * stride;
+  let ha1 = rows + 4 * stride;
+  let hb1 = rows + 5 * stride;
+  let have0: i32 = -1;
+  let have1: i32 = -1;
+  const rowBytes = <usize>width * <usize>channels;
   for (let y: i32 = 0; y < height; y++) {
     const o = <usize>y << 2;
-    const r0 = <usize>load<i32>(yi0 + o) * <usize>sw;
-    const r1 = <usize>load<i32>(yi1 + o) * <usize>sw;
-    row(t, pix, channels, width, y, sw, A, B, xi0, xi1, xf, r0, r1, <f64>load<f32>(yf + o), aSrc, bSrc, out);
+    const r0 = load<i32>(yi0 + o);
+    const r1 = load<i32>(yi1 + o);
+    if (r0 != have0) {
+      if (r0 == have1) {
+        const sa = ha0; ha0 = ha1; ha1 = sa;
+        const sb = hb0; hb0 = hb1; hb1 = sb;
+        have1 = have0;
+      } else {
+        across(A, r0, sw, width, xi0, xi1, xf, ha0);
+        across(B, r0, sw, width, xi0, xi1, xf, hb0);
+      }
+      have0 = r0;
+    }
+    if (r1 != have1) {
+      across(A, r1, sw, width, xi0, xi1, xf, ha1);
+      across(B, r1, sw, width, xi0, xi1, xf, hb1);
+      have1 = r1;
+    }
+    const p = pix + <usize>y * rowBytes;
+    row(t, p, channels, width, fyRow, yRow, ha0, ha1, hb0, hb1, load<f32>(yf + o), out + <usize>y * <usize>width * 3);
   }
 }
 

@@ -52,7 +52,8 @@ export interface PhotoPixels {
  * Join the photo's own L with quantized ab planes into interleaved 8-bit sRGB. One pass a row: the
  * row's L from the pixels, ab upsampled (vertical pass on the small source row, then horizontal),
  * Lab -> sRGB; no full-resolution L or ab plane exists. `out` (width*height*3 or more) is reused
- * when given. `saturation` scales a and b (chroma) before the conversion.
+ * when given. `saturation` scales a and b (chroma) before the conversion. The runs use the
+ * WebAssembly kernel (image/composite-wasm.ts); this double-precision one is its reference.
  */
 export function composite(photo: PhotoPixels, ab: AbPlanes, out?: Uint8Array, saturation = 1): Uint8Array {
   const { pixels, channels, width, height } = photo;
