@@ -6,7 +6,7 @@
  * by comparing against the expectation moved one pixel.
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, parse } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
@@ -114,8 +114,8 @@ interface Case {
   upright: Picture;
 }
 
-/** Colorize a folder to PNG outputs, with no cache. */
-function colorizeToPng(input: string, out: string, m: ModelInfo, size: number): Promise<RunReport> {
+/** Colorize a folder to PNG outputs, with an embedded cache in `cacheDir`. */
+function colorizeToPng(input: string, out: string, m: ModelInfo, size: number, cacheDir: string): Promise<RunReport> {
   return colorize({
     paths: [input],
     outDir: out,
@@ -124,21 +124,33 @@ function colorizeToPng(input: string, out: string, m: ModelInfo, size: number): 
     device: 'cpu',
     batchSize: 2,
     concurrency: 2,
-    cache: { kind: 'none' },
-    ttlMs: 0,
+    cache: { kind: 'file', dir: cacheDir },
+    ttlMs: 86_400_000,
     format: 'png',
     quality: 90,
     force: false,
   });
 }
 
-/** Colorize a folder at `size` and check every case's output against its expectation. */
+/**
+ * Colorize a folder at `size` and check every case's output against its expectation; then again
+ * into another folder from the cache (every photo a hit, decoded the way a hit is), which must
+ * make the same files byte for byte.
+ */
 async function checkAll(dir: string, cases: Case[], size: number, m: ModelInfo = model): Promise<void> {
+  const cacheDir = join(dir, `cache-${size}`);
   const out = join(dir, 'out');
-  const report = await colorizeToPng(join(dir, 'in'), out, m, size);
+  const report = await colorizeToPng(join(dir, 'in'), out, m, size, cacheDir);
   assert.equal(report.totals.failed, 0, JSON.stringify(report.files.filter((f) => f.error)));
   assert.equal(report.totals.inferred + report.totals.hit, cases.length);
   for (const c of cases) await checkOne(join(out, `${parse(c.name).name}.png`), c, size);
+  const warmOut = join(dir, 'out-warm');
+  const warm = await colorizeToPng(join(dir, 'in'), warmOut, m, size, cacheDir);
+  assert.equal(warm.totals.hit, cases.length, JSON.stringify(warm.files.filter((f) => f.status !== 'hit')));
+  for (const c of cases) {
+    const name = `${parse(c.name).name}.png`;
+    assert.ok((await readFile(join(warmOut, name))).equals(await readFile(join(out, name))), `${c.name}: a hit makes the same file`);
+  }
 }
 
 async function checkOne(output: string, c: Case, size: number): Promise<void> {
@@ -300,7 +312,7 @@ test('ab past the Lab range is clamped and out-of-gamut colour clips per channel
   const L = lightnessOf(upright);
   for (const [file, shape] of [[loud, 'linear'], [broken, 'sqrt']] as const) {
     const out = join(dir, `out-${shape}`);
-    const report = await colorizeToPng(join(dir, 'in'), out, await inspectModel(file), 64);
+    const report = await colorizeToPng(join(dir, 'in'), out, await inspectModel(file), 64, join(dir, 'cache'));
     assert.equal(report.totals.inferred, 1);
     const { data } = await sharp(join(out, 'ramp.png')).raw().toBuffer({ resolveWithObject: true });
     // Independently: ab clamped to −128..127 (NaN: no colour), upsampled, Lab -> sRGB clipped per channel.

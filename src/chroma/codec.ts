@@ -5,7 +5,7 @@
  *
  * Envelope (little-endian, 24 bytes, then the payload):
  *   0  magic "DDAB"          4  version (1)      5  filter (1 = horizontal delta)
- *   6  width u16             8  height u16      10  channels (2)     11  reserved (0)
+ *   6  width u16             8  height u16      10  channels (2)     11  flags (bit 0: scanIsGray)
  *  12  payload length u32   16  first 8 bytes of the SHA-256 of the unfiltered planes
  */
 import { createHash } from 'node:crypto';
@@ -20,7 +20,15 @@ export interface AbPlanes {
   width: number;
   height: number;
   data: Uint8Array;
+  /**
+   * The scan they were made from (the bytes the key names) decoded to gray: one channel, or RGB
+   * with R = G = B at every pixel. A hit then decodes it to one channel at once. Values written
+   * before this flag existed have it unset (0), and such a scan is decoded in colour, as before.
+   */
+  scanIsGray?: boolean;
 }
+
+const FLAG_SCAN_IS_GRAY = 1;
 
 /**
  * Quantize float ab planes ([2, H, W], Lab units) to 8 bits. Values past the Lab range (DDColor
@@ -61,6 +69,7 @@ export function encodeAb(planes: AbPlanes): Buffer {
   header.writeUInt16LE(width, 6);
   header.writeUInt16LE(height, 8);
   header.writeUInt8(2, 10);
+  header.writeUInt8(planes.scanIsGray ? FLAG_SCAN_IS_GRAY : 0, 11);
   header.writeUInt32LE(payload.length, 12);
   checksum(data).copy(header, 16);
   return Buffer.concat([header, payload]);
@@ -106,5 +115,5 @@ export function decodeAb(value: Uint8Array, expectedSize?: number): AbPlanes {
     }
   }
   if (!checksum(data).equals(buf.subarray(16, 24))) throw new CorruptValueError('ab value fails its checksum');
-  return { width, height, data };
+  return { width, height, data, scanIsGray: (buf.readUInt8(11) & FLAG_SCAN_IS_GRAY) !== 0 };
 }

@@ -8,7 +8,7 @@
  */
 import { open, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import sharp, { type Sharp } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { decodeBmp, isBmp } from './bmp.js';
 import { carriedFrom, type CarriedMetadata } from './metadata.js';
 import { resizeLinear } from './resize.js';
@@ -43,6 +43,13 @@ export interface DecodeOptions {
    * composite does) and would rather not pay the pass over every pixel that finds it out.
    */
   neutralAsGray?: boolean;
+  /**
+   * The scan is known to decode to gray (its cached result says so, for these very bytes): an
+   * 8-bit RGB scan is then decoded to its first channel alone (after its ICC profile, if any, is
+   * applied, as always), a third of the memory and no pass to find it neutral. Any other scan
+   * (16-bit, CMYK) is decoded as usual.
+   */
+  knownGray?: boolean;
 }
 
 /**
@@ -121,7 +128,7 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   const meta = await source.clone().metadata();
   if (!meta.format || !meta.width || !meta.height) throw new Error('not an image sharp can read');
   const colourChannels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
-  const gray = colourChannels === 1 && GRAY_SPACES.has(meta.space ?? '');
+  const gray = (colourChannels === 1 && GRAY_SPACES.has(meta.space ?? '')) || (options.knownGray === true && eightBitRgb(meta));
   const base = source.clone().rotate();
   const colour = gray
     ? base.clone().extractChannel(0).toColourspace('b-w')
@@ -138,6 +145,12 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   const gray8 = channels === 3 && options.neutralAsGray !== false ? neutralToGray(full.data) : null;
   const pixels = gray8 ?? full.data;
   return { width: full.info.width, height: full.info.height, format: meta.format, pixels, channels: gray8 ? 1 : channels, alpha, carried: carriedFrom(meta) };
+}
+
+/** 8-bit RGB: libvips applies its profile before taking a channel, so its first channel is its gray when R = G = B. */
+function eightBitRgb(meta: Metadata): boolean {
+  const colourChannels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
+  return colourChannels === 3 && meta.space === 'srgb' && meta.depth === 'uchar';
 }
 
 /** The one channel of interleaved RGB whose every pixel is neutral (R = G = B), else null (at the first that is not). */

@@ -80,8 +80,9 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
   let t = performance.now();
   // A hit decodes here and composites at once: a gray scan saved as RGB is left RGB, and the
   // composite kernel packs it to one channel in its own memory (unless --skip-color measures it).
+  // A scan its cached result says is gray is decoded to one channel straight away.
   const neutralAsGray = task.skipColourAbove !== undefined;
-  const decoded = task.decoded ?? (await decodeImage(task.path, { ...decodeOptions, neutralAsGray }));
+  const decoded = task.decoded ?? (await decodeImage(task.path, { ...decodeOptions, neutralAsGray, knownGray: task.ab.scanIsGray === true }));
   const decodeMs = task.decoded ? 0 : since(t);
   let colour: number | null = null;
   if (task.skipColourAbove !== undefined) {

@@ -172,7 +172,10 @@ async function infer(
   }
   try {
     const raw = await batcher.infer(prepared.planes);
-    return { decoded: prepared.decoded, ab: quantizeAb(raw, S, S) };
+    const ab = quantizeAb(raw, S, S);
+    // The scan's gray (or neutral RGB) decode is remembered with its result, for hits to decode it as gray.
+    ab.scanIsGray = prepared.decoded.channels === 1;
+    return { decoded: prepared.decoded, ab };
   } catch (err) {
     // A model or device that cannot work here stops the run: every other photo would fail the same way.
     if (err instanceof DdcolorError && (err.kind === 'config' || err.kind === 'usage')) ctx.stop.fatal ??= err;
