@@ -51,25 +51,20 @@ export class FileStates {
    */
   static async take(planned: readonly PlannedFile[]): Promise<FileStates> {
     const states = new FileStates(planned.length);
-    const paths = planned.flatMap((f) => [f.path, f.output]);
-    const stats = await statAll(paths);
-    // Existing outputs by device and inode, then every input looked up among them.
-    const outputs = new Map<string, number>();
-    for (let i = 0; i < planned.length; i++) {
-      const out = stats[2 * i + 1];
-      if (!out) continue;
-      states.set(i, 2, out);
-      const id = `${out.dev}:${out.ino}`;
-      if (!outputs.has(id)) outputs.set(id, i);
-    }
-    const clashes: string[] = [];
-    for (let i = 0; i < planned.length; i++) {
-      const input = stats[2 * i];
-      if (!input) continue;
-      states.set(i, 0, input);
-      const same = outputs.get(`${input.dev}:${input.ino}`);
-      if (same !== undefined) clashes.push(`${planned[same]!.output} is ${planned[i]!.path}`);
-    }
+    // Device and inode of each input and output (NaN: not there). Each Stats is read as it comes
+    // and dropped: holding 20,000 of them (and their Dates) made every young GC copy them all.
+    const ids = new Float64Array(planned.length * 4).fill(Number.NaN);
+    await statAll(
+      2 * planned.length,
+      (k) => (k % 2 === 0 ? planned[k >> 1]!.path : planned[k >> 1]!.output),
+      (k, st) => {
+        const offset = k % 2 === 0 ? 0 : 2;
+        states.set(k >> 1, offset, st);
+        ids[(k >> 1) * 4 + offset] = st.dev;
+        ids[(k >> 1) * 4 + offset + 1] = st.ino;
+      },
+    );
+    const clashes = sameFiles(planned, ids);
     if (clashes.length > 0) {
       clashes.sort();
       const shown = clashes.slice(0, 3).join('; ') + (clashes.length > 3 ? `; and ${clashes.length - 3} more` : '');
@@ -82,22 +77,41 @@ export class FileStates {
   }
 }
 
+/** "<output> is <input>" for each input that is (same device and inode) an existing output of the run. */
+function sameFiles(planned: readonly PlannedFile[], ids: Float64Array): string[] {
+  // Existing outputs by device, then inode: the first photo whose output it is.
+  const outputs = new Map<number, Map<number, number>>();
+  for (let i = 0; i < planned.length; i++) {
+    const dev = ids[i * 4 + 2]!;
+    if (Number.isNaN(dev)) continue;
+    let byIno = outputs.get(dev);
+    if (!byIno) outputs.set(dev, (byIno = new Map()));
+    if (!byIno.has(ids[i * 4 + 3]!)) byIno.set(ids[i * 4 + 3]!, i);
+  }
+  const clashes: string[] = [];
+  for (let i = 0; i < planned.length; i++) {
+    const same = outputs.get(ids[i * 4]!)?.get(ids[i * 4 + 1]!);
+    if (same !== undefined) clashes.push(`${planned[same]!.output} is ${planned[i]!.path}`);
+  }
+  return clashes;
+}
+
 /**
- * Stat every path, `STAT_CONCURRENCY` at a time, with the callback API (a promise per file costs
- * more than the stat on a warm disk); null where a path cannot be stat'ed (the state stage says why).
+ * Stat `count` paths, `STAT_CONCURRENCY` at a time, with the callback API (a promise per file costs
+ * more than the stat on a warm disk), handing each Stats to `found` as it comes; a path that
+ * cannot be stat'ed is passed over (the state stage stats it again and says why).
  */
-function statAll(paths: readonly string[]): Promise<Array<Stats | null>> {
-  const stats = new Array<Stats | null>(paths.length).fill(null);
-  if (paths.length === 0) return Promise.resolve(stats);
+function statAll(count: number, path: (k: number) => string, found: (k: number, st: Stats) => void): Promise<void> {
+  if (count === 0) return Promise.resolve();
   return new Promise((resolve) => {
     let next = 0;
     let done = 0;
     const one = (): void => {
-      const i = next++;
-      if (i >= paths.length) return;
-      stat(paths[i]!, (err, st) => {
-        if (!err) stats[i] = st;
-        if (++done === paths.length) resolve(stats);
+      const k = next++;
+      if (k >= count) return;
+      stat(path(k), (err, st) => {
+        if (!err) found(k, st);
+        if (++done === count) resolve();
         else one();
       });
     };

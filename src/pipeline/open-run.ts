@@ -84,13 +84,13 @@ export async function openRun(opts: ColorizeOptions): Promise<RunContext> {
   const releaseOutputFolder = await lockOutput(outDir, opts, emit);
   try {
     const planned = planOutputs(scan.files, outDir, opts.format);
-    const manifest = await new Manifest(outDir).load();
+    // Three independent reads at once: the stats wait on the disk while the manifest is parsed.
+    const [manifest, leftovers, states] = await Promise.all([new Manifest(outDir).load(), clearLeftovers(outDir), FileStates.take(planned)]);
     if (manifest.readError) {
       emit({ type: 'warning', message: `cannot read ${manifest.path} (${errorMessage(manifest.readError)}): outputs are checked again, and the file is kept as it is` });
     }
-    const leftovers = await clearLeftovers(outDir);
     if (leftovers > 0) emit({ type: 'warning', message: `removed ${leftovers} temporary file${leftovers > 1 ? 's' : ''} that an interrupted run left in ${outDir}` });
-    const place: WorkPlace = { planned, problems: scan.problems, records: manifest, tmpDir: join(outDir, TMP_DIR), releaseOutputFolder };
+    const place: WorkPlace = { planned, states, problems: scan.problems, records: manifest, tmpDir: join(outDir, TMP_DIR), releaseOutputFolder };
     return await openWork(opts, place, { started, profile, scanMs: performance.now() - t0 });
   } catch (err) {
     await releaseOutputFolder();
@@ -101,6 +101,8 @@ export async function openRun(opts: ColorizeOptions): Promise<RunContext> {
 /** Where a run's photos go and what is known of them: made by openRun from a scan, or given by a fleet worker for a job. */
 export interface WorkPlace {
   planned: PlannedFile[];
+  /** Their inputs' and outputs' states, when already taken (else openWork takes them). */
+  states?: FileStates;
   problems: ScanProblem[];
   records: OutputRecords;
   /** Where outputs in progress are written (inside the output folder: same file system). */
@@ -118,7 +120,7 @@ export async function openWork(
   const emit = opts.onEvent ?? (() => undefined);
   const timings: StageTimings = { ...emptyTimings(), scanMs: begun.scanMs };
   const { planned, tmpDir } = place;
-  const states = await FileStates.take(planned);
+  const states = place.states ?? (await FileStates.take(planned));
   const { store, cache } = await openRunCache(opts, emit);
   await mkdir(tmpDir, { recursive: true });
   const locks = new PhotoLocks(cache, opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS);
