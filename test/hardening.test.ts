@@ -5,11 +5,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { FileStore } from '../src/cache/file.js';
+import { cacheKey } from '../src/cache/keys.js';
+import type { CacheStore } from '../src/cache/store.js';
+import { inspectModel } from '../src/model/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
+import { colorize } from '../src/pipeline/run.js';
 import { lockOutputFolder } from '../src/pipeline/out-lock.js';
 import { scanPaths } from '../src/pipeline/scan.js';
 import { ALBUM, cleanup, runCli, startRedis, tempDir } from './helpers.js';
@@ -182,4 +188,55 @@ test('a Redis database index is checked: not a number or past the server\'s data
   assert.equal(r.code, 0, r.stderr);
   await admin.select(3);
   assert.equal((await admin.keys('ddcolor:v2:*')).length, 1, 'the result is in database 3');
+});
+
+/** The embedded store, with `beforeLookup` run as each lookup starts (after the run hashed its photos, before it decodes them). */
+async function storeWithHook(dir: string, beforeLookup: () => void): Promise<CacheStore> {
+  const store = await new FileStore(dir).open();
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'getMany') {
+        return (keys: readonly string[]) => {
+          beforeLookup();
+          return target.getMany(keys);
+        };
+      }
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+test('a scan replaced after it was hashed is refused, not decoded: no output pairs its pixels with another picture\'s colours, nothing is cached under its old hash', async () => {
+  const dir = await tempDir();
+  await mkdir(join(dir, 'in'));
+  const scan = join(dir, 'in', 'scan.png');
+  const [first, second] = [join(ALBUM, 'cameraman.png'), join(ALBUM, 'family', 'cat.jpg')];
+  await copyFile(first, scan);
+  const oldSha = await digest(scan);
+  const info = await inspectModel(model);
+  const run = async (out: string, cache: string, swap: boolean) =>
+    colorize({
+      paths: [join(dir, 'in')], outDir: join(dir, out), model: info, size: 64, device: 'cpu', concurrency: 2,
+      cache: { kind: 'file', dir: join(dir, cache) }, ttlMs: 86_400_000, format: 'png', quality: 90, force: false,
+      openStore: await storeWithHook(join(dir, cache), () => swap && copyFileSync(second, scan)),
+    });
+  // A miss: the rescan lands between the hash and the decode.
+  const cold = await run('out-cold', 'cache', true);
+  assert.equal(cold.totals.failed, 1);
+  assert.match(cold.files[0]!.error ?? '', /scan\.png: changed while ddcolor was working on it/);
+  assert.equal(existsSync(join(dir, 'out-cold', 'scan.png')), false, 'no output');
+  const key = cacheKey(info.id, 64, oldSha);
+  assert.deepEqual(await new FileStore(join(dir, 'cache')).getMany([key]), [null], 'nothing stored under the old hash');
+  // A hit: the old picture's result is cached, then the file is replaced before the decode.
+  await copyFile(first, scan);
+  assert.equal((await run('out-first', 'cache', false)).totals.inferred, 1);
+  const warm = await run('out-warm', 'cache', true);
+  assert.equal(warm.totals.failed, 1);
+  assert.match(warm.files[0]!.error ?? '', /changed while ddcolor was working on it/);
+  assert.equal(existsSync(join(dir, 'out-warm', 'scan.png')), false, 'no output');
+  // The next run takes the new picture as it is.
+  const next = await run('out-warm', 'cache', false);
+  assert.equal(next.totals.inferred, 1);
+  assert.equal(next.files[0]!.sha256, await digest(second));
 });

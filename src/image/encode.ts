@@ -37,8 +37,8 @@ export function formatFromExtension(ext: string): OutputFormat | null {
 export const EXTENSION: Record<OutputFormat, string> = { png: '.png', jpg: '.jpg', webp: '.webp', tiff: '.tiff', gif: '.gif' };
 
 export interface EncodeRequest {
-  /** The scan the pixels were made from (metadata source). */
-  source: string;
+  /** The scan the pixels were made from, its file or its bytes (the TIFF output is laid over it). */
+  source: string | Buffer;
   /** Interleaved 8-bit sRGB, 3 channels, width x height (upright). */
   rgb: Uint8Array;
   width: number;

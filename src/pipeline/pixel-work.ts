@@ -9,6 +9,7 @@ import { decodeImage, ownedPixels, shrinkForModel, type DecodedImage } from '../
 import { compositeWasm } from '../image/composite-wasm.js';
 import { encodeImage, type OutputFormat } from '../image/encode.js';
 import type { Provenance } from '../image/xmp.js';
+import { readVerified } from '../io/read-verified.js';
 import { preprocess } from '../model/ddcolor.js';
 
 /** Milliseconds spent in each part of a task. */
@@ -21,6 +22,8 @@ export interface PixelTimings {
 export interface PrepareTask {
   kind: 'prepare';
   path: string;
+  /** The SHA-256 the run took of the file: what is decoded must be those bytes (io/read-verified.ts). */
+  sha256: string;
   size: number;
   maxPixels?: number;
 }
@@ -38,6 +41,8 @@ export interface RenderTask {
   kind: 'render';
   /** The scan: decoded here when `decoded` is not given (a cache hit), and its metadata. */
   path: string;
+  /** The SHA-256 the run took of the file: what is read here must be those bytes. */
+  sha256: string;
   decoded?: DecodedImage;
   ab: AbPlanes;
   format: OutputFormat;
@@ -67,7 +72,8 @@ function since(t: number): number {
 export async function prepareForModel(task: PrepareTask): Promise<Prepared> {
   const t = performance.now();
   // Its pixels go back to the main thread (and on to the render task), so into buffers that can move.
-  const decoded = ownedPixels(await decodeImage(task.path, task.maxPixels ? { maxPixels: task.maxPixels } : {}));
+  const bytes = await readVerified(task.path, task.sha256);
+  const decoded = ownedPixels(await decodeImage(bytes, task.maxPixels ? { maxPixels: task.maxPixels } : {}));
   const planes = new Float32Array(3 * task.size * task.size);
   preprocess(shrinkForModel(decoded, task.size), planes, 0);
   const colour = colourfulness(decoded.pixels, decoded.channels, decoded.width, decoded.height);
@@ -82,7 +88,9 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
   // composite kernel packs it to one channel in its own memory (unless --skip-color measures it).
   // A scan its cached result says is gray is decoded to one channel straight away.
   const neutralAsGray = task.skipColourAbove !== undefined;
-  const decoded = task.decoded ?? (await decodeImage(task.path, { ...decodeOptions, neutralAsGray, knownGray: task.ab.scanIsGray === true }));
+  // The scan's bytes, when they are needed: to decode (a hit), or as the TIFF output's base.
+  const scan = !task.decoded || task.format === 'tiff' ? await readVerified(task.path, task.sha256) : null;
+  const decoded = task.decoded ?? (await decodeImage(scan ?? task.path, { ...decodeOptions, neutralAsGray, knownGray: task.ab.scanIsGray === true }));
   const decodeMs = task.decoded ? 0 : since(t);
   let colour: number | null = null;
   if (task.skipColourAbove !== undefined) {
@@ -96,7 +104,7 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
   const compositeMs = since(t);
   t = performance.now();
   const bytes = await encodeImage({
-    source: task.path,
+    source: scan ?? task.path,
     rgb,
     width,
     height,

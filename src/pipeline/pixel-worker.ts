@@ -8,6 +8,9 @@ import sharp from 'sharp';
 import { prepareForModel, renderOutput, type PixelTask, type Prepared, type Rendered } from './pixel-work.js';
 
 sharp.concurrency(1);
+// Scans are read as bytes (io/read-verified.ts) into a buffer each thread reuses, and files change
+// between runs of a long-lived fleet worker: libvips' operation cache must never answer for them.
+sharp.cache(false);
 
 /** A result whose buffers are transferred, not cloned, to the main thread. */
 function moving<T>(value: T, buffers: ArrayBufferLike[]): T {

@@ -61,6 +61,7 @@ async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null
   const start = performance.now();
   const rendered = await ctx.pixels.render({
     path: p.file.path,
+    sha256: p.sha,
     ...(decoded ? { decoded } : {}),
     ab,
     format: p.file.format,
@@ -157,7 +158,7 @@ async function infer(
   let prepared;
   try {
     const start = performance.now();
-    prepared = await ctx.pixels.prepare({ path: p.file.path, size: S, ...(ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {}) });
+    prepared = await ctx.pixels.prepare({ path: p.file.path, sha256: p.sha, size: S, ...(ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {}) });
     count(ctx, prepared.timings, start, performance.now());
   } catch (err) {
     batcher.cancel();
