@@ -6,6 +6,7 @@
  *
  *   npm run build && node dist/scripts/bench-memory.js [N=2000] [folder]
  *
+ * Each run also prints the highest RSS in each tenth of its time, which shows a plateau or growth.
  * It takes a while (about 2 x N x 0.5 s on 2 cores) and N x ~1 MB of disk twice; the folder is
  * removed at the end unless given.
  */
@@ -43,9 +44,10 @@ async function makePhotos(dir: string, n: number): Promise<void> {
   await Promise.all(Array.from({ length: availableParallelism() }, one));
 }
 
-/** In a child process: one run over the first `count` photos; prints its peak RSS in MB and its wall time. */
+/** In a child process: one run over the first `count` photos; prints its peak RSS in MB (and the highest in each tenth of the run), and its wall time. */
 async function child(dir: string, kind: string, count: number): Promise<void> {
   const model = await inspectModel(join(dir, 'tint.onnx'));
+  let tenths: number[] = [];
   if (kind === 'model') {
     const session = await openSession(model, 'cpu');
     const x = new Float32Array(3 * 512 * 512).fill(0.5);
@@ -53,6 +55,9 @@ async function child(dir: string, kind: string, count: number): Promise<void> {
     await session.release();
   } else {
     const t = performance.now();
+    // RSS sampled through the run, to tell growth (rising to the end) from a plateau.
+    const samples: number[] = [];
+    const timer = setInterval(() => samples.push(process.memoryUsage.rss() / 2 ** 20), 250);
     const r = await colorize({
       paths: [join(dir, `photos-${count}`)],
       outDir: join(dir, `${kind}-${count}`),
@@ -67,17 +72,26 @@ async function child(dir: string, kind: string, count: number): Promise<void> {
       quality: 90,
       force: false,
     });
+    clearInterval(timer);
+    tenths = Array.from({ length: 10 }, (_, k) => Math.round(Math.max(0, ...samples.slice(Math.floor((k * samples.length) / 10), Math.floor(((k + 1) * samples.length) / 10)))));
+    console.error(`${kind} ${count}: highest RSS in each tenth of the run (MB): ${tenths.join(' ')}`);
     const { failed, hit, inferred } = r.totals;
     if (failed > 0 || hit + inferred !== count) throw new Error(`${kind} run of ${count}: ${failed} failed, ${hit + inferred} colorized`);
     console.error(`${kind} ${count}: ${((performance.now() - t) / 1000).toFixed(0)} s, ${r.totals.hit} hits, ${r.totals.inferred} inferred`);
   }
-  console.log(String(process.resourceUsage().maxRSS / 1024));
+  console.log(JSON.stringify({ peakMB: process.resourceUsage().maxRSS / 1024, tenths }));
 }
 
-function peakOf(dir: string, kind: string, count: number): number {
+interface Peak {
+  peakMB: number;
+  /** The highest RSS in each tenth of the run's time, MB. */
+  tenths: number[];
+}
+
+function peakOf(dir: string, kind: string, count: number): Peak {
   const r = spawnSync(process.execPath, [process.argv[1]!, '--child', dir, kind, String(count)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`child ${kind} ${count} failed (${r.status})`);
-  return Number(r.stdout.trim().split('\n').pop());
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Peak;
 }
 
 async function main(): Promise<void> {
@@ -89,8 +103,8 @@ async function main(): Promise<void> {
     await writeFile(join(dir, 'tint.onnx'), tintModel(null));
     const all = join(dir, 'photos-all');
     await makePhotos(all, n);
-    const figures: Array<{ photos: number; modelMB: number; coldMB: number; warmMB: number }> = [];
-    const modelMB = peakOf(dir, 'model', 0);
+    const figures: Array<{ photos: number; modelMB: number; coldMB: number; warmMB: number; coldTenths: number[]; warmTenths: number[] }> = [];
+    const modelMB = peakOf(dir, 'model', 0).peakMB;
     for (const count of [...new Set([Math.min(200, n), n])]) {
       // Each size gets its own folder of links to the first `count` photos.
       const photos = join(dir, `photos-${count}`);
@@ -99,9 +113,10 @@ async function main(): Promise<void> {
         const name = `scan-${String(i).padStart(5, '0')}.jpg`;
         if (!existsSync(join(photos, name))) spawnSync('ln', [join(all, name), join(photos, name)]);
       }
-      const coldMB = peakOf(dir, 'cold', count);
-      const warmMB = peakOf(dir, 'warm', count);
-      figures.push({ photos: count, modelMB, coldMB, warmMB });
+      const cold = peakOf(dir, 'cold', count);
+      const warm = peakOf(dir, 'warm', count);
+      const [coldMB, warmMB] = [cold.peakMB, warm.peakMB];
+      figures.push({ photos: count, modelMB, coldMB, warmMB, coldTenths: cold.tenths, warmTenths: warm.tenths });
       console.log(`${count} photos: peak RSS cold ${coldMB.toFixed(0)} MB (the model alone: ${modelMB.toFixed(0)} MB), warm ${warmMB.toFixed(0)} MB`);
     }
     await writeFile('bench-memory.json', JSON.stringify({ date: new Date().toISOString(), figures }, null, 2) + '\n');
