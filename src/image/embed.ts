@@ -21,6 +21,7 @@ export interface MetadataBlocks {
 
 export type EmbedFormat = 'jpg' | 'png' | 'webp';
 
+/** The file with the blocks spliced in: always a new buffer, allocated by JavaScript (`file` is left as it is). */
 export function embedMetadata(file: Uint8Array, format: EmbedFormat, blocks: MetadataBlocks): Buffer {
   const buf = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
   switch (format) {

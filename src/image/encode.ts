@@ -96,24 +96,36 @@ function withAlpha(req: EncodeRequest): { pixels: Uint8Array; channels: 3 | 4 } 
 }
 
 /**
- * The output file's bytes. JPEG, PNG and WebP are encoded from the pixels alone and given the
+ * The output file's bytes, in an ArrayBuffer of their own that can move to another thread
+ * without a copy. JPEG, PNG and WebP are encoded from the pixels alone and given the
  * scan's EXIF (orientation reset), XMP and IPTC and the sRGB profile as bytes (image/embed.ts):
  * the scan is not decoded again and no colour transform runs. TIFF keeps its metadata through
  * libvips, by laying the pixels over the scan; GIF holds none.
  */
-export async function encodeImage(req: EncodeRequest): Promise<Buffer> {
-  if (req.format === 'tiff') return encodeOverSource(req);
+export async function encodeImage(req: EncodeRequest): Promise<Uint8Array> {
+  if (req.format === 'tiff') return copied(await encodeOverSource(req));
   const { pixels, channels } = withAlpha(req);
   const raw = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   const bytes = await withFormat(sharp(raw, { raw: { width: req.width, height: req.height, channels } }), req.format, req.quality).toBuffer();
-  if (req.format === 'gif') return bytes;
+  if (req.format === 'gif') return copied(bytes);
   const { carried } = req;
-  return embedMetadata(bytes, req.format, {
+  // The splice makes a new buffer of JavaScript's own: it moves to the main thread as it is.
+  return whole(embedMetadata(bytes, req.format, {
     icc: await srgbIccProfile(),
     exif: exifForOutput(carried.exif, { software: req.provenance.software, width: req.width, height: req.height }),
     xmp: xmpForOutput(carried.xmp, req.provenance),
     iptc: carried.iptc,
-  });
+  }));
+}
+
+/** sharp's output (external memory, which cannot move between threads) copied into memory of JavaScript's. */
+function copied(bytes: Buffer): Uint8Array {
+  return Uint8Array.from(bytes);
+}
+
+/** A buffer JavaScript allocated, as a whole ArrayBuffer that can move between threads (a small one, from Node's pool, is copied). */
+function whole(bytes: Buffer): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength ? new Uint8Array(bytes.buffer) : Uint8Array.from(bytes);
 }
 
 /** Lay the pixels over the scan itself, so libvips keeps its metadata (orientation reset). */

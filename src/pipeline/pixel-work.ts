@@ -115,7 +115,5 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
     carried: decoded.carried,
     decode: decodeOptions,
   });
-  const out = new Uint8Array(bytes.byteLength);
-  out.set(bytes);
-  return { bytes: out, colourfulness: colour, timings: { decodeMs, compositeMs, encodeMs: since(t) } };
+  return { bytes, colourfulness: colour, timings: { decodeMs, compositeMs, encodeMs: since(t) } };
 }
