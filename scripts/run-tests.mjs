@@ -9,5 +9,9 @@ const dir = join(import.meta.dirname, '..', 'dist', 'test');
 const files = readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(dir, f));
 const only = process.argv.slice(2);
 const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...selected], { stdio: 'inherit' });
+// A test that fails with a client or server still open would keep its file's process alive for
+// ever: --test-force-exit (Node 20.14 and later) ends each file once its tests are done.
+const [major, minor] = process.versions.node.split('.').map(Number);
+const forceExit = major > 20 || (major === 20 && minor >= 14) ? ['--test-force-exit'] : [];
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...forceExit, ...selected], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
