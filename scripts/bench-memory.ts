@@ -113,6 +113,8 @@ async function main(): Promise<void> {
         const name = `scan-${String(i).padStart(5, '0')}.jpg`;
         if (!existsSync(join(photos, name))) spawnSync('ln', [join(all, name), join(photos, name)]);
       }
+      // A folder given again: the last benchmark's outputs and cache go, or every photo is skipped.
+      for (const leftover of [`cold-${count}`, `warm-${count}`, `cache-${count}`]) await rm(join(dir, leftover), { recursive: true, force: true });
       const cold = peakOf(dir, 'cold', count);
       const warm = peakOf(dir, 'warm', count);
       const [coldMB, warmMB] = [cold.peakMB, warm.peakMB];
