@@ -10,9 +10,9 @@
  *
  * Lookups are MGETs, never one command per file: a call's keys go in round trips of about
  * TRIP_BYTES of entries each (at most `batchKeys` keys), two under way at a time, so that Redis
- * never holds megabytes of replies for us; writes are pipelined SETs in round trips of the same size. In a cluster, MGET across slots is
- * refused (CROSSSLOT) and a pipeline must stay on one node, so keys are grouped by node, then by
- * slot: one pipeline per master, sent in parallel.
+ * never holds megabytes of replies for us; writes are pipelined SETs in round trips of the same
+ * size. In a cluster, MGET across slots is refused (CROSSSLOT) and a pipeline must stay on one
+ * node, so keys are grouped by node, then by slot: each node's round trips, nodes in parallel.
  */
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';

@@ -120,12 +120,14 @@ export async function encodeImage(req: EncodeRequest): Promise<Uint8Array> {
 
 /** sharp's output (external memory, which cannot move between threads) copied into memory of JavaScript's. */
 function copied(bytes: Buffer): Uint8Array {
-  return Uint8Array.from(bytes);
+  const out = new Uint8Array(bytes.byteLength);
+  out.set(bytes);
+  return out;
 }
 
 /** A buffer JavaScript allocated, as a whole ArrayBuffer that can move between threads (a small one, from Node's pool, is copied). */
 function whole(bytes: Buffer): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength ? new Uint8Array(bytes.buffer) : Uint8Array.from(bytes);
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength ? new Uint8Array(bytes.buffer) : copied(bytes);
 }
 
 /** Lay the pixels over the scan itself, so libvips keeps its metadata (orientation reset). */
