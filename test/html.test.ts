@@ -86,3 +86,39 @@ test('the before/after page: every image loads, the slider moves the line, a fai
   assert.match((await page2.locator('.totals').textContent()) ?? '', /4 photos · 0 inferred · 0 from cache · 3 skipped · 1 failed/);
   await page2.close();
 });
+
+test('photos named like links or markup are files on the page: "open" goes to the file, nothing runs', async () => {
+  const dir = await tempDir();
+  const src = join(dir, 'album');
+  await mkdir(src, { recursive: true });
+  const names = ['javascript:alert(3).png', '<img src=x onerror=alert(1)>.png', 'what?#now.png'];
+  for (const n of names) await copyFile(join(ALBUM, 'cameraman.png'), join(src, n));
+  const out = join(dir, 'out');
+  const r = await runCli(['colorize', src, '-o', out, '--model', 'tiny-test', '--size', '64', '--cache', 'none', '--html', '--no-progress']);
+  assert.equal(r.code, 0, r.stderr);
+  const page = await browser.newPage();
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  await page.goto(`file://${join(out, 'index.html')}`);
+  const links = page.locator('li.card a');
+  assert.equal(await links.count(), names.length);
+  for (let i = 0; i < names.length; i++) {
+    const link = links.nth(i);
+    const href = (await link.getAttribute('href')) ?? '';
+    assert.ok(href.startsWith('./'), `relative: ${href}`);
+    const resolved = await link.evaluate((a) => (a as unknown as { href: string }).href);
+    const name = (await page.locator('li.card .name').nth(i).textContent()) ?? '';
+    assert.ok(names.includes(name), `the name is shown as text: ${name}`);
+    assert.equal(decodeURIComponent(new URL(resolved).pathname), join(out, name), 'the link is the output file');
+  }
+  // Clicking the worst one opens the file; no script runs.
+  const js = links.nth((await page.locator('li.card .name').allTextContents()).indexOf(names[0]!));
+  await js.click();
+  await page.waitForLoadState();
+  assert.equal(decodeURIComponent(new URL(page.url()).pathname), join(out, names[0]!));
+  assert.deepEqual(dialogs, [], 'no script ran');
+  await page.close();
+});

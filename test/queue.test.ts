@@ -62,7 +62,7 @@ async function outputs(root: string): Promise<string[]> {
 }
 
 function worker(...extra: string[]): ReturnType<typeof spawnCli> {
-  return spawnCli(['worker', '--redis', redis.url, '--model', model, '--lock-duration', '2s', '--concurrency', '2', '--threads', '1', ...extra]);
+  return spawnCli(['worker', '--input-root', dir, '--output-root', dir, '--redis', redis.url, '--model', model, '--lock-duration', '2s', '--concurrency', '2', '--threads', '1', ...extra]);
 }
 
 test('three workers, one killed mid-job: every good photo once and intact, each distinct one inferred once, bad files once, nothing redone', async () => {
@@ -163,7 +163,7 @@ test('a worker with another model leaves the job to others and says so; submit w
   const other = join(dir, 'other.onnx');
   await writeFile(other, tintModel(64));
   const out = join(dir, 'other-out');
-  const w = spawnCli(['worker', '--redis', redis.url, '--queue', 'models', '--model', other]);
+  const w = spawnCli(['worker', '--input-root', dir, '--output-root', dir, '--redis', redis.url, '--queue', 'models', '--model', other]);
   const s = await runCli(['submit', join(album, 'photo-01.png'), '-o', out, '--redis', redis.url, '--queue', 'models', '--model', model, '--size', '128', '--json']);
   assert.equal(s.code, 0, s.stderr);
   // The same work again while its job waits: the same run, nothing added.
@@ -236,7 +236,7 @@ test('a job that fails for good: submit --wait reports its photos not processed;
 test('on Redis Cluster: the queue (one hash-tagged slot) and the cache (spread over the masters) both work; a second submit does nothing', async () => {
   const cluster = await startCluster(3);
   const out = join(dir, 'cluster-out');
-  const w = spawnCli(['worker', '--redis', cluster.url, '--model', model, '--threads', '1', '--local-cache', join(dir, 'cluster-local')]);
+  const w = spawnCli(['worker', '--input-root', dir, '--output-root', dir, '--redis', cluster.url, '--model', model, '--threads', '1', '--local-cache', join(dir, 'cluster-local')]);
   const photos = join(dir, 'cluster-in');
   await mkdir(photos, { recursive: true });
   for (let i = 0; i < 6; i++) await copyFile(join(album, `photo-${String(i).padStart(2, '0')}.png`), join(photos, `p${i}.png`));
@@ -266,7 +266,7 @@ test('SIGTERM in the middle of a job: the photos in hand are finished, the rest 
   const photos = join(dir, 'term-in');
   await mkdir(photos, { recursive: true });
   for (let i = 10; i < 30; i++) await copyFile(join(album, `photo-${i}.png`), join(photos, `p${i}.png`));
-  const first = spawnCli(['worker', '--redis', redis.url, '--queue', 'term', '--model', model, '--threads', '1', '--concurrency', '1']);
+  const first = spawnCli(['worker', '--input-root', dir, '--output-root', dir, '--redis', redis.url, '--queue', 'term', '--model', model, '--threads', '1', '--concurrency', '1']);
   const submitted = runCli(['submit', photos, '-o', out, '--redis', redis.url, '--queue', 'term', '--model', model, '--size', '128', '--job-size', '20', '--wait', '--json'], {}, 120_000);
   // Once the job has started and some photos are written, stop the worker politely.
   await until(async () => (await outputs(out).catch(() => [])).length >= 3, 60_000);
@@ -277,7 +277,7 @@ test('SIGTERM in the middle of a job: the photos in hand are finished, the rest 
   assert.ok(given, stopped.stderr);
   const doneBefore = (await outputs(out)).length;
   assert.equal(Number(given[1]), 20 - doneBefore, 'what was not finished was given back, no more');
-  const second = spawnCli(['worker', '--redis', redis.url, '--queue', 'term', '--model', model, '--threads', '1']);
+  const second = spawnCli(['worker', '--input-root', dir, '--output-root', dir, '--redis', redis.url, '--queue', 'term', '--model', model, '--threads', '1']);
   const r = await submitted;
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as Report;

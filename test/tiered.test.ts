@@ -96,7 +96,7 @@ test('two workers, an invalidate between their runs: the second run infers again
   await writeFile(model, tintModel(null));
   const album = await distinctPhotos(join(dir, 'w'), 4, 120, 8);
   const locals = [join(dir, 'worker-a'), join(dir, 'worker-b')];
-  const workers = locals.map((l) => spawnCli(['worker', '--redis', redis.url, '--queue', 'tiers', '--model', model, '--local-cache', l, '--threads', '1']));
+  const workers = locals.map((l) => spawnCli(['worker', '--input-root', dir, '--output-root', dir, '--redis', redis.url, '--queue', 'tiers', '--model', model, '--local-cache', l, '--threads', '1']));
   const submit = (out: string) => runCli(['submit', album, '-o', join(dir, out), '--redis', redis.url, '--queue', 'tiers', '--model', model, '--size', '64', '--job-size', '1', '--wait', '--json']);
   const first = JSON.parse((await submit('out-1')).stdout) as { totals: { inferred: number; hit: number } };
   assert.equal(first.totals.inferred, 4);

@@ -9,7 +9,7 @@
  */
 import { resolve } from 'node:path';
 import { DdcolorError } from '../errors.js';
-import { redactSecrets } from '../redact.js';
+import { credentialsOf, redactSecrets, withEncodedCredentials } from '../redact.js';
 import { FileStore, defaultCacheDir, type FileStoreOptions } from './file.js';
 import { NoneStore } from './none.js';
 import type { RedisOptions } from 'ioredis';
@@ -29,7 +29,8 @@ export type CacheSpec =
   | { kind: 'redis-cluster'; nodes: HostPort[]; tls: boolean; username?: string; password?: string }
   | { kind: 'redis-sentinel'; sentinels: HostPort[]; name: string; db: number; tls: boolean; username?: string; password?: string };
 
-const MULTI_HOST = /^(rediss?-cluster|rediss?-sentinel):\/\/(?:([^@/]*)@)?([^/]+)(?:\/(.*))?$/;
+/** Hosts after the credentials (which run to the last '@', see redact.ts): no '@' and no '/' in them. */
+const MULTI_HOST = /^(rediss?-cluster|rediss?-sentinel):\/\/([^@/]+)(?:\/(.*))?$/;
 
 /** Where a cache URL came from, for messages: the flag or the environment variable. */
 export type CacheUrlSource = '--cache' | 'DDCOLOR_CACHE' | 'REDIS_URL' | '--redis' | '--queue-redis';
@@ -59,21 +60,13 @@ function parseDb(text: string, url: string, source: CacheUrlSource): number {
   return Number(text);
 }
 
-function parseAuth(auth: string | undefined): { username?: string; password?: string } {
-  if (!auth) return {};
-  const i = auth.indexOf(':');
-  const user = decodeURIComponent(i >= 0 ? auth.slice(0, i) : auth);
-  const pass = i >= 0 ? decodeURIComponent(auth.slice(i + 1)) : undefined;
-  if (pass === undefined) return { password: user };
-  return { ...(user ? { username: user } : {}), password: pass };
-}
-
 function parseMultiHost(u: string, url: string, source: CacheUrlSource): CacheSpec {
-  const m = MULTI_HOST.exec(u);
+  const c = credentialsOf(u)!;
+  const m = MULTI_HOST.exec(`${c.scheme}${c.rest}`);
   if (!m) throw badUrl(source, url, 'expected redis-cluster://host:port[,host:port...] or redis-sentinel://host:port[,...]/<master name>');
-  const [, scheme, auth, hosts, path] = m;
+  const [, scheme, hosts, path] = m;
   const tls = scheme!.startsWith('rediss');
-  const creds = parseAuth(auth);
+  const creds = { ...(c.username ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}) };
   if (scheme!.endsWith('cluster')) {
     if (path) throw badUrl(source, url, 'a cluster has only database 0: leave out the path');
     return { kind: 'redis-cluster', nodes: parseHosts(hosts!, url, source), tls, ...creds };
@@ -86,7 +79,9 @@ function parseMultiHost(u: string, url: string, source: CacheUrlSource): CacheSp
 }
 
 /** redis://[user:pass@]host:port[/db] (or rediss://): a valid URL, port and database index. */
-function parseSingle(u: string, url: string, source: CacheUrlSource): CacheSpec {
+function parseSingle(given: string, url: string, source: CacheUrlSource): CacheSpec {
+  // Credentials with an unencoded '/', '@' or ':' are read whole and encoded for the URL parsers.
+  const u = withEncodedCredentials(given);
   let parsed: URL;
   try {
     parsed = new URL(u);

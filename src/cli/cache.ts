@@ -17,7 +17,7 @@ import { inspectModel } from '../model/session.js';
 import { isSha256, sha256File } from '../io/hash.js';
 import { scanPaths } from '../pipeline/scan.js';
 import { formatBytes, parseByteSize, parseSizeFlag } from './parse.js';
-import { redactSecrets } from '../redact.js';
+import { printOut, printMessage } from './output.js';
 
 interface CommonFlags {
   cache?: string;
@@ -93,7 +93,7 @@ function parseSha(value: string, previous: string[] = []): string[] {
 }
 
 function print(flags: CommonFlags, json: object, text: string): void {
-  process.stdout.write(flags.json ? JSON.stringify(json) + '\n' : text + '\n');
+  printOut(flags.json ? JSON.stringify(json) + '\n' : text + '\n');
 }
 
 export function cacheCommand(): Command {
@@ -109,8 +109,8 @@ function statsCommand(): Command {
       const store = await open(flags);
       try {
         const s = await store.stats();
-        process.stdout.write(flags.json ? JSON.stringify(s, null, 2) + '\n' : renderStats(s));
-        for (const w of s.warnings) process.stderr.write(`ddcolor: warning: ${redactSecrets(w)}\n`);
+        printOut(flags.json ? JSON.stringify(s, null, 2) + '\n' : renderStats(s));
+        for (const w of s.warnings) printMessage(`warning: ${w}`);
       } finally {
         await store.close();
       }
@@ -118,7 +118,7 @@ function statsCommand(): Command {
 }
 
 function warnLine(message: string): void {
-  process.stderr.write(`ddcolor: warning: ${redactSecrets(message)}\n`);
+  printMessage(`warning: ${message}`);
 }
 
 function invalidateCommand(): Command {
@@ -139,7 +139,7 @@ function invalidateCommand(): Command {
       if (modes > 1) throw new DdcolorError('usage', 'give photo paths, --sha256 or --all, not several');
       if (modes === 0 && !flags.model) throw new DdcolorError('usage', 'give the photos whose results to drop, --sha256 <hash>, --model <file|id>, or --all --yes');
       if (flags.all && !flags.yes && !(await confirmAll(flags))) {
-        process.stderr.write('ddcolor: nothing dropped\n');
+        printMessage('nothing dropped');
         return;
       }
       const { removed, scope } = paths.length > 0 ? await dropPhotos(paths, flags) : await dropMatching(shas, flags);
@@ -162,13 +162,13 @@ async function dropPhotos(paths: string[], flags: InvalidateFlags): Promise<{ re
   const model = await inspectModel(locateModel(flags.model, await modelDirectory()).path);
   const { size } = resolveInputSize(model, flags.preset, flags.size);
   const scan = await scanPaths(paths);
-  for (const p of scan.problems) process.stderr.write(`ddcolor: ${p.path}: ${p.reason}\n`);
+  for (const p of scan.problems) printMessage(`${p.path}: ${p.reason}`);
   const keys = new Set<string>();
   for (const f of scan.files) {
     try {
       keys.add(cacheKey(model.id, size, await sha256File(f.path)));
     } catch (err) {
-      process.stderr.write(`ddcolor: ${f.path}: ${(err as Error).message}\n`);
+      printMessage(`${f.path}: ${(err as Error).message}`);
     }
   }
   const store = await open(flags);

@@ -22,6 +22,7 @@ import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
 import { parseColorThreshold, parseDuration, parseIntIn, parseMemoryBudget, parseSaturation, parseSizeFlag } from './parse.js';
 import { ensureWritableFile } from './writable.js';
 import { profileTable, renderMode, RunRenderer, summary } from './render.js';
+import { printOut } from './output.js';
 
 export interface ColorizeFlags {
   out: string;
@@ -169,9 +170,9 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
     if (flags.metrics) await writeMetrics(resolve(flags.metrics), report);
     if (htmlPath) await writeHtmlPage(report, htmlPath);
     if (flags.json) {
-      for (const block of reportText(report)) if (!process.stdout.write(block)) await once(process.stdout, 'drain');
-    } else if (!flags.quiet) process.stdout.write(summary(report, reportPath, htmlPath));
-    if (flags.profile && !flags.json) process.stdout.write(profileTable(report));
+      for (const block of reportText(report)) if (!printOut(block)) await once(process.stdout, 'drain');
+    } else if (!flags.quiet) printOut(summary(report, reportPath, htmlPath));
+    if (flags.profile && !flags.json) printOut(profileTable(report));
     if (report.interrupted) return 130;
     return report.totals.failed > 0 ? 1 : 0;
   } finally {

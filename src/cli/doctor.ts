@@ -21,7 +21,7 @@ import { tintModel } from '../models/tiny-model.js';
 import { colorize } from '../pipeline/run.js';
 import { packageVersion } from '../version.js';
 import { formatDuration } from './parse.js';
-import { redactSecrets } from '../redact.js';
+import { printOut } from './output.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -165,7 +165,7 @@ export function doctorCommand(): Command {
     .option('--json', 'print the checks as JSON')
     .action(async (flags: { json?: boolean }) => {
       const r = await runDoctor();
-      process.stdout.write(redactSecrets(flags.json ? JSON.stringify(r, null, 2) + '\n' : renderDoctor(r)));
+      printOut(flags.json ? JSON.stringify(r, null, 2) + '\n' : renderDoctor(r));
       process.exitCode = r.ok ? 0 : 1;
     });
 }

@@ -4,7 +4,6 @@
  */
 import { Command, CommanderError } from 'commander';
 import { DdcolorError, errorMessage, InvalidOptionError } from '../errors.js';
-import { redactSecrets } from '../redact.js';
 import { packageVersion } from '../version.js';
 import { cacheCommand } from './cache.js';
 import { colorizeCommand } from './colorize.js';
@@ -13,6 +12,7 @@ import { queueCommand } from './queue.js';
 import { submitCommand } from './submit.js';
 import { workerCommand } from './worker.js';
 import { modelsCommand } from './models.js';
+import { printErr, printMessage, printOut } from './output.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
@@ -49,9 +49,12 @@ export function buildProgram(): Command {
   program.addCommand(submitCommand());
   program.addCommand(workerCommand());
   program.addCommand(queueCommand());
+  // commander's own messages (flag errors, help) leave through the same sink as ddcolor's.
+  const output = { writeOut: (text: string) => void printOut(text), writeErr: (text: string) => void printErr(text) };
+  program.configureOutput(output);
   for (const c of program.commands) {
-    c.exitOverride();
-    for (const sub of c.commands) sub.exitOverride();
+    c.exitOverride().configureOutput(output);
+    for (const sub of c.commands) sub.exitOverride().configureOutput(output);
   }
   addExamples(program, '');
   return program;
@@ -98,14 +101,14 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     }
     if (err instanceof InvalidOptionError) {
       const flag = FLAGS[err.option] ?? err.option;
-      process.stderr.write(`ddcolor: ${flag}: expected ${err.expected}, got ${redactSecrets(String(err.value))}\n`);
+      printMessage(`${flag}: expected ${err.expected}, got ${String(err.value)}`);
       return EXIT.usage;
     }
     if (err instanceof DdcolorError) {
-      process.stderr.write(`ddcolor: ${redactSecrets(err.message)}\n`);
+      printMessage(err.message);
       return err.kind === 'interrupted' ? EXIT.interrupted : err.kind === 'input' ? EXIT.failed : EXIT.usage;
     }
-    process.stderr.write(`ddcolor: ${redactSecrets(errorMessage(err))}\n`);
+    printMessage(errorMessage(err));
     return EXIT.failed;
   }
 }

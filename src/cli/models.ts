@@ -7,6 +7,7 @@ import { findCatalogEntry, installedPath, loadCatalog, loadRegistry, modelsHome 
 import type { DownloadProgress } from '../models/download.js';
 import { pullModel, verifyModels } from '../models/install.js';
 import { formatBytes } from './parse.js';
+import { printOut, printMessage } from './output.js';
 
 interface ListFlags {
   json?: boolean;
@@ -119,7 +120,7 @@ function progressRenderer(flags: PullFlags): { onProgress: (p: DownloadProgress)
         bar.update(p.received, { got: formatBytes(p.received), size: p.total ? formatBytes(p.total) : '?', speed: formatBytes(Math.round((p.received - p.resumedFrom) / secs)) });
       } else if (!flags.json && Date.now() - last > 10_000) {
         last = Date.now();
-        process.stderr.write(`ddcolor: downloaded ${formatBytes(p.received)}${p.total ? ` of ${formatBytes(p.total)}` : ''}\n`);
+        printMessage(`downloaded ${formatBytes(p.received)}${p.total ? ` of ${formatBytes(p.total)}` : ''}`);
       }
     },
     stop() {
@@ -136,7 +137,7 @@ export function modelsCommand(): Command {
     .option('--json', 'print the list as JSON')
     .action(async (flags: ListFlags) => {
       const l = await listModels();
-      process.stdout.write(flags.json ? JSON.stringify(l, null, 2) + '\n' : renderList(l));
+      printOut(flags.json ? JSON.stringify(l, null, 2) + '\n' : renderList(l));
     });
   models
     .command('pull')
@@ -156,19 +157,19 @@ export function modelsCommand(): Command {
           ...(flags.name ? { name: flags.name } : {}),
           force: flags.force ?? false,
           onProgress: progress.onProgress,
-          onRestart: (reason) => process.stderr.write(`ddcolor: ${reason}\n`),
+          onRestart: (reason) => printMessage(`${reason}`),
         });
         progress.stop();
         if (flags.json) {
-          process.stdout.write(JSON.stringify({ ...r.model, path: r.path, already: r.already, default: r.madeDefault }, null, 2) + '\n');
+          printOut(JSON.stringify({ ...r.model, path: r.path, already: r.already, default: r.madeDefault }, null, 2) + '\n');
           return;
         }
         if (r.already) {
-          process.stdout.write(`${r.model.name} is already installed at ${r.path} (use --force to download it again)\n`);
+          printOut(`${r.model.name} is already installed at ${r.path} (use --force to download it again)\n`);
           return;
         }
         const how = r.model.checksum === 'recorded' ? 'no published checksum: sha256 recorded for later verification' : 'sha256 verified';
-        process.stdout.write(
+        printOut(
           `installed ${r.model.name} (${formatBytes(r.model.bytes)}, ${how}${r.resumedFrom ? `, resumed from ${formatBytes(r.resumedFrom)}` : ''}) at ${r.path}\n` +
             (r.madeDefault ? `${r.model.name} is now the default model\n` : ''),
         );
@@ -183,9 +184,9 @@ export function modelsCommand(): Command {
     .option('--json', 'print the results as JSON')
     .action(async (name: string | undefined, flags: ListFlags) => {
       const results = await verifyModels(name);
-      if (flags.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
-      else if (results.length === 0) process.stdout.write('no models installed\n');
-      else for (const r of results) process.stdout.write(`${r.ok ? 'ok     ' : 'FAILED '} ${r.name}  ${r.path}${r.reason ? `: ${r.reason}` : ''}\n`);
+      if (flags.json) printOut(JSON.stringify(results, null, 2) + '\n');
+      else if (results.length === 0) printOut('no models installed\n');
+      else for (const r of results) printOut(`${r.ok ? 'ok     ' : 'FAILED '} ${r.name}  ${r.path}${r.reason ? `: ${r.reason}` : ''}\n`);
       if (results.some((r) => !r.ok)) process.exitCode = 1;
     });
   return models;

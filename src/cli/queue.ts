@@ -6,6 +6,7 @@ import { openQueueConnection } from '../fleet/connection.js';
 import { cleanQueue, queueStatus, retryFailed, type QueueStatus } from '../fleet/status.js';
 import { addQueueFlags, queueRedis, type QueueFlags } from './fleet-flags.js';
 import { formatDuration, parseDuration } from './parse.js';
+import { printOut } from './output.js';
 
 export function renderQueueStatus(s: QueueStatus): string {
   const j = s.jobs;
@@ -30,7 +31,7 @@ function statusCommand(): Command {
       const redis = await openQueueConnection(queueRedis(flags));
       try {
         const s = await queueStatus(redis, flags.queue);
-        process.stdout.write(flags.json ? JSON.stringify(s, null, 2) + '\n' : renderQueueStatus(s));
+        printOut(flags.json ? JSON.stringify(s, null, 2) + '\n' : renderQueueStatus(s));
       } finally {
         redis.disconnect();
       }
@@ -43,7 +44,7 @@ function retryCommand(): Command {
     const redis = await openQueueConnection(queueRedis(flags));
     try {
       const n = await retryFailed(redis, flags.queue);
-      process.stdout.write(`${n} failed job${n === 1 ? '' : 's'} put back in queue ${flags.queue}\n`);
+      printOut(`${n} failed job${n === 1 ? '' : 's'} put back in queue ${flags.queue}\n`);
     } finally {
       redis.disconnect();
     }
@@ -59,7 +60,7 @@ function cleanCommand(): Command {
     const redis = await openQueueConnection(queueRedis(flags));
     try {
       const r = await cleanQueue(redis, flags.queue, flags.olderThan);
-      process.stdout.write(`removed ${r.jobs} finished job${r.jobs === 1 ? '' : 's'} and ${r.runs} finished run${r.runs === 1 ? '' : 's'} from queue ${flags.queue}\n`);
+      printOut(`removed ${r.jobs} finished job${r.jobs === 1 ? '' : 's'} and ${r.runs} finished run${r.runs === 1 ? '' : 's'} from queue ${flags.queue}\n`);
     } finally {
       redis.disconnect();
     }

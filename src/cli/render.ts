@@ -9,7 +9,7 @@ import ora, { type Ora } from 'ora';
 import type { RunEvent } from '../pipeline/run.js';
 import type { RunReport } from '../report/report.js';
 import { formatDuration } from './parse.js';
-import { redactSecrets } from '../redact.js';
+import { safeText } from './output.js';
 
 export type RenderMode = 'tty' | 'plain' | 'silent';
 
@@ -38,7 +38,7 @@ export class RunRenderer {
     if (this.bar) this.bar.stop();
     this.bar = null;
     this.spinner?.clear();
-    this.err.write(redactSecrets(text) + '\n');
+    this.err.write(safeText(text) + '\n');
     this.spinner?.render();
   }
 

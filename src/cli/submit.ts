@@ -14,12 +14,12 @@ import { DEFAULT_JOB_LIMITS } from '../fleet/jobs.js';
 import { DEFAULT_ATTEMPTS, submit, type Submission } from '../fleet/submit.js';
 import { waitForRun } from '../fleet/wait.js';
 import { PRESET_NAMES, resolveInputSize } from '../model/presets.js';
-import { redactSecrets } from '../redact.js';
 import { reportText, type RunReport } from '../report/report.js';
 import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-flags.js';
 import { parseByteSize, parseColorThreshold, parseDuration, parseIntIn, parseSaturation, parseSizeFlag } from './parse.js';
 import { renderMode, RunRenderer, summary } from './render.js';
 import { DEFAULT_TTL, type ColorizeFlags } from './colorize.js';
+import { printOut, printErr } from './output.js';
 
 /** colorize's model, size and output flags, and the queue's own. */
 interface SubmitFlags
@@ -119,13 +119,13 @@ export async function runSubmit(paths: string[], flags: SubmitFlags): Promise<nu
   for (const w of s.warnings) renderer.warn(`queue Redis: ${w}`);
   const where = describeSpec(redis).location;
   const given = flags.queueRedis ?? flags.redis;
-  const queueArgs = `${flags.queue === 'ddcolor' ? '' : ` --queue ${flags.queue}`}${given ? ` --redis ${redactSecrets(given)}` : ''}`;
+  const queueArgs = `${flags.queue === 'ddcolor' ? '' : ` --queue ${flags.queue}`}${given ? ` --redis ${given}` : ''}`;
   if (!flags.wait) {
-    if (flags.json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');
-    else if (!flags.quiet) process.stdout.write(said(s, where, queueArgs));
+    if (flags.json) printOut(JSON.stringify(s, null, 2) + '\n');
+    else if (!flags.quiet) printOut(said(s, where, queueArgs));
     return 0;
   }
-  if (!flags.quiet && !flags.json) process.stderr.write(said(s, where, queueArgs));
+  if (!flags.quiet && !flags.json) printErr(said(s, where, queueArgs));
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
@@ -137,8 +137,8 @@ export async function runSubmit(paths: string[], flags: SubmitFlags): Promise<nu
       return 130;
     }
     if (flags.json) {
-      for (const block of reportText(report)) if (!process.stdout.write(block)) await once(process.stdout, 'drain');
-    } else if (!flags.quiet) process.stdout.write(summary(report, join(s.outDir, 'ddcolor-report.json')));
+      for (const block of reportText(report)) if (!printOut(block)) await once(process.stdout, 'drain');
+    } else if (!flags.quiet) printOut(summary(report, join(s.outDir, 'ddcolor-report.json')));
     for (const f of report.files) if (f.status === 'failed' || f.status === 'not-processed') renderer.warn(`${f.status}: ${f.error ?? f.input}`);
     return report.totals.failed > 0 || report.totals.notProcessed > 0 ? 1 : 0;
   } finally {

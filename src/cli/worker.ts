@@ -9,11 +9,13 @@ import { errorMessage } from '../errors.js';
 import { openQueueConnection } from '../fleet/connection.js';
 import { startWorker, type WorkerEvent } from '../fleet/worker.js';
 import { removeAbandonedFiles } from '../io/atomic-write.js';
+import { resolveRoots } from '../io/roots.js';
 import { DEVICES, type Device } from '../model/session.js';
 import { defaultConcurrency, localLevel } from './colorize.js';
 import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-flags.js';
 import { formatDuration, parseDuration, parseIntIn, parseMemoryBudget } from './parse.js';
 import { renderMode, RunRenderer } from './render.js';
+import { printMessage } from './output.js';
 
 interface WorkerFlags extends QueueFlags {
   model?: string;
@@ -26,7 +28,13 @@ interface WorkerFlags extends QueueFlags {
   threads?: number;
   maxMemory?: number;
   lockDuration: number;
+  inputRoot: string[];
+  outputRoot: string[];
   quiet?: boolean;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 export function workerCommand(): Command {
@@ -42,6 +50,8 @@ export function workerCommand(): Command {
     .option('--threads <n>', 'threads the model uses on the CPU (default: one per core)', parseIntIn(1, 1024))
     .option('--max-memory <size>', 'memory that photos in flight may hold at once, e.g. 2GB', parseMemoryBudget)
     .addOption(new Option('--lock-duration <duration>', 'how long a job stays with a worker that stopped answering before another takes it').argParser(parseDuration).default(30_000, '30s'))
+    .option('--input-root <dir>', 'a folder whose photos jobs may ask this worker to read (repeat for more; default: the current folder)', collect, [])
+    .option('--output-root <dir>', 'a folder jobs may ask this worker to write into (repeat for more; default: the current folder)', collect, [])
     .option('-q, --quiet', 'only warnings and failures');
   return addQueueFlags(cmd).action(async (flags: WorkerFlags) => {
     process.exitCode = await runWorker(flags);
@@ -59,6 +69,8 @@ function describe(e: WorkerEvent, quiet: boolean): string | null {
     }
     case 'job-retry':
       return `warning: job ${e.id} will be tried again: ${e.reason}`;
+    case 'job-refused':
+      return `warning: job ${e.id} refused, nothing read or written: ${e.reason}`;
     case 'job-returned':
       return `job ${e.id}: stopping; ${e.unsettled} photo${e.unsettled === 1 ? '' : 's'} given back to the queue`;
     case 'wrong-model':
@@ -73,6 +85,7 @@ function describe(e: WorkerEvent, quiet: boolean): string | null {
 export async function runWorker(flags: WorkerFlags): Promise<number> {
   const renderer = new RunRenderer(renderMode({ progress: false, ...(flags.quiet ? { quiet: true } : {}) }));
   const model = await findModel(flags.model, (m) => renderer.warn(m));
+  const roots = await resolveRoots(flags.inputRoot.length ? flags.inputRoot : [process.cwd()], flags.outputRoot.length ? flags.outputRoot : [process.cwd()]);
   const queueSpec = queueRedis(flags);
   const cache = flags.cache ? parseCacheUrl(flags.cache) : flags.redis ? parseCacheUrl(flags.redis, '--redis') : queueSpec;
   const redis = await openQueueConnection(queueSpec);
@@ -87,6 +100,7 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     queue: flags.queue,
     model,
     device: flags.device,
+    roots,
     cache,
     ...(store ? { store } : {}),
     jobs: flags.jobs,
@@ -97,10 +111,10 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     lockDurationMs: flags.lockDuration,
     onEvent: (e) => {
       const line = describe(e, flags.quiet ?? false);
-      if (line) process.stderr.write(`ddcolor: ${line}\n`);
+      if (line) printMessage(`${line}`);
     },
   });
-  renderer.note(`worker ${worker.name} on queue ${flags.queue} at ${describeSpec(queueSpec).location}, model ${model.id.slice(0, 12)}; cache ${describeSpec(cache).location}; waiting for jobs`);
+  renderer.note(`worker ${worker.name} on queue ${flags.queue} at ${describeSpec(queueSpec).location}, model ${model.id.slice(0, 12)}; cache ${describeSpec(cache).location}; reads ${roots.inputs.join(', ')}, writes ${roots.outputs.join(', ')}; waiting for jobs`);
   const stopped = new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals): void => {

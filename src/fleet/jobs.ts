@@ -4,41 +4,69 @@
  * their ids are derived from their content, so adding the same work twice adds nothing.
  */
 import { createHash } from 'node:crypto';
-import type { FormatChoice, OutputFormat } from '../image/encode.js';
+import * as z from 'zod';
+import { FORMAT_CHOICES } from '../image/encode.js';
 
-/** How the outputs are made: fixed at submit, the same for every worker. */
-export interface JobParams {
+/**
+ * Names that go into keys and paths (a run's name, a job's id): letters, digits, `-` and `_`,
+ * starting with a letter or digit. Nothing else can climb out of a folder or a key's prefix.
+ */
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+const OUTPUT_FORMATS = ['png', 'jpg', 'webp', 'tiff', 'gif'] as const;
+
+/**
+ * A job is input from the network: anyone who can write to the queue's Redis can add one. Workers
+ * parse every job with these schemas before they use it; what does not match is failed with the
+ * reason and nothing is read or written. The TypeScript types are the schemas' own.
+ */
+const jobParamsSchema = z.strictObject({
   /** The model's id (sha256 of its file): a worker with another model leaves the job to others. */
-  modelId: string;
+  modelId: z.string().regex(/^[0-9a-f]{16,64}$/, 'a model id (hex)'),
   /** The model's file name, for messages. */
-  modelName: string;
-  size: number;
-  format: FormatChoice;
-  quality: number;
-  saturation: number;
-  skipColor: boolean;
-  colorThreshold?: number;
-  force: boolean;
-  overwrite: boolean;
-  ttlMs: number;
-}
+  modelName: z.string().min(1).max(255),
+  size: z.int().min(32).max(4096).multipleOf(32),
+  format: z.enum(FORMAT_CHOICES),
+  quality: z.int().min(1).max(100),
+  saturation: z.number().min(0).max(4),
+  skipColor: z.boolean(),
+  colorThreshold: z.number().min(0).optional(),
+  force: z.boolean(),
+  overwrite: z.boolean(),
+  ttlMs: z.number().min(0),
+});
+/** How the outputs are made: fixed at submit, the same for every worker. */
+export type JobParams = z.infer<typeof jobParamsSchema>;
 
-export interface JobFile {
-  path: string;
-  rel: string;
-  outputRel: string;
-  format: OutputFormat;
+const jobFileSchema = z.strictObject({
+  /** The input, absolute; a worker reads it only if it is inside its input roots. */
+  path: z.string().min(1).max(4096),
+  rel: z.string().min(1).max(4096),
+  /** The output, relative to the job's folder, '/'-separated; checked against the folder by the worker. */
+  outputRel: z.string().min(1).max(4096),
+  format: z.enum(OUTPUT_FORMATS),
   /** Bytes and mtime, as submit saw them (bytes cut jobs; both say whether a failed file is the same one later). */
-  size: number;
-  mtimeMs: number;
-}
+  size: z.int().min(0),
+  mtimeMs: z.number().min(0),
+});
+export type JobFile = z.infer<typeof jobFileSchema>;
 
-export interface JobData {
+export const jobDataSchema = z.strictObject({
   /** The submission this job belongs to. */
-  run: string;
-  outDir: string;
-  params: JobParams;
-  files: JobFile[];
+  run: z.string().regex(SAFE_NAME, 'letters, digits, "-" and "_" only'),
+  /** The output folder, absolute; a worker writes there only if it is inside its output roots. */
+  outDir: z.string().min(1).max(4096),
+  params: jobParamsSchema,
+  files: z.array(jobFileSchema).min(1).max(100_000),
+});
+export type JobData = z.infer<typeof jobDataSchema>;
+
+/** A job's data parsed against the schema: the data, or the first problems found, in words. */
+export function parseJobData(data: unknown): { ok: true; data: JobData } | { ok: false; reason: string } {
+  const parsed = jobDataSchema.safeParse(data);
+  if (parsed.success) return { ok: true, data: parsed.data };
+  const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || 'data'}: ${i.message}`);
+  return { ok: false, reason: `not a ddcolor job (${issues.join('; ')})` };
 }
 
 /** What a job returns when it is done: its photos' totals (the records are in its report part). */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { hitRate } from '../cache/store.js';
 import { emptyTimings, emptyTotals, REPORT_SCHEMA, writeReport, type FileRecord, type RunReport, type StageTimings, type Totals } from '../report/report.js';
 import { writeTextAtomically } from '../io/atomic-write.js';
+import { checkOwnFolder } from '../io/roots.js';
 
 export const RUNS_DIR = '.ddcolor-runs';
 export const SUBMIT_PART = 'submit';
@@ -28,6 +29,8 @@ export async function readPart(outDir: string, run: string, part: string): Promi
 }
 
 export async function writePart(outDir: string, run: string, part: string, report: RunReport): Promise<void> {
+  await checkOwnFolder(join(outDir, RUNS_DIR));
+  await checkOwnFolder(join(outDir, RUNS_DIR, run));
   await mkdir(join(outDir, RUNS_DIR, run), { recursive: true });
   await writeTextAtomically(partPath(outDir, run, part), [JSON.stringify(report) + '\n']);
 }
@@ -114,7 +117,8 @@ export function combine(parts: readonly RunReport[]): RunReport {
 
 /** Combine every part of the run into `<out>/ddcolor-report.json` (the same for whoever does it); returns it. */
 export async function writeCombined(outDir: string, run: string, reportPath = join(outDir, 'ddcolor-report.json')): Promise<RunReport> {
-  const dir = join(outDir, RUNS_DIR, run);
+  await checkOwnFolder(join(outDir, RUNS_DIR));
+  const dir = await checkOwnFolder(join(outDir, RUNS_DIR, run));
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
   const parts: RunReport[] = [];
   for (const n of names) {

@@ -16,11 +16,12 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { describeSpec, type CacheSpec } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
 import { errorMessage } from '../errors.js';
 import { processAlive } from '../io/owner.js';
+import { checkOwnFolder, type Roots } from '../io/roots.js';
 import { openSession, type Device, type ModelInfo, type ModelSession } from '../model/session.js';
 import { TMP_DIR } from '../pipeline/leftovers.js';
 import type { PlannedFile } from '../pipeline/outputs.js';
@@ -29,6 +30,7 @@ import { colorizeFiles } from '../pipeline/run.js';
 import type { FileRecord, RunReport, Totals } from '../report/report.js';
 import type { QueueConnection } from './connection.js';
 import { DoneState, type BadInput } from './done-state.js';
+import { checkJob, InvalidJobError, type CheckedJob } from './job-check.js';
 import type { JobData, JobFile, JobResult } from './jobs.js';
 import { PREFIX } from './keys.js';
 import { combine, readPart, recordsPart, settled, writeCombined, writePart } from './parts.js';
@@ -39,6 +41,11 @@ export interface WorkerOptions {
   queue: string;
   model: ModelInfo;
   device: Device;
+  /**
+   * Where this worker may read inputs and write outputs (resolveRoots()). A job is input from the
+   * network: its folder must lie inside an output root and each of its photos inside an input root.
+   */
+  roots: Roots;
   /** The cache the jobs' results go through (the shared Redis, usually), and its local first level. */
   cache: CacheSpec;
   /** The cache opened once for all jobs (then its local first level hears every invalidation while the worker runs). */
@@ -62,6 +69,7 @@ export type WorkerEvent =
   | { type: 'job-done'; id: string; run: string; totals: Totals; ms: number; runFinished: boolean }
   | { type: 'job-retry'; id: string; reason: string }
   | { type: 'job-returned'; id: string; unsettled: number }
+  | { type: 'job-refused'; id: string; reason: string }
   | { type: 'wrong-model'; id: string; wants: string; has: string }
   | { type: 'warning'; message: string }
   | { type: 'file'; event: Extract<RunEvent, { type: 'file' }>; job: string };
@@ -78,7 +86,7 @@ function resultOf(t: Totals): JobResult {
 
 /** Remove the temporary folders that killed workers of this host left in `outDir`. */
 async function clearDeadWorkersTmp(outDir: string): Promise<void> {
-  const tmp = join(outDir, TMP_DIR);
+  const tmp = await checkOwnFolder(join(outDir, TMP_DIR));
   const host = hostname();
   for (const name of await readdir(tmp).catch(() => [] as string[])) {
     const m = /^w-(.+)-(\d+)-[0-9a-f]+$/.exec(name);
@@ -106,27 +114,25 @@ function sessionOf(r: Running): () => Promise<ModelSession> {
   };
 }
 
-/** The job's photos not yet settled by an earlier try, planned as `colorize` plans them. */
-function toDo(data: JobData, earlier: RunReport | null): PlannedFile[] {
+/** The job's photos not yet settled by an earlier try, as the check planned them. */
+function toDo(job: CheckedJob, earlier: RunReport | null): PlannedFile[] {
   const done = new Set(earlier?.files.filter(settled).map((f) => f.input));
-  return data.files
-    .filter((f) => !done.has(f.path))
-    .map((f) => ({ path: f.path, rel: f.rel, outputRel: f.outputRel, output: join(data.outDir, ...f.outputRel.split('/')), format: f.format }));
+  return job.planned.filter((p) => !done.has(p.path));
 }
 
 /** Run the photos through the pipeline into the job's folder; null when there were none. */
-async function runPhotos(r: Running, job: Job<JobData>, planned: PlannedFile[], records: DoneState, signal: AbortSignal): Promise<RunReport | null> {
+async function runPhotos(r: Running, job: Job<JobData>, checked: CheckedJob, planned: PlannedFile[], records: DoneState, signal: AbortSignal): Promise<RunReport | null> {
   if (planned.length === 0) return null;
-  const { data } = job;
+  const { data, outDir } = checked;
   const { params } = data;
-  await clearDeadWorkersTmp(data.outDir);
+  await clearDeadWorkersTmp(outDir);
   const sizes = new Map(data.files.map((f) => [f.path, f]));
   const remembering: Promise<void>[] = [];
   let lastProgress = 0;
   const report = await colorizeFiles(
     {
       paths: planned.map((p) => p.path),
-      outDir: data.outDir,
+      outDir,
       model: r.opts.model,
       size: params.size,
       device: r.opts.device,
@@ -158,7 +164,7 @@ async function runPhotos(r: Running, job: Job<JobData>, planned: PlannedFile[], 
         }
       },
     },
-    { planned, problems: [], records, tmpDir: join(data.outDir, TMP_DIR, r.tmpName), releaseOutputFolder: async () => undefined },
+    { planned, problems: [], records, tmpDir: join(outDir, TMP_DIR, r.tmpName), releaseOutputFolder: async () => undefined },
   );
   await Promise.all(remembering);
   return report;
@@ -199,27 +205,40 @@ async function leaveToOthers(r: Running, job: Job<JobData>, token: string | unde
 }
 
 /** Run the job's photos not settled by an earlier try; its report part, rewritten with every photo's latest record. */
-async function runJob(r: Running, job: Job<JobData>): Promise<{ merged: RunReport; report: RunReport | null }> {
-  const { data } = job;
-  const earlier = await readPart(data.outDir, data.run, job.id!);
-  const planned = toDo(data, earlier);
+async function runJob(r: Running, job: Job<JobData>, checked: CheckedJob): Promise<{ merged: RunReport; report: RunReport | null }> {
+  const { data, outDir } = checked;
+  const earlier = await readPart(outDir, data.run, job.id!);
+  const planned = toDo(checked, earlier);
   const records = await new DoneState(r.opts.redis, data.outDir).load(planned.map((p) => p.outputRel));
   await records.loadBad(planned.map((p) => p.path));
   const { bad, rest } = knownBad(data, planned, records);
   r.opts.onEvent?.({ type: 'job-start', id: job.id!, run: data.run, photos: rest.length });
-  const report = await runPhotos(r, job, rest, records, r.stopping.signal);
+  const report = await runPhotos(r, job, checked, rest, records, r.stopping.signal);
   const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null };
-  const merged = combine([earlier, bad.length > 0 ? recordsPart(data.outDir, model, bad, { cacheLocation: describeSpec(r.opts.cache).location }) : null, report].filter((p): p is RunReport => p !== null));
-  await writePart(data.outDir, data.run, job.id!, merged);
+  const refused = [...bad, ...checked.refused];
+  const merged = combine([earlier, refused.length > 0 ? recordsPart(outDir, model, refused, { cacheLocation: describeSpec(r.opts.cache).location }) : null, report].filter((p): p is RunReport => p !== null));
+  await writePart(outDir, data.run, job.id!, merged);
   return { merged, report };
 }
 
+/** The job checked against the schema and this worker's roots; a job refused whole fails for good, with the reason. */
+async function checked(r: Running, job: Job<JobData>): Promise<CheckedJob> {
+  try {
+    return await checkJob(r.opts.roots, job.id, job.data);
+  } catch (err) {
+    if (!(err instanceof InvalidJobError)) throw err;
+    r.opts.onEvent?.({ type: 'job-refused', id: String(job.id), reason: err.message });
+    throw new UnrecoverableError(`refused: ${err.message}`);
+  }
+}
+
 async function processJob(r: Running, job: Job<JobData>, token: string | undefined): Promise<JobResult> {
-  const { data } = job;
+  const check = await checked(r, job);
+  const { data, outDir } = check;
   const id = job.id!;
   if (data.params.modelId !== r.opts.model.id) return leaveToOthers(r, job, token);
   const t = Date.now();
-  const { merged, report } = await runJob(r, job);
+  const { merged, report } = await runJob(r, job, check);
   const unsettled = merged.files.filter((f) => !settled(f));
   if (unsettled.length > 0 && r.stopping.signal.aborted) {
     // Stopping: the photos in hand are done; the rest goes back to the queue, no try counted.
@@ -236,7 +255,7 @@ async function processJob(r: Running, job: Job<JobData>, token: string | undefin
   const result = resultOf(merged.totals);
   const photosDone = report ? report.totals.hit + report.totals.inferred : 0;
   const runFinished = await finishJob(r.opts.redis, job.queueName, data, id, result, r.name, photosDone);
-  if (runFinished) await writeCombined(data.outDir, data.run);
+  if (runFinished) await writeCombined(outDir, data.run);
   r.opts.onEvent?.({ type: 'job-done', id, run: data.run, totals: merged.totals, ms: Date.now() - t, runFinished });
   return result;
 }

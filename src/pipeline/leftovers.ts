@@ -7,14 +7,15 @@
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TMP_PREFIX } from '../io/atomic-write.js';
+import { checkOwnFolder } from '../io/roots.js';
 
 /** The folder of a run's temporary output files, inside the output folder (same file system). */
 export const TMP_DIR = '.ddcolor-tmp';
 
-/** Remove what killed runs left; returns how many files went. */
+/** Remove what killed runs left; returns how many files went. A `.ddcolor-tmp` that is a link is refused, never followed. */
 export async function clearLeftovers(outDir: string): Promise<number> {
   let removed = 0;
-  const tmp = join(outDir, TMP_DIR);
+  const tmp = await checkOwnFolder(join(outDir, TMP_DIR));
   for (const name of await readdir(tmp).catch(() => [] as string[])) {
     await rm(join(tmp, name), { recursive: true, force: true });
     removed++;

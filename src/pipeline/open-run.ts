@@ -10,6 +10,7 @@ import { openCache } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
 import { DdcolorError, errorMessage } from '../errors.js';
 import { removeOnAbandon } from '../io/atomic-write.js';
+import { checkOwnFolder } from '../io/roots.js';
 import { emptyTimings, type StageTimings } from '../report/report.js';
 import { packageVersion } from '../version.js';
 import { defaultMemoryBudget, PixelBudget } from './budget.js';
@@ -122,6 +123,8 @@ export async function openWork(
   const { planned, tmpDir } = place;
   const states = place.states ?? (await FileStates.take(planned));
   const { store, cache } = await openRunCache(opts, emit);
+  // Never through a link: the temporary folder, and a worker's own folder inside it.
+  for (const dir of new Set([join(resolve(opts.outDir), TMP_DIR), tmpDir])) await checkOwnFolder(dir);
   await mkdir(tmpDir, { recursive: true });
   const locks = new PhotoLocks(cache, opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS);
   return {

@@ -18,6 +18,8 @@ export interface PlannedFile extends ScannedFile {
   /** Output path relative to the output folder, with '/'. */
   outputRel: string;
   format: OutputFormat;
+  /** A file at the output's place that ddcolor did not write is left alone, whatever force or overwrite say (a fleet worker's output inside its input roots). */
+  keepForeign?: boolean;
 }
 
 export function outputFormat(inputPath: string, choice: FormatChoice): OutputFormat {

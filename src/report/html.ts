@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { writeTextAtomically } from '../io/atomic-write.js';
+import { redacted } from '../redact.js';
 import { thumbnail, uprightSize } from '../image/thumbnail.js';
 import type { FileRecord, RunReport } from './report.js';
 
@@ -49,6 +50,15 @@ async function card(record: FileRecord, thumbs: string): Promise<Card> {
   return { record, before, after, size: await uprightSize(record.input), outputBytes: out?.size ?? null };
 }
 
+/**
+ * A link to `file` from the page's folder: relative, each name URL-encoded and `./` first, so a
+ * photo named `javascript:alert(1).png` or `?x#y.jpg` is a file, never a scheme or a query.
+ */
+export function fileLink(pageDir: string, file: string): string {
+  const names = relative(pageDir, file).split(/[\\/]/).map(encodeURIComponent);
+  return `./${names.join('/')}`;
+}
+
 function kb(bytes: number): string {
   return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
 }
@@ -66,7 +76,7 @@ function renderCard(c: Card, pageDir: string, thumbsRel: string, index: number):
       : c.before
         ? `<div class="single">${img(c.before, `${name}, original`, 'before')}</div>`
         : `<div class="single missing">no preview</div>`;
-  const link = r.output ? `<a href="${escape(relative(pageDir, r.output).split('\\\\').join('/'))}">open</a>` : '';
+  const link = r.output ? `<a href="${escape(fileLink(pageDir, r.output))}">open</a>` : '';
   const error = r.error ? `<p class="error">${escape(r.error)}</p>` : '';
   return `<li class="card ${r.status}" id="photo-${index}"><figure>${pictures}<figcaption><span class="name">${escape(name)}</span> <span class="status">${escape(status)}</span><br><span class="facts">${escape(facts)}</span> ${link}${error}</figcaption></figure></li>`;
 }
@@ -102,6 +112,6 @@ export async function writeHtmlPage(report: RunReport, path: string): Promise<nu
   const cards: Card[] = [];
   // A few at a time: libvips uses every core for each.
   for (let i = 0; i < report.files.length; i += 4) cards.push(...(await Promise.all(report.files.slice(i, i + 4).map((r) => card(r, thumbs)))));
-  await writeTextAtomically(path, page(report, cards, pageDir, THUMBS_DIR));
+  await writeTextAtomically(path, redacted(page(report, cards, pageDir, THUMBS_DIR)));
   return cards.length;
 }

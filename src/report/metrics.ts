@@ -4,6 +4,7 @@
  * Written atomically (temporary file and rename), as the collector requires.
  */
 import { writeFileAtomically } from '../io/atomic-write.js';
+import { redactSecrets } from '../redact.js';
 import type { RunReport } from './report.js';
 
 function metric(name: string, help: string, type: 'gauge' | 'counter', samples: Array<[Record<string, string>, number]>): string {
@@ -52,5 +53,5 @@ export function renderMetrics(report: RunReport): string {
 }
 
 export async function writeMetrics(path: string, report: RunReport): Promise<void> {
-  await writeFileAtomically(path, renderMetrics(report));
+  await writeFileAtomically(path, redactSecrets(renderMetrics(report)));
 }

@@ -6,6 +6,7 @@
  * one line per photo, so `grep` finds a photo's record and its status on one line.
  */
 import { writeTextAtomically } from '../io/atomic-write.js';
+import { redacted } from '../redact.js';
 import type { CacheBackend } from '../cache/store.js';
 import type { ExecutionProvider } from '../model/session.js';
 import type { ProfileRow } from '../pipeline/profile.js';
@@ -108,5 +109,5 @@ export function* reportText(report: RunReport, blockChars = 1 << 20): Generator<
 
 /** Write the report to `path` through a temporary file and a rename. */
 export async function writeReport(path: string, report: RunReport): Promise<void> {
-  await writeTextAtomically(path, reportText(report));
+  await writeTextAtomically(path, redacted(reportText(report)));
 }

@@ -100,7 +100,7 @@ async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): 
   // An output of ddcolor's is replaced when out of date. A file there that the manifest does not
   // know is compared, once this run has made the output, with what it made: the same bytes are
   // ddcolor's (a lost manifest, a copied folder); anything else is the user's and left alone.
-  const unknownOutput = !opts.force && !opts.overwrite && onDisk !== null && !ours;
+  const unknownOutput = onDisk !== null && !ours && (file.keepForeign === true || (!opts.force && !opts.overwrite));
   return { index, file, size: st.size, mtimeMs: st.mtimeMs, sha, hasOutput: ours !== undefined, unknownOutput };
 }
 

@@ -1,0 +1,262 @@
+/**
+ * A queue job is input from the network: whoever can write to the Redis can add one. These tests
+ * add jobs straight to the queue (as a stray script or an attacker would) and run a real worker
+ * (the library's, on a real redis-server) with input and output roots of its own. A hostile job
+ * is refused whole or photo by photo, and nothing outside the roots is read, written or deleted.
+ */
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { openQueueConnection, type QueueConnection } from '../src/fleet/connection.js';
+import { type JobData } from '../src/fleet/jobs.js';
+import { PREFIX } from '../src/fleet/keys.js';
+import { startWorker, type FleetWorker, type WorkerEvent } from '../src/fleet/worker.js';
+import { resolveRoots } from '../src/io/roots.js';
+import { inspectModel, type ModelInfo } from '../src/model/session.js';
+import { tintModel } from '../src/models/tiny-model.js';
+import { CAMERAMAN } from './fixtures.js';
+import { cleanup, runCli, spawnCli, startRedis, tempDir, type RedisServer } from './helpers.js';
+
+let dir: string;
+let redis: RedisServer;
+let conn: QueueConnection;
+let model: ModelInfo;
+let inputs: string;
+let outputs: string;
+let outside: string;
+let worker: FleetWorker;
+const events: WorkerEvent[] = [];
+const QUEUE = 'trust';
+
+before(async () => {
+  dir = await tempDir();
+  redis = await startRedis();
+  conn = await openQueueConnection({ kind: 'redis', url: redis.url });
+  await writeFile(join(dir, 'tint.onnx'), tintModel(null));
+  model = await inspectModel(join(dir, 'tint.onnx'));
+  inputs = join(dir, 'archive');
+  outputs = join(dir, 'colour');
+  outside = join(dir, 'outside');
+  for (const d of [inputs, outputs, outside]) await mkdir(d, { recursive: true });
+  await copyFile(CAMERAMAN, join(inputs, 'a.png'));
+  await copyFile(CAMERAMAN, join(outside, 'secret.png'));
+  await writeFile(join(outside, 'victim.txt'), 'not ddcolor\'s');
+  worker = startWorker({
+    redis: conn,
+    queue: QUEUE,
+    model,
+    device: 'cpu',
+    roots: await resolveRoots([inputs], [outputs]),
+    cache: { kind: 'none' },
+    concurrency: 1,
+    threads: 1,
+    onEvent: (e) => events.push(e),
+  });
+});
+after(async () => {
+  await worker?.stop();
+  conn?.disconnect();
+  await cleanup();
+});
+
+function goodJob(outDir = join(outputs, 'run1')): JobData {
+  return {
+    run: 'run-0123456789abcdef',
+    outDir,
+    params: { modelId: model.id, modelName: 'tint.onnx', size: 64, format: 'png', quality: 90, saturation: 1, skipColor: false, force: false, overwrite: false, ttlMs: 60_000 },
+    files: [{ path: join(inputs, 'a.png'), rel: 'a.png', outputRel: 'a.png', format: 'png', size: 1, mtimeMs: 1 }],
+  };
+}
+
+/** Add a job as anyone with the Redis could; resolves to how it ended and why. */
+async function runJob(data: unknown, id: string): Promise<{ state: string; reason: string }> {
+  const queue = new Queue(QUEUE, { connection: conn, prefix: PREFIX });
+  const qe = new QueueEvents(QUEUE, { connection: (conn as Redis).duplicate(), prefix: PREFIX });
+  try {
+    await qe.waitUntilReady();
+    const job = await queue.add('x', data, { jobId: id, attempts: 3 });
+    await job.waitUntilFinished(qe, 60_000).catch(() => undefined);
+    const state = await job.getState();
+    const again = await queue.getJob(id);
+    return { state, reason: again?.failedReason ?? '' };
+  } finally {
+    await qe.close();
+    await queue.close();
+  }
+}
+
+async function filesUnder(root: string): Promise<string[]> {
+  return (await readdir(root, { recursive: true })).map(String).sort();
+}
+
+test('a good job is done: the worker writes inside its output root', async () => {
+  const r = await runJob(goodJob(), 'good-1');
+  assert.equal(r.state, 'completed', r.reason);
+  assert.ok((await stat(join(outputs, 'run1', 'a.png'))).size > 0);
+});
+
+test('an output path that climbs out of the job\'s folder is refused whole: nothing written anywhere', async () => {
+  const before = await filesUnder(dir);
+  const data = goodJob();
+  data.files[0]!.outputRel = '../../outside/pwned.png';
+  const r = await runJob(data, 'climb-1');
+  assert.equal(r.state, 'failed');
+  assert.match(r.reason, /refused: .*pwned\.png: not a plain relative path/);
+  assert.deepEqual(await filesUnder(dir), before, 'no file added or removed');
+  assert.ok(events.some((e) => e.type === 'job-refused' && e.id === 'climb-1'), 'the worker says so');
+});
+
+test('overwrite with an output named ../victim.txt: refused, the file is left as it was', async () => {
+  const data = goodJob(join(outputs, 'x'));
+  data.params.overwrite = true;
+  data.files[0]!.outputRel = '../../outside/victim.txt';
+  data.files[0]!.format = 'png';
+  const r = await runJob(data, 'victim-1');
+  assert.equal(r.state, 'failed');
+  assert.equal(await readFile(join(outside, 'victim.txt'), 'utf8'), 'not ddcolor\'s');
+});
+
+test('an output that is not an image of its format is refused (no .txt, no .ddcolor-* names)', async () => {
+  for (const [i, rel] of ['victim.txt', '.ddcolor-runs/x.png', 'sub/./a.png', 'a\\..\\b.png'].entries()) {
+    const data = goodJob();
+    data.files[0]!.outputRel = rel;
+    const r = await runJob(data, `name-${i}`);
+    assert.equal(r.state, 'failed', rel);
+    assert.match(r.reason, /^refused: /, rel);
+  }
+});
+
+test('a run name that climbs out (../../x) is refused by the schema; so is data that is not a job', async () => {
+  const data = goodJob();
+  data.run = '../../x';
+  const r = await runJob(data, 'runname-1');
+  assert.equal(r.state, 'failed');
+  assert.match(r.reason, /refused: not a ddcolor job \(run: letters, digits/);
+  assert.deepEqual(await readdir(dir).then((n) => n.filter((x) => x === 'x')), []);
+  const junk = await runJob({ hello: 'world' }, 'junk-1');
+  assert.equal(junk.state, 'failed');
+  assert.match(junk.reason, /refused: not a ddcolor job/);
+  const extra = await runJob({ ...goodJob(), evil: true }, 'extra-1');
+  assert.equal(extra.state, 'failed', 'unknown fields are refused too');
+});
+
+test('an output folder outside the output roots is refused; so is one reached through a link', async () => {
+  const r = await runJob(goodJob(join(outside, 'out')), 'outdir-1');
+  assert.equal(r.state, 'failed');
+  assert.match(r.reason, /outside this worker's output roots/);
+  await symlink(outside, join(outputs, 'link'));
+  const viaLink = await runJob(goodJob(join(outputs, 'link', 'out')), 'outdir-2');
+  assert.equal(viaLink.state, 'failed');
+  assert.match(viaLink.reason, /it leads to /);
+  const relative = await runJob(goodJob('colour/run1'), 'outdir-3');
+  assert.equal(relative.state, 'failed');
+  assert.deepEqual(await readdir(outside).then((n) => n.sort()), ['secret.png', 'victim.txt']);
+});
+
+test('a sub-folder of the output folder that links out is refused: nothing written through it', async () => {
+  const out = join(outputs, 'run-sub');
+  await mkdir(out, { recursive: true });
+  await symlink(outside, join(out, 'sub'));
+  const data = goodJob(out);
+  data.files[0]!.outputRel = 'sub/pwned.png';
+  const r = await runJob(data, 'sublink-1');
+  assert.equal(r.state, 'failed');
+  assert.match(r.reason, /does not write through a link/);
+  assert.deepEqual(await readdir(outside).then((n) => n.sort()), ['secret.png', 'victim.txt']);
+});
+
+test('an input outside the input roots is not read: that photo fails, naming why; the others are done', async () => {
+  const data = goodJob(join(outputs, 'run-in'));
+  data.files.push({ path: join(outside, 'secret.png'), rel: 'secret.png', outputRel: 'secret.png', format: 'png', size: 1, mtimeMs: 1 });
+  data.files.push({ path: `${inputs}/../outside/secret.png`, rel: 'b.png', outputRel: 'b.png', format: 'png', size: 1, mtimeMs: 1 });
+  await symlink(join(outside, 'secret.png'), join(inputs, 'link.png'));
+  data.files.push({ path: join(inputs, 'link.png'), rel: 'link.png', outputRel: 'link.png', format: 'png', size: 1, mtimeMs: 1 });
+  const r = await runJob(data, 'input-1');
+  assert.equal(r.state, 'completed', r.reason);
+  assert.deepEqual(await readdir(join(outputs, 'run-in')).then((n) => n.filter((x) => !x.startsWith('.'))), ['a.png']);
+  const part = JSON.parse(await readFile(join(outputs, 'run-in', '.ddcolor-runs', data.run, 'input-1.json'), 'utf8')) as { files: Array<{ input: string; status: string; error: string | null }> };
+  const failed = part.files.filter((f) => f.status === 'failed');
+  assert.equal(failed.length, 3);
+  for (const f of failed) assert.match(f.error ?? '', /outside this worker's input roots|not an absolute, plain path/);
+  assert.equal(await conn.exists(`${PREFIX}:bad:${join(outputs, 'run-in')}`), 0, 'not recorded as bad inputs: not the photos\' fault');
+});
+
+test('force and overwrite in a job never replace a file inside the input roots that ddcolor did not write', async () => {
+  // The output folder is the archive itself (both roots), and the job aims a.png's output at b.png, an input.
+  const both = join(dir, 'both');
+  await mkdir(both);
+  await copyFile(CAMERAMAN, join(both, 'a.png'));
+  await writeFile(join(both, 'b.png'), 'precious scan');
+  const own = startWorker({ redis: conn, queue: 'trust-both', model, device: 'cpu', roots: await resolveRoots([both], [both]), cache: { kind: 'none' }, concurrency: 1, threads: 1 });
+  try {
+    const data = goodJob(join(both, 'colour'));
+    data.outDir = both;
+    data.params.force = true;
+    data.params.overwrite = true;
+    data.files[0] = { path: join(both, 'a.png'), rel: 'a.png', outputRel: 'b.png', format: 'png', size: 1, mtimeMs: 1 };
+    const queue = new Queue('trust-both', { connection: conn, prefix: PREFIX });
+    const qe = new QueueEvents('trust-both', { connection: (conn as Redis).duplicate(), prefix: PREFIX });
+    await qe.waitUntilReady();
+    const job = await queue.add('x', data, { jobId: 'both-1' });
+    await job.waitUntilFinished(qe, 60_000).catch(() => undefined);
+    await qe.close();
+    await queue.close();
+    assert.equal(await readFile(join(both, 'b.png'), 'utf8'), 'precious scan');
+  } finally {
+    await own.stop();
+  }
+});
+
+test('a .ddcolor-tmp that is a symbolic link is refused with a clear message; the folder it points to keeps its files', async () => {
+  const out = join(dir, 'out-linked-tmp');
+  await mkdir(out);
+  const precious = join(dir, 'precious');
+  await mkdir(precious);
+  await writeFile(join(precious, 'keep.txt'), 'keep me');
+  await symlink(precious, join(out, '.ddcolor-tmp'));
+  const r = await runCli(['colorize', inputs, '-o', out, '--model', join(dir, 'tint.onnx'), '--cache', 'none', '--size', '64']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /\.ddcolor-tmp: is a symbolic link/);
+  assert.deepEqual(await readdir(precious), ['keep.txt']);
+});
+
+test('the worker CLI refuses roots that do not exist, and names them', async () => {
+  const r = await runCli(['worker', '--redis', redis.url, '--model', join(dir, 'tint.onnx'), '--input-root', join(dir, 'nope'), '--output-root', outputs]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /input root .*nope: no such folder/);
+});
+
+/** The ACL the README gives a fleet: ddcolor's keys and channel only, no admin or dangerous commands but INFO. */
+export const FLEET_ACL = ['on', '>fleet-pass-1', 'resetkeys', '~ddcolor:*', '~{ddcolor}:*', 'resetchannels', '&ddcolor:*', '-@all', '+@read', '+@write', '+@keyspace', '+@list', '+@hash', '+@set', '+@sortedset', '+@string', '+@stream', '+@pubsub', '+@scripting', '+@transaction', '+@connection', '+@fast', '+@slow', '-@dangerous', '+info', '+client|setname', '+client|getname', '+client|list'];
+
+test('a fleet under the README\'s ACL user (ddcolor\'s keys only): submit and worker do the whole run; other keys stay out of reach', async () => {
+  const admin = redis.client();
+  await admin.call('ACL', 'SETUSER', 'fleet', ...FLEET_ACL);
+  await admin.set('payroll:2026', 'not yours');
+  const url = `redis://fleet:fleet-pass-1@127.0.0.1:${redis.port}`;
+  const out = join(outputs, 'acl');
+  const src = join(inputs, 'acl-in');
+  await mkdir(src);
+  await copyFile(CAMERAMAN, join(src, 'a.png'));
+  const w = spawnCli(['worker', '--redis', url, '--queue', 'acl', '--model', join(dir, 'tint.onnx'), '--threads', '1', '--input-root', inputs, '--output-root', outputs]);
+  try {
+    const r = await runCli(['submit', src, '-o', out, '--redis', url, '--queue', 'acl', '--model', join(dir, 'tint.onnx'), '--size', '64', '--wait', '--json'], {}, 120_000);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { totals: { inferred: number; hit: number; failed: number } };
+    assert.equal(report.totals.failed, 0, r.stdout);
+    assert.ok((await stat(join(out, 'a.png'))).size > 0);
+  } finally {
+    w.child.kill('SIGTERM');
+    const stopped = await w.done;
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.ok(!/NOPERM/.test(stopped.stderr), stopped.stderr);
+  }
+  const { Redis } = await import('ioredis');
+  const asFleet = new Redis(url);
+  await assert.rejects(asFleet.get('payroll:2026'), /NOPERM/);
+  await assert.rejects(asFleet.flushall(), /NOPERM/);
+  asFleet.disconnect();
+});
