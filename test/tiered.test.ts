@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { GENERATION_KEY, INVALIDATIONS_KEY } from '../src/cache/invalidation.js';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { GENERATION_KEY, INVALIDATIONS_KEY, invalidate } from '../src/cache/invalidation.js';
 import { cacheKey } from '../src/cache/keys.js';
 import { openCache } from '../src/cache/open.js';
 import { TieredStore } from '../src/cache/tiered.js';
@@ -112,4 +113,73 @@ test('two workers, an invalidate between their runs: the second run infers again
   for (const w of workers) assert.equal((await w.done).code, 0);
   const gen = await readFile(join(locals[0]!, 'levels', (await readdir(join(locals[0]!, 'levels')))[0]!, 'generation'), 'utf8');
   assert.equal(Number(gen), Number(await redis.client().get(GENERATION_KEY)), 'the local level is at the shared generation');
+});
+
+/** A TCP proxy in front of Redis that can be cut (every connection dropped, none accepted) and restored: a network cut. */
+async function tcpProxy(target: number): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = createConnection(target, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    async cut() {
+      const closed = new Promise<void>((res) => server.close(() => res()));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+    async restore() {
+      await new Promise<void>((res) => server.listen(port, '127.0.0.1', res));
+    },
+  };
+}
+
+test('a network cut: an invalidation published while the local level could not hear it is never served after the reconnect', async () => {
+  const proxy = await tcpProxy(redis.port);
+  const a = await openCache({ kind: 'redis', url: `redis://127.0.0.1:${proxy.port}` }, { localLevel: join(dir, 'local-cut') });
+  assert.ok(a instanceof TieredStore);
+  const k = key(101);
+  await a.setMany([{ key: k, value: Buffer.from('old colours') }], 60_000);
+  assert.equal((await a.getMany([k]))[0]?.toString(), 'old colours');
+  await proxy.cut();
+  // Another process (straight to Redis) invalidates the photo during the cut.
+  const other = await openCache({ kind: 'redis', url: redis.url });
+  await invalidate(other, { kind: 'keys', keys: [k] });
+  await other.close();
+  await proxy.restore();
+  await until(async () => (await a.shared.client.ping().catch(() => null)) === 'PONG', 20_000);
+  assert.deepEqual(await a.getMany([k]), [null], 'not served from the local level: Redis holds nothing');
+  // Once caught up, the local level is used again.
+  await until(async () => (await a.shared.client.ping().catch(() => null)) === 'PONG' && (await a.getMany([key(102)]), true), 20_000);
+  await a.setMany([{ key: key(102), value: Buffer.from('new') }], 60_000);
+  await a.shared.client.del(key(102));
+  assert.equal((await a.getMany([key(102)]))[0]?.toString(), 'new', 'a hit from the local level again');
+  await a.close();
+});
+
+test('an invalidation landing between the Redis write and the local write leaves nothing in the local level', async () => {
+  const a = await openTiered(join(dir, 'local-race'));
+  const other = await openCache({ kind: 'redis', url: redis.url });
+  const k = key(201);
+  const write = a.shared.setMany.bind(a.shared);
+  a.shared.setMany = async (entries, ttlMs) => {
+    await write(entries, ttlMs);
+    // Between the two writes: another process invalidates, and its message reaches this level first.
+    await invalidate(other, { kind: 'keys', keys: [k] });
+    await new Promise((r) => setTimeout(r, 200));
+  };
+  await a.setMany([{ key: k, value: Buffer.from('stale') }], 60_000);
+  a.shared.setMany = write;
+  assert.equal(await redis.client().exists(k), 0, 'Redis holds nothing');
+  assert.deepEqual(await a.getMany([k]), [null], 'nor does the local level');
+  await other.close();
+  await a.close();
 });

@@ -9,8 +9,13 @@
  * - it remembers the last invalidation generation it applied; when it opens behind the shared
  *   counter it replays the invalidations it missed from the shared log, or starts empty when the
  *   log no longer reaches back that far;
- * - while open it listens for invalidations (Redis pub/sub) and applies each at once, and it does
- *   not keep a value fetched while an invalidation came in.
+ * - while open it listens for invalidations (Redis pub/sub) and applies each at once;
+ * - what was published while its connection was down is never heard: from the moment the
+ *   listening connection drops until it is back and the level has caught up again (replaying the
+ *   log as at open), the local level serves nothing and keeps nothing;
+ * - a value it keeps (fetched from or written to Redis) is dropped again when the shared
+ *   generation moved while it was being kept: an invalidation may have landed between the two
+ *   levels' writes, and the local level must not hold what Redis no longer does.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -45,6 +50,10 @@ export class TieredStore implements CacheStore {
   private subscriber: Redis | Cluster | null = null;
   private applying: Promise<unknown> = Promise.resolve();
   private writtenSincePrune = 0;
+  /** The listening connection is up and the level caught up since it came up: only then is the local level used. */
+  private live = false;
+  /** The catch-up under way after a (re)connect, if any. */
+  private catchingUp: Promise<void> | null = null;
 
   private constructor(
     readonly local: FileStore,
@@ -65,6 +74,7 @@ export class TieredStore implements CacheStore {
     try {
       await store.listen();
       await store.catchUp();
+      store.live = true;
     } catch (err) {
       store.subscriber?.disconnect();
       throw err;
@@ -82,8 +92,28 @@ export class TieredStore implements CacheStore {
       const inv = parseInvalidation(text);
       if (inv) this.applying = this.applying.then(() => this.apply(inv)).catch(() => undefined);
     });
+    // Dropped: whatever is published now is not heard. Back (ioredis subscribes again): catch up first.
+    sub.on('close', () => {
+      this.live = false;
+    });
+    sub.on('ready', () => {
+      if (this.subscriber === sub && !this.live) void this.recover();
+    });
     this.subscriber = sub;
     await sub.subscribe(INVALIDATION_CHANNEL);
+  }
+
+  /** After a reconnect: replay what was missed, then use the local level again. */
+  private recover(): Promise<void> {
+    this.catchingUp ??= this.catchUp()
+      .then(() => {
+        this.live = this.subscriber?.status === 'ready';
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.catchingUp = null;
+      });
+    return this.catchingUp;
   }
 
   /** Replay the invalidations this level missed, or empty it when the log does not reach back. */
@@ -115,6 +145,9 @@ export class TieredStore implements CacheStore {
   }
 
   async getMany(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    // Not listening, or not caught up since the connection came back: catch up, or Redis alone answers.
+    if (!this.live && this.subscriber?.status === 'ready') await this.recover();
+    if (!this.live) return this.shared.getMany(keys);
     const out = await this.local.getMany(keys);
     const missing = keys.filter((_, i) => out[i] === null);
     if (missing.length === 0) return out;
@@ -130,18 +163,25 @@ export class TieredStore implements CacheStore {
     }
     // An invalidation that came in meanwhile may concern these values: serve them, keep none.
     await this.applying;
-    if (keep.length > 0 && this.gen === genBefore) await this.keepLocally(keep, LOCAL_TTL_MS);
+    if (keep.length > 0 && this.gen === genBefore) await this.keepLocally(keep, LOCAL_TTL_MS, genBefore);
     return out;
   }
 
   async setMany(entries: readonly CacheEntry[], ttlMs: number): Promise<void> {
+    const genBefore = this.gen;
     await this.shared.setMany(entries, ttlMs);
-    await this.keepLocally(entries, ttlMs > 0 ? Math.min(ttlMs, LOCAL_TTL_MS) : LOCAL_TTL_MS);
+    if (this.live) await this.keepLocally(entries, ttlMs > 0 ? Math.min(ttlMs, LOCAL_TTL_MS) : LOCAL_TTL_MS, genBefore);
   }
 
-  /** Write to the local level (a failure there only costs a later lookup), keeping it under its cap. */
-  private async keepLocally(entries: readonly CacheEntry[], ttlMs: number): Promise<void> {
+  /**
+   * Write to the local level (a failure there only costs a later lookup), keeping it under its cap;
+   * then, when the shared generation is no longer the one this started from (an invalidation may
+   * have landed between the Redis write or read and this one), drop them again.
+   */
+  private async keepLocally(entries: readonly CacheEntry[], ttlMs: number, genBefore: number): Promise<void> {
     await this.local.setMany(entries, ttlMs).catch(() => undefined);
+    const now = await this.shared.client.get(GENERATION_KEY).then((g) => Number(g ?? 0), () => Number.NaN);
+    if (now !== genBefore) await this.local.deleteKeys(entries.map((e) => e.key)).catch(() => undefined);
     this.writtenSincePrune += entries.reduce((n, e) => n + e.value.length, 0);
     if (this.writtenSincePrune >= PRUNE_EVERY_BYTES) {
       this.writtenSincePrune = 0;

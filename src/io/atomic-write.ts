@@ -1,7 +1,12 @@
 /**
- * Writing a file so that no reader, and no killed run, ever sees half of it: the content goes to a
- * temporary name (`.ddcolor-tmp-<random>-<name>`), beside the destination or in a given folder,
- * and is renamed into place. A failed write removes its temporary file.
+ * Writing a file so that no reader, no killed run and no power cut ever sees half of it: the
+ * content goes to a temporary name (`.ddcolor-tmp-<random>-<name>`), beside the destination or in
+ * a given folder, is flushed to the disk (fsync), renamed into place, and the folder is flushed
+ * so that the rename itself survives a power cut. A failed write removes its temporary file.
+ *
+ * Why not write-file-atomic: a run's temporary files live in one folder of the output folder (so
+ * the next run can clear what a killed one left), the manifest line must go in between the flush
+ * and the rename, and write-file-atomic does not flush the folder after its rename.
  *
  * Files in progress are remembered, so that a process that must exit at once (a second Ctrl-C)
  * can remove them synchronously first: `removeAbandonedFiles()`. Other files that belong to the
@@ -63,8 +68,10 @@ export async function writeAtomically<T>(dest: string, write: (tmp: string) => P
       await rm(tmp, { force: true });
       ready = beside;
     }
+    await syncPath(ready);
     await options.beforeRename?.(ready);
     await rename(ready, dest);
+    await syncPath(dirname(dest));
     return result;
   } catch (err) {
     await rm(tmp, { force: true });
@@ -73,6 +80,19 @@ export async function writeAtomically<T>(dest: string, write: (tmp: string) => P
   } finally {
     forgetTmp();
     forgetBeside();
+  }
+}
+
+/**
+ * Flush a file's data, or a folder's entries, to the disk (fsync): what the README calls safe at a
+ * power cut is on the disk once this resolves.
+ */
+export async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -13,9 +13,9 @@
  * is (appended to, never rewritten), so a read error can never wipe what earlier runs recorded.
  */
 import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { writeTextAtomically } from '../io/atomic-write.js';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { syncPath, writeTextAtomically } from '../io/atomic-write.js';
 
 export const MANIFEST_NAME = '.ddcolor-manifest.ndjson';
 
@@ -190,12 +190,25 @@ export class Manifest implements OutputRecords {
     return this.entries.size;
   }
 
-  /** Record an output that is now in place (appended at once, so a killed run keeps it). */
+  /**
+   * Record an output about to be renamed into place: appended and flushed to the disk (fdatasync)
+   * before the rename, so that after a crash or a power cut every output on disk has its line.
+   */
   async record(entry: ManifestEntry): Promise<void> {
     this.entries.set(entry.output, entry);
     this.dirty = true;
-    this.handle ??= open(this.path, 'a');
-    await (await this.handle).write(JSON.stringify(entry) + '\n');
+    this.handle ??= this.openForAppend();
+    const handle = await this.handle;
+    await handle.write(JSON.stringify(entry) + '\n');
+    await handle.datasync();
+  }
+
+  /** Open the manifest for appending; a manifest just created has its folder flushed too (its name must survive a power cut). */
+  private async openForAppend(): Promise<FileHandle> {
+    const existed = await stat(this.path).then(() => true, () => false);
+    const handle = await open(this.path, 'a');
+    if (!existed) await syncPath(dirname(this.path));
+    return handle;
   }
 
   /**
