@@ -2,7 +2,7 @@
  * The run's record of every photo: its status, its error, the totals, and the `file` event the
  * CLI draws its progress from. Every stage finishes photos here, and only here.
  */
-import { DdcolorError, errorMessage, TransientError } from '../errors.js';
+import { CancelledError, DdcolorError, environmentFault, errorMessage } from '../errors.js';
 import { emptyTotals, type FileRecord, type FileStatus, type Totals } from '../report/report.js';
 import type { RunEvent } from './options.js';
 import type { PlannedFile } from './outputs.js';
@@ -50,10 +50,14 @@ export class Ledger {
 
   /** Failed, with the reason naming the file; marked transient when the machine failed, not the photo. */
   fail(index: number, err: unknown): void {
+    // Stopped, not failed: a photo cancelled is simply not done.
+    if (err instanceof CancelledError) return this.notProcessed(index, err.why);
     // An error about a file of its own (an output's place taken) names that file already.
     const named = err instanceof DdcolorError && err.file !== undefined;
-    if (err instanceof TransientError) this.records[index]!.transient = true;
-    this.finish(index, 'failed', named ? err.message : `${this.planned[index]!.path}: ${errorMessage(err)}`);
+    // The environment's fault (disk full, permission): in words, and never the photo's.
+    const fault = environmentFault(err);
+    if (fault) this.records[index]!.transient = true;
+    this.finish(index, 'failed', named ? err.message : `${this.planned[index]!.path}: ${errorMessage(fault ?? err)}`);
   }
 
   /** Never started: the run was interrupted, or stopped by `why`. */

@@ -195,12 +195,13 @@ export class Manifest implements OutputRecords {
    * before the rename, so that after a crash or a power cut every output on disk has its line.
    */
   async record(entry: ManifestEntry): Promise<void> {
-    this.entries.set(entry.output, entry);
-    this.dirty = true;
     this.handle ??= this.openForAppend();
     const handle = await this.handle;
     await handle.write(JSON.stringify(entry) + '\n');
     await handle.datasync();
+    // Only a line that reached the disk is remembered (a full disk must not leave a record of an output never written).
+    this.entries.set(entry.output, entry);
+    this.dirty = true;
   }
 
   /** Open the manifest for appending; a manifest just created has its folder flushed too (its name must survive a power cut). */

@@ -5,7 +5,7 @@
  * for the model, inferred (in batches), its result stored, then composited and written.
  */
 import { encodeAb, quantizeAb, type AbPlanes } from '../../chroma/codec.js';
-import { DdcolorError, errorMessage, TransientError } from '../../errors.js';
+import { CancelledError, DdcolorError, errorMessage, TransientError } from '../../errors.js';
 import { pixelCount, type DecodedImage } from '../../image/decode.js';
 import { ALREADY_IN_COLOUR, colourLimit, keyOf, type Prepared, type RunContext } from '../context.js';
 import type { PixelTimings } from '../pixel-work.js';
@@ -80,15 +80,21 @@ async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null
   return true;
 }
 
-/** A photo whose result is known or coming: decode its L, composite, write (a `hit`). */
+/**
+ * A photo whose result is known or coming: decode its L, composite, write (a `hit`). When the
+ * photo it waited on gave up, its own bytes decide: the same content in colour is skipped, a
+ * stopped run leaves it not processed, and any other failure of the other file (it changed on
+ * disk, the model failed on it) is not this photo's: it is made from its own file.
+ */
 export async function fromResult(ctx: RunContext, p: Prepared, result: Promise<AbPlanes>): Promise<void> {
   let ab: AbPlanes;
   try {
     ab = await result;
   } catch (err) {
-    if (err instanceof AlreadyInColour) await skipColour(ctx, p, err.colourfulness);
-    else ctx.ledger.fail(p.index, err);
-    return;
+    if (err instanceof AlreadyInColour) return skipColour(ctx, p, err.colourfulness);
+    if (err instanceof CancelledError || ctx.stop.stopped) return ctx.ledger.notProcessed(p.index, ctx.stop.stopped ? ctx.stop.why : 'interrupted');
+    const other = ctx.results.inflight.get(p.sha);
+    return other ? fromResult(ctx, p, other) : produce(ctx, p);
   }
   await heavy(ctx, p, async () => {
     if (ctx.stop.stopped) return ctx.ledger.notProcessed(p.index, ctx.stop.why);
@@ -125,7 +131,7 @@ export function produce(ctx: RunContext, p: Prepared): Promise<void> {
   // batcher, so a batch never waits for a photo that waits for the batch to free memory.
   return heavy(ctx, p, async () => {
     if (ctx.stop.stopped) {
-      giveUp(new Error('not processed'));
+      giveUp(new CancelledError(ctx.stop.why));
       return ctx.ledger.notProcessed(p.index, ctx.stop.why);
     }
     const made = await infer(ctx, p, giveUp);

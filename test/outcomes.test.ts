@@ -1,0 +1,111 @@
+/**
+ * A photo's outcome is its own: a photo waiting for an identical one is not failed when the run
+ * stops (it is not processed, and the next run does it), nor when the other file fails for a
+ * reason of that file (it changed on disk): its own bytes decide. A full disk is the
+ * environment's fault, said in words, and never a bad photo.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, symlinkSync } from 'node:fs';
+import { copyFile, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { FileStore } from '../src/cache/file.js';
+import type { CacheStore } from '../src/cache/store.js';
+import { inspectModel, type ModelInfo } from '../src/model/session.js';
+import { tintModel } from '../src/models/tiny-model.js';
+import type { ColorizeOptions } from '../src/pipeline/options.js';
+import { colorize } from '../src/pipeline/run.js';
+import { ALBUM, cleanup, tempDir } from './helpers.js';
+
+let dir: string;
+let model: ModelInfo;
+
+before(async () => {
+  dir = await tempDir();
+  await writeFile(join(dir, 'tint.onnx'), tintModel(null));
+  model = await inspectModel(join(dir, 'tint.onnx'));
+});
+after(cleanup);
+
+function options(src: string, out: string, more: Partial<ColorizeOptions> = {}): ColorizeOptions {
+  return { paths: [src], outDir: out, model, size: 64, device: 'cpu', concurrency: 1, cache: { kind: 'none' }, ttlMs: 0, format: 'png', quality: 90, force: false, ...more };
+}
+
+/** The embedded store, with `beforeLookup` run as each lookup starts (after hashing, before decoding). */
+async function storeWithHook(path: string, beforeLookup: () => void): Promise<CacheStore> {
+  const store = await new FileStore(path).open();
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'getMany') {
+        return (keys: readonly string[]) => {
+          beforeLookup();
+          return target.getMany(keys);
+        };
+      }
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+test('Ctrl-C while copies of a photo wait for its first copy: they are not processed, never failed, and the next run does them', async () => {
+  const src = join(dir, 'dups');
+  await mkdir(src);
+  await copyFile(join(ALBUM, 'coins.png'), join(src, 'a.png'));
+  for (const n of ['b.png', 'c1.png', 'c2.png', 'c3.png', 'c4.png']) await copyFile(join(ALBUM, 'cameraman.png'), join(src, n));
+  const out = join(dir, 'dups-out');
+  const stop = new AbortController();
+  // One photo at a time: a.png is inferring when the run is stopped, b.png waits for a slot, its copies wait for b.png.
+  const report = await colorize(options(src, out, { signal: stop.signal, onEvent: (e) => e.type === 'model-loaded' && stop.abort() }));
+  assert.equal(report.interrupted, true);
+  assert.equal(report.totals.failed, 0, report.files.map((f) => `${f.input}: ${f.status} ${f.error ?? ''}`).join('\n'));
+  assert.ok(report.totals.notProcessed >= 4, 'the waiting copies are not processed');
+  for (const f of report.files.filter((r) => r.status === 'not-processed')) assert.match(f.error ?? '', /not processed \(interrupted\)/);
+  const next = await colorize(options(src, out));
+  assert.equal(next.totals.failed, 0);
+  assert.equal(next.totals.inferred + next.totals.hit + next.totals.skipped, 6);
+});
+
+test('the first copy of a photo changes on disk after it was hashed: it fails as changed, its unchanged copies are made from their own files', async () => {
+  const src = join(dir, 'changed');
+  await mkdir(src);
+  const first = join(src, 'a-first.png');
+  await copyFile(join(ALBUM, 'cameraman.png'), first);
+  await copyFile(join(ALBUM, 'cameraman.png'), join(src, 'b-copy.png'));
+  await copyFile(join(ALBUM, 'cameraman.png'), join(src, 'c-copy.png'));
+  const out = join(dir, 'changed-out');
+  let swapped = false;
+  const store = await storeWithHook(join(dir, 'changed-cache'), () => {
+    if (!swapped) copyFileSync(join(ALBUM, 'coins.png'), first);
+    swapped = true;
+  });
+  const report = await colorize(options(src, out, { cache: { kind: 'file', dir: join(dir, 'changed-cache') }, openStore: store, concurrency: 2 }));
+  const by = new Map(report.files.map((f) => [f.input, f]));
+  assert.equal(by.get(first)!.status, 'failed');
+  assert.match(by.get(first)!.error ?? '', /a-first\.png: changed while ddcolor was working on it/);
+  for (const n of ['b-copy.png', 'c-copy.png']) {
+    const f = by.get(join(src, n))!;
+    assert.ok(f.status === 'inferred' || f.status === 'hit', `${n}: ${f.status} ${f.error ?? ''}`);
+  }
+});
+
+test('a full disk (ENOSPC) fails the photos as the environment\'s fault, in words; with space back the next run writes them all', async () => {
+  const src = join(dir, 'full');
+  await mkdir(src);
+  for (const n of ['a.png', 'b.png']) await copyFile(join(ALBUM, n === 'a.png' ? 'cameraman.png' : 'coins.png'), join(src, n));
+  const out = join(dir, 'full-out');
+  await mkdir(out);
+  // Once the run has loaded its manifest, every line it appends goes to a device that is always full.
+  const store = await storeWithHook(join(dir, 'full-cache'), () => {
+    symlinkSync('/dev/full', join(out, '.ddcolor-manifest.ndjson'));
+  });
+  const full = await colorize(options(src, out, { cache: { kind: 'file', dir: join(dir, 'full-cache') }, openStore: store }));
+  assert.equal(full.totals.failed, 2);
+  for (const f of full.files) {
+    assert.match(f.error ?? '', /the disk is full \(ENOSPC/, f.error ?? '');
+    assert.equal(f.transient, true, 'the environment\'s fault, to be tried again: never a bad input');
+  }
+  await unlink(join(out, '.ddcolor-manifest.ndjson'));
+  const again = await colorize(options(src, out));
+  assert.equal(again.totals.inferred, 2, again.files.map((f) => f.error).join('\n'));
+});
