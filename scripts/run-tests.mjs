@@ -13,5 +13,7 @@ const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o
 // ever: --test-force-exit (Node 20.14 and later) ends each file once its tests are done.
 const [major, minor] = process.versions.node.split('.').map(Number);
 const forceExit = major > 20 || (major === 20 && minor >= 14) ? ['--test-force-exit'] : [];
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...forceExit, ...selected], { stdio: 'inherit' });
+// An unhandled rejection fails the run, in the test files and in every ddcolor process they start.
+const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --unhandled-rejections=strict`.trim() };
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...forceExit, ...selected], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

@@ -85,7 +85,8 @@ export function redactSecrets(text: string): string {
   let out = text;
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join('***');
   return out.replace(URL_USERINFO, (_, scheme: string, userinfo: string) => {
-    if (userinfo === '***' || userinfo.endsWith(':***')) return `${scheme}${userinfo}@`;
+    // Already hidden; or a placeholder of ddcolor's own help (`redis://[user:pass@]host`), whose secrets are remembered anyway.
+    if (userinfo === '***' || userinfo.endsWith(':***') || userinfo.startsWith('[')) return `${scheme}${userinfo}@`;
     const i = userinfo.indexOf(':');
     return `${scheme}${i >= 0 ? `${userinfo.slice(0, i)}:***` : '***'}@`;
   });

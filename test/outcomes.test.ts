@@ -5,17 +5,18 @@
  * environment's fault, said in words, and never a bad photo.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, symlinkSync } from 'node:fs';
-import { copyFile, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { copyFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFile, mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import sharp from 'sharp';
 import { FileStore } from '../src/cache/file.js';
 import type { CacheStore } from '../src/cache/store.js';
-import { inspectModel, type ModelInfo } from '../src/model/session.js';
+import { inspectModel, type ModelInfo, type ModelSession } from '../src/model/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import type { ColorizeOptions } from '../src/pipeline/options.js';
 import { colorize } from '../src/pipeline/run.js';
-import { ALBUM, cleanup, tempDir } from './helpers.js';
+import { ALBUM, cleanup, startRedis, tempDir } from './helpers.js';
 
 let dir: string;
 let model: ModelInfo;
@@ -108,4 +109,77 @@ test('a full disk (ENOSPC) fails the photos as the environment\'s fault, in word
   await unlink(join(out, '.ddcolor-manifest.ndjson'));
   const again = await colorize(options(src, out));
   assert.equal(again.totals.inferred, 2, again.files.map((f) => f.error).join('\n'));
+});
+
+test('a model replaced while a run starts (models pull --force): the run refuses to load it, and nothing is stored under the old model\'s id', async () => {
+  const src = join(dir, 'pinned');
+  await mkdir(src);
+  await copyFile(join(ALBUM, 'cameraman.png'), join(src, 'a.png'));
+  const path = join(dir, 'pinned.onnx');
+  await writeFile(path, tintModel(null));
+  const first = await inspectModel(path);
+  const cache = join(dir, 'pinned-cache');
+  const run = colorize(
+    options(src, join(dir, 'pinned-out'), {
+      model: first,
+      cache: { kind: 'file', dir: cache },
+      // Once the photos are found, before the model is loaded, another network takes the file's place.
+      onEvent: (e) => e.type === 'scanned' && writeFileSync(path, tintModel(128)),
+    }),
+  );
+  await assert.rejects(run, /pinned\.onnx: the file changed since this run started/);
+  const entries = await readdir(join(cache, 'v1', 'entries'), { recursive: true }).catch(() => [] as string[]);
+  assert.deepEqual(entries.filter((e) => /[0-9a-f]{64}$/.test(String(e))), [], 'nothing cached');
+  assert.notEqual((await inspectModel(path)).id, first.id);
+});
+
+test('a photo task that throws (here: the caller\'s event handler) settles every other photo before the run closes: no photo works on after the run has returned', async () => {
+  const src = join(dir, 'teardown');
+  await mkdir(src);
+  for (let i = 0; i < 6; i++) await copyFile(join(ALBUM, i % 2 ? 'coins.png' : 'cameraman.png'), join(src, `p${i}-${i % 2}.png`));
+  // Make each photo distinct, so that each is a task of its own.
+  for (let i = 0; i < 6; i++) await writeFile(join(src, `p${i}-${i % 2}.png`), await sharp(join(src, `p${i}-${i % 2}.png`)).modulate({ brightness: 1 + i / 20 }).png().toBuffer());
+  let settled = false;
+  const late: string[] = [];
+  let victim: string | null = null;
+  const run = colorize(
+    options(src, join(dir, 'teardown-out'), {
+      concurrency: 3,
+      onEvent: (e) => {
+        if (e.type !== 'file') return;
+        if (settled) late.push(e.record.input);
+        // Every event of the first photo to finish throws: its task rejects.
+        victim ??= e.record.input;
+        if (e.record.input === victim) throw new Error('the caller\'s handler failed');
+      },
+    }),
+  );
+  await assert.rejects(run, /the caller's handler failed/);
+  settled = true;
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual(late, [], 'photos still finishing after the run returned');
+});
+
+test('a lock holder whose model call never returns (a wedged GPU): another run sharing the cache infers the photo itself once the holder\'s lock expires, with the same pixels', async () => {
+  const redis = await startRedis();
+  const src = join(dir, 'hung');
+  await mkdir(src);
+  await copyFile(join(ALBUM, 'cameraman.png'), join(src, 'a.png'));
+  const cache = { kind: 'redis' as const, url: redis.url };
+  // A session whose run never returns: the native call of a wedged device.
+  const wedged: ModelSession = { provider: 'cpu', run: () => new Promise<Float32Array>(() => undefined), release: async () => undefined };
+  let inModel!: () => void;
+  const holding = new Promise<void>((resolve) => (inModel = resolve));
+  const stopA = new AbortController();
+  const a = colorize(options(src, join(dir, 'hung-a'), { cache, sharedSession: async () => wedged, lockTtlMs: 1500, inferenceStallMs: 1000, signal: stopA.signal, onEvent: (e) => e.type === 'model-loaded' && inModel() }));
+  a.catch(() => undefined);
+  await holding;
+  const b = await Promise.race([colorize(options(src, join(dir, 'hung-b'), { cache, lockTtlMs: 1500 })), new Promise<null>((r) => setTimeout(() => r(null), 30_000).unref())]);
+  stopA.abort();
+  assert.ok(b, 'the other run finished: the stalled holder stopped extending its lock');
+  assert.equal(b.totals.inferred, 1, b.files.map((f) => `${f.status} ${f.error ?? ''}`).join('\n'));
+  const alone = await colorize(options(src, join(dir, 'hung-alone')));
+  assert.equal(alone.totals.inferred, 1);
+  const pixels = (p: string): Promise<Buffer> => sharp(p).raw().toBuffer();
+  assert.deepEqual(await pixels(join(dir, 'hung-b', 'a.png')), await pixels(join(dir, 'hung-alone', 'a.png')), 'the same pixels as a run on its own');
 });

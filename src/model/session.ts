@@ -43,6 +43,47 @@ function pickByName(list: TensorInfo[], name: string): TensorInfo | undefined {
   return list.find((t) => t.name === name) ?? list[0];
 }
 
+/** The SHA-256 of a model: its file's bytes and, when its weights live beside it (external data), theirs. */
+async function digestModel(path: string, bytes: Buffer, externalFiles: readonly string[]): Promise<{ sha256: string; total: number }> {
+  const hash = createHash('sha256').update(bytes);
+  let total = bytes.length;
+  for (const file of externalFiles) {
+    const full = resolvePath(dirname(path), file);
+    try {
+      for await (const chunk of createReadStream(full, { highWaterMark: 1 << 20 })) {
+        hash.update(chunk as Buffer);
+        total += (chunk as Buffer).length;
+      }
+    } catch (err) {
+      throw new DdcolorError('config', `model ${path}: its weights file ${full} cannot be read (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); keep the files that came with the .onnx beside it`, path);
+    }
+  }
+  return { sha256: hash.digest('hex'), total };
+}
+
+/**
+ * What the session is made from: the model's bytes read now and checked against the id the run was
+ * started with, so that the bytes hashed are the bytes loaded. A model replaced meanwhile (`models
+ * pull --force` during a run) is a `config` error: its results would otherwise be stored under
+ * the old model's id. A model whose weights live beside it is loaded from its path (onnxruntime
+ * finds them there), after the same check.
+ */
+async function pinnedModel(model: ModelInfo): Promise<Uint8Array | string> {
+  let bytes: Buffer;
+  let external: string[];
+  try {
+    bytes = await readFile(model.path);
+    external = readOnnxGraphInfo(bytes).externalFiles;
+  } catch (err) {
+    throw new DdcolorError('config', `model ${model.path}: cannot be read again to load it (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`, model.path);
+  }
+  const { sha256 } = await digestModel(model.path, bytes, external);
+  if (sha256 !== model.sha256) {
+    throw new DdcolorError('config', `model ${model.path}: the file changed since this run started (model ${model.id}, now ${sha256.slice(0, 16)}); nothing was made with the new file under the old one's id: run again to use it`, model.path);
+  }
+  return external.length > 0 ? model.path : bytes;
+}
+
 /** Read and check a model file. Throws a `config` DdcolorError naming the file otherwise. */
 export async function inspectModel(path: string): Promise<ModelInfo> {
   let bytes: Buffer;
@@ -75,21 +116,7 @@ export async function inspectModel(path: string): Promise<ModelInfo> {
     if (h !== w) bad(`input is not square (${h}x${w})`);
     fixedSize = h as number;
   }
-  // The id covers the weights too when they live beside the .onnx (external data).
-  const hash = createHash('sha256').update(bytes);
-  let total = bytes.length;
-  for (const file of graph.externalFiles) {
-    const full = resolvePath(dirname(path), file);
-    try {
-      for await (const chunk of createReadStream(full, { highWaterMark: 1 << 20 })) {
-        hash.update(chunk as Buffer);
-        total += (chunk as Buffer).length;
-      }
-    } catch (err) {
-      throw new DdcolorError('config', `model ${path}: its weights file ${full} cannot be read (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); keep the files that came with the .onnx beside it`, path);
-    }
-  }
-  const sha256 = hash.digest('hex');
+  const { sha256, total } = await digestModel(path, bytes, graph.externalFiles);
   return {
     path,
     id: sha256.slice(0, 16),
@@ -137,14 +164,15 @@ export interface ModelSession {
  * The session. On the CPU the model gets one thread per core unless told otherwise: onnxruntime's
  * own default ran it on one of two cores here, half as fast (BENCHMARKS.md, cold run).
  */
-async function create(path: string, provider: ExecutionProvider, threads?: number): Promise<ort.InferenceSession> {
+async function create(source: Uint8Array | string, provider: ExecutionProvider, threads?: number): Promise<ort.InferenceSession> {
   const intraOpNumThreads = threads ?? (provider === 'cpu' ? availableParallelism() : undefined);
-  return ort.InferenceSession.create(path, {
+  const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(intraOpNumThreads ? { intraOpNumThreads } : {}),
-  });
+  };
+  return typeof source === 'string' ? ort.InferenceSession.create(source, options) : ort.InferenceSession.create(source, options);
 }
 
 /**
@@ -154,12 +182,13 @@ async function create(path: string, provider: ExecutionProvider, threads?: numbe
 export async function openSession(model: ModelInfo, device: Device, threads?: number): Promise<ModelSession> {
   let session: ort.InferenceSession | null = null;
   let provider: ExecutionProvider = 'cpu';
+  const source = await pinnedModel(model);
   if (device === 'cuda' || (device === 'auto' && cudaProviderInstalled())) {
     if (device === 'cuda' && !cudaProviderInstalled()) {
       throw new DdcolorError('config', `device cuda: onnxruntime's CUDA provider is not installed; ${CUDA_INSTALL_HELP}`);
     }
     try {
-      session = await create(model.path, 'cuda', threads);
+      session = await create(source, 'cuda', threads);
       provider = 'cuda';
     } catch (err) {
       if (device === 'cuda') {
@@ -169,7 +198,7 @@ export async function openSession(model: ModelInfo, device: Device, threads?: nu
   }
   if (!session) {
     try {
-      session = await create(model.path, 'cpu', threads);
+      session = await create(source, 'cpu', threads);
     } catch (err) {
       throw new DdcolorError('config', `model ${model.path}: onnxruntime cannot load it (${errorMessage(err)})`, model.path);
     }

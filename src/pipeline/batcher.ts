@@ -25,6 +25,8 @@ export class InferenceBatcher {
   private provider: ExecutionProvider | null = null;
   /** Seconds spent inside the model, and batches run. */
   inferenceMs = 0;
+  /** When the model call now running started (performance.now()), or null when none runs. */
+  private callStarted: number | null = null;
   /** Told of each batch run (start, end) and of each photo's wait for its batch (ms). */
   onBatch: ((start: number, end: number) => void) | null = null;
   onWait: ((ms: number) => void) | null = null;
@@ -78,6 +80,11 @@ export class InferenceBatcher {
     });
   }
 
+  /** How long the model call now running has been running (0 when none): a call that never returns (a wedged GPU) grows without end. */
+  callRunningMs(now = performance.now()): number {
+    return this.callStarted === null ? 0 : now - this.callStarted;
+  }
+
   private async runBatch(items: Pending[]): Promise<void> {
     const plane = this.size * this.size;
     const count = this.fixedBatch ?? items.length;
@@ -88,7 +95,10 @@ export class InferenceBatcher {
       items.forEach((it, i) => input.set(it.planes, i * 3 * plane));
       const started = performance.now();
       for (const it of items) this.onWait?.(started - it.queuedAt);
-      const out = await session.run(input, count, this.size);
+      this.callStarted = started;
+      const out = await session.run(input, count, this.size).finally(() => {
+        this.callStarted = null;
+      });
       this.inferenceMs += performance.now() - started;
       this.batches++;
       this.onBatch?.(started, performance.now());

@@ -34,5 +34,6 @@ export function checkColorizeOptions(opts: ColorizeOptions): void {
   if (opts.maxPixels !== undefined) integerIn('maxPixels', opts.maxPixels, 1, Number.MAX_SAFE_INTEGER);
   if (opts.threads !== undefined) integerIn('threads', opts.threads, 1, 1024);
   if (opts.lockTtlMs !== undefined) atLeast('lockTtlMs', opts.lockTtlMs, 1000, 'at least 1000 ms');
+  if (opts.inferenceStallMs !== undefined) atLeast('inferenceStallMs', opts.inferenceStallMs, 1000, 'at least 1000 ms');
   if (opts.cacheRetryMs !== undefined) atLeast('cacheRetryMs', opts.cacheRetryMs, 0, 'milliseconds, 0 or more');
 }

@@ -33,6 +33,8 @@ import { scanPaths, type ScanProblem } from './scan.js';
 
 /** A lock outlives a stalled or killed run by at most this long; held locks are extended meanwhile. */
 export const DEFAULT_LOCK_TTL_MS = 120_000;
+/** A model call running longer than this is taken as stalled: the run's photo locks are left to expire. */
+export const DEFAULT_INFERENCE_STALL_MS = 600_000;
 
 /** Check the output folder can be written before doing any work (exit 2 otherwise). */
 async function ensureWritable(dir: string): Promise<void> {
@@ -126,7 +128,17 @@ export async function openWork(
   // Never through a link: the temporary folder, and a worker's own folder inside it.
   for (const dir of new Set([join(resolve(opts.outDir), TMP_DIR), tmpDir])) await checkOwnFolder(dir);
   await mkdir(tmpDir, { recursive: true });
-  const locks = new PhotoLocks(cache, opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS);
+  const model = new ModelRunner(opts, timings, emit, begun.profile);
+  const stallMs = opts.inferenceStallMs ?? DEFAULT_INFERENCE_STALL_MS;
+  let said = false;
+  const stalled = (): boolean => {
+    const ms = model.batcher.callRunningMs();
+    if (ms <= stallMs) return false;
+    if (!said) emit({ type: 'warning', message: `the model has not answered for ${Math.round(ms / 1000)} s; this run's photo locks are left to expire, so that other runs can infer those photos` });
+    said = true;
+    return true;
+  };
+  const locks = new PhotoLocks(cache, opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS, stalled);
   return {
     opts,
     outDir: resolve(opts.outDir),
@@ -143,7 +155,7 @@ export async function openWork(
     cache,
     locks,
     results: new Results(cache, locks, opts.size, opts.ttlMs, (message) => emit({ type: 'warning', message })),
-    model: new ModelRunner(opts, timings, emit, begun.profile),
+    model,
     pixels: new PixelPool(Math.min(opts.concurrency, availableParallelism())),
     limiter: new Limiter(Math.max(1, opts.concurrency)),
     budget: PixelBudget.forBytes(opts.memoryBudget ?? defaultMemoryBudget()),
@@ -156,14 +168,47 @@ export async function openWork(
   };
 }
 
-/** Release everything the run holds: locks, the manifest (compacted), the temporary folder, the output folder, the cache, the model. */
-export async function closeRun(ctx: RunContext): Promise<void> {
-  await ctx.locks.close();
-  await ctx.manifest.save().catch(() => ctx.manifest.close());
-  await removeTmpDir(ctx.tmpDir);
-  ctx.forgetTmpDir();
-  await ctx.releaseOutputFolder();
-  await ctx.cache.close();
-  await ctx.model.close();
-  await ctx.pixels.close();
+/** How long one closing step may take before the run gives up on it and goes on with the next. */
+export const CLOSE_STEP_MS = 30_000;
+
+/** One closing step on its own: its failure, or its taking longer than `ms`, is returned, never thrown. */
+async function closeStep(name: string, step: () => Promise<void>, ms = CLOSE_STEP_MS): Promise<Error | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Error>((resolve) => {
+    timer = setTimeout(() => resolve(new Error(`closing the run: ${name} took longer than ${ms / 1000} s; left as it is`)), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([step().then(() => null, (err: unknown) => new Error(`closing the run: ${name}: ${errorMessage(err)}`, { cause: err })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Release everything the run holds: locks, the manifest (compacted), the temporary folder, the
+ * output folder, the cache, the model, the pixel threads. Each step runs whatever the others did,
+ * within its own time limit; returns the first step's failure, if any (the caller throws it once
+ * nothing is left open).
+ */
+export async function closeRun(ctx: RunContext): Promise<Error | null> {
+  const steps: Array<[string, () => Promise<void>]> = [
+    ['the photo locks', () => ctx.locks.close()],
+    // A manifest that cannot be compacted keeps its appended lines, each already on the disk.
+    ['the manifest', () => ctx.manifest.save().catch(() => ctx.manifest.close())],
+    ['the temporary folder', async () => {
+      await removeTmpDir(ctx.tmpDir);
+      ctx.forgetTmpDir();
+    }],
+    ['the output folder', () => ctx.releaseOutputFolder()],
+    ['the cache', () => ctx.cache.close()],
+    ['the model', () => ctx.model.close()],
+    ['the pixel threads', () => ctx.pixels.close()],
+  ];
+  let first: Error | null = null;
+  for (const [name, step] of steps) {
+    const failed = await closeStep(name, step);
+    first ??= failed;
+  }
+  return first;
 }

@@ -55,6 +55,8 @@ export interface ColorizeOptions {
   waitLock?: boolean;
   /** Lifetime of the per-photo locks shared with other runs (default 2 minutes, extended while held). */
   lockTtlMs?: number;
+  /** A model call running longer than this is taken as stalled and the run's photo locks are left to expire (default 10 minutes). */
+  inferenceStallMs?: number;
   /** Abort: no new photo is started; photos in flight are finished; the report says interrupted. */
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;

@@ -1,7 +1,9 @@
 /**
  * Per-photo locks shared with other runs through the cache: a photo is inferred by the run that
- * holds its lock; the others wait for its result. Held locks are extended while held, released
- * once the result is stored, and all released when the run ends.
+ * holds its lock; the others wait for its result. Held locks are extended while the run makes
+ * progress, released once the result is stored, and all released when the run ends. A run whose
+ * model call has not returned for longer than its stall limit (a wedged GPU, a native call that
+ * never returns) stops extending them: they expire, and a waiting run infers the photos itself.
  */
 import { newOwner } from '../io/owner.js';
 import type { GuardedCache } from './guarded-cache.js';
@@ -14,8 +16,12 @@ export class PhotoLocks {
   constructor(
     private readonly cache: GuardedCache,
     readonly ttlMs: number,
+    /** Whether the run has stopped making progress (then its locks are left to expire). */
+    private readonly stalled: () => boolean = () => false,
   ) {
-    this.refresher = setInterval(() => void cache.refreshLocks([...this.held], this.owner, ttlMs), Math.max(200, ttlMs / 3));
+    this.refresher = setInterval(() => {
+      if (!this.stalled()) void cache.refreshLocks([...this.held], this.owner, ttlMs);
+    }, Math.max(200, ttlMs / 3));
     this.refresher.unref();
   }
 

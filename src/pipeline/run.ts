@@ -20,6 +20,7 @@ import { REPORT_SCHEMA, type RunReport, type StageTimings } from '../report/repo
 import { checkColorizeOptions } from './check-options.js';
 import type { Prepared, RunContext } from './context.js';
 import { closeRun, openRun, openWork, type WorkPlace } from './open-run.js';
+import { PhotoTasks } from './photo-tasks.js';
 import type { ColorizeOptions } from './options.js';
 import { dispatch, settleDeferred } from './stages/lookup.js';
 import { prepareChunk } from './stages/state.js';
@@ -45,25 +46,31 @@ export async function colorizeFiles(opts: ColorizeOptions, place: WorkPlace): Pr
 }
 
 async function runAll(ctx: RunContext): Promise<RunReport> {
+  let failure: { error: unknown } | null = null;
   try {
     ctx.emit({ type: 'stage', stage: 'colorize' });
-    const work = await runChunks(ctx);
+    const work = new PhotoTasks();
+    await runChunks(ctx, work);
     await settleDeferred(ctx, work);
-    await Promise.all(work);
+    // Every photo settles before anything closes: one that fails must not pull the stores from under the others.
+    const rejected = await work.settle();
     await ctx.results.flush();
     await ctx.cache.addCounters(ctx.counters.lookupHits, ctx.counters.lookups - ctx.counters.lookupHits);
-  } finally {
-    await closeRun(ctx);
+    failure = rejected;
+  } catch (err) {
+    failure = { error: err };
   }
+  const closing = await closeRun(ctx);
+  if (failure) throw failure.error;
   if (ctx.stop.fatal) throw ctx.stop.fatal;
+  if (closing) throw closing;
   ctx.emit({ type: 'stage', stage: 'finish' });
   return report(ctx);
 }
 
-/** State and look up each chunk while the previous one is produced; returns the photos' work. */
-async function runChunks(ctx: RunContext): Promise<Promise<void>[]> {
+/** State and look up each chunk while the previous one is produced, adding the photos' work to `work`. */
+async function runChunks(ctx: RunContext, work: PhotoTasks): Promise<void> {
   const planned = ctx.ledger.planned;
-  const work: Promise<void>[] = [];
   let preparedUpTo = 0;
   const chunkAt = (start: number): Promise<Prepared[]> | null => {
     if (start >= planned.length || ctx.stop.stopped) return null;
@@ -74,7 +81,7 @@ async function runChunks(ctx: RunContext): Promise<Promise<void>[]> {
   for (let start = 0; next; start += CHUNK) {
     const items = await next;
     next = chunkAt(start + CHUNK);
-    work.push(...(await dispatch(ctx, items)));
+    await dispatch(ctx, items, work);
     await ctx.limiter.settle();
     if (ctx.stop.stopped && next) {
       // Let the chunk being prepared finish its bookkeeping, then mark its photos not processed.
@@ -84,7 +91,6 @@ async function runChunks(ctx: RunContext): Promise<Promise<void>[]> {
   }
   // Photos of chunks never prepared: the run stopped first.
   for (let i = preparedUpTo; i < planned.length; i++) ctx.ledger.notProcessed(i, ctx.stop.why);
-  return work;
 }
 
 function report(ctx: RunContext): RunReport {

@@ -6,15 +6,15 @@
  */
 import type { AbPlanes } from '../../chroma/codec.js';
 import { keyOf, type Prepared, type RunContext } from '../context.js';
+import type { PhotoTasks } from '../photo-tasks.js';
 import { fromResult, produce } from './produce.js';
 
-/** Look up a chunk and start every photo's work; returns the work's promises. */
-export async function dispatch(ctx: RunContext, items: readonly Prepared[]): Promise<Promise<void>[]> {
+/** Look up a chunk and start every photo's work, adding it to `tasks`. */
+export async function dispatch(ctx: RunContext, items: readonly Prepared[], tasks: PhotoTasks): Promise<void> {
   const { results, deferred } = ctx;
   const need = new Set<string>();
   for (const p of items) if (!results.inflight.has(p.sha) && !results.recentValue(p.sha) && !deferred.has(p.sha)) need.add(p.sha);
   const found = await lookUp(ctx, ctx.opts.force ? [] : [...need], items);
-  const tasks: Promise<void>[] = [];
   const toClaim = new Map<string, Prepared[]>();
   for (const p of items) {
     if (ctx.stop.stopped) {
@@ -23,13 +23,13 @@ export async function dispatch(ctx: RunContext, items: readonly Prepared[]): Pro
     }
     const running = results.inflight.get(p.sha);
     if (running) {
-      tasks.push(fromResult(ctx, p, running));
+      tasks.add(fromResult(ctx, p, running));
       continue;
     }
     const recentValue = results.recentValue(p.sha);
     const ab = found.get(p.sha) ?? (recentValue ? results.decode(p.sha, p.file.path, recentValue) : null);
     if (ab) {
-      tasks.push(fromResult(ctx, p, Promise.resolve(ab)));
+      tasks.add(fromResult(ctx, p, Promise.resolve(ab)));
       continue;
     }
     const waiting = deferred.get(p.sha);
@@ -37,7 +37,6 @@ export async function dispatch(ctx: RunContext, items: readonly Prepared[]): Pro
     else toClaim.set(p.sha, [...(toClaim.get(p.sha) ?? []), p]);
   }
   await claim(ctx, toClaim, tasks);
-  return tasks;
 }
 
 /** The cached results of `shas`, decoded (damaged values left out), counted as hits and, when `first`, as lookups. */
@@ -60,7 +59,7 @@ async function lookUp(ctx: RunContext, shas: string[], items: readonly Prepared[
 }
 
 /** Take the locks of photos with no known result: produce those granted, defer the others. */
-async function claim(ctx: RunContext, groups: Map<string, Prepared[]>, tasks: Promise<void>[]): Promise<void> {
+async function claim(ctx: RunContext, groups: Map<string, Prepared[]>, tasks: PhotoTasks): Promise<void> {
   const shas = [...groups.keys()];
   if (shas.length === 0) return;
   const keys = shas.map((sha) => keyOf(ctx, sha));
@@ -84,19 +83,19 @@ async function claim(ctx: RunContext, groups: Map<string, Prepared[]>, tasks: Pr
     const ab = late.get(sha);
     if (ab) {
       ctx.counters.lookupHits++;
-      for (const p of items) tasks.push(fromResult(ctx, p, Promise.resolve(ab)));
+      for (const p of items) tasks.add(fromResult(ctx, p, Promise.resolve(ab)));
     } else if (!granted[i]) {
       ctx.deferred.set(sha, [...(ctx.deferred.get(sha) ?? []), ...items]);
     } else {
       if (coordinated) ctx.locks.hold(keys[i]!);
-      tasks.push(produce(ctx, items[0]!));
-      for (const p of items.slice(1)) tasks.push(fromResult(ctx, p, ctx.results.inflight.get(sha)!));
+      tasks.add(produce(ctx, items[0]!));
+      for (const p of items.slice(1)) tasks.add(fromResult(ctx, p, ctx.results.inflight.get(sha)!));
     }
   });
 }
 
 /** Come back for deferred photos until each is served from the cache or inferred here. */
-export async function settleDeferred(ctx: RunContext, tasks: Promise<void>[]): Promise<void> {
+export async function settleDeferred(ctx: RunContext, tasks: PhotoTasks): Promise<void> {
   const { deferred } = ctx;
   if (deferred.size > 0) {
     const n = deferred.size;
@@ -121,7 +120,7 @@ export async function settleDeferred(ctx: RunContext, tasks: Promise<void>[]): P
     const again = new Map<string, Prepared[]>();
     for (const [sha, items] of groups) {
       const ab = found.get(sha);
-      if (ab) for (const p of items) tasks.push(fromResult(ctx, p, Promise.resolve(ab)));
+      if (ab) for (const p of items) tasks.add(fromResult(ctx, p, Promise.resolve(ab)));
       else again.set(sha, items);
     }
     await claim(ctx, again, tasks);
