@@ -260,3 +260,27 @@ test('a fleet under the README\'s ACL user (ddcolor\'s keys only): submit and wo
   await assert.rejects(asFleet.flushall(), /NOPERM/);
   asFleet.disconnect();
 });
+
+test('submit --wait settles lost jobs of its own run only: a failed job in Redis that names the run but another folder writes nothing there', async () => {
+  const { Worker } = await import('bullmq');
+  const { settleLostJobs } = await import('../src/fleet/runs.js');
+  const queueName = 'trust-lost';
+  const queue = new Queue<JobData>(queueName, { connection: conn, prefix: PREFIX });
+  const ours = goodJob(join(outputs, 'lost-ours'));
+  const hostile = { ...goodJob(join(outside, 'planted')), run: ours.run };
+  await queue.add('x', ours, { jobId: 'lost-1', attempts: 1 });
+  await queue.add('x', hostile, { jobId: 'lost-2', attempts: 1 });
+  const failing = new Worker(queueName, async () => {
+    throw new Error('no worker finished it');
+  }, { connection: (conn as Redis).duplicate({ maxRetriesPerRequest: null }), prefix: PREFIX });
+  await new Promise<void>((resolve) => {
+    let n = 0;
+    failing.on('failed', () => ++n === 2 && resolve());
+  });
+  await failing.close();
+  const settled = await settleLostJobs(conn, queue, ours.run, ours.outDir);
+  await queue.close();
+  assert.equal(settled, 1, 'only the job of this run and folder');
+  assert.ok((await stat(join(outputs, 'lost-ours', '.ddcolor-runs', ours.run, 'lost-1.json'))).size > 0);
+  assert.deepEqual(await readdir(outside).then((n) => n.sort()), ['secret.png', 'victim.txt'], 'nothing written in the folder the hostile job named');
+});

@@ -75,7 +75,7 @@ async function waitWithBar(s: Submission, flags: SubmitFlags, renderer: RunRende
   let lastLine = 0;
   bar?.start(Math.max(1, s.queued), 0, { jobs: `0/${s.jobs}` });
   try {
-    return await waitForRun(redis, s.queue, s.run, {
+    return await waitForRun(redis, s.queue, s.run, s.outDir, {
       signal,
       onProgress: (p, done) => {
         bar?.update(done, { jobs: `${p.finishedJobs}/${p.jobs}` });

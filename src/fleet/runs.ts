@@ -6,7 +6,7 @@
 import type { Queue } from 'bullmq';
 import { emptyTotals, type FileRecord, type RunReport, type Totals } from '../report/report.js';
 import type { QueueConnection } from './connection.js';
-import type { JobData, JobResult } from './jobs.js';
+import { parseJobData, SAFE_NAME, type JobData, type JobResult } from './jobs.js';
 import { runFinishedKey, runKey, runsKey, runTotalsKey, workersKey } from './keys.js';
 import { readPart, recordsPart, writePart } from './parts.js';
 
@@ -72,17 +72,21 @@ export async function listRuns(redis: QueueConnection, queue: string, limit = 20
  * of tries before a worker could open the run): their photos are reported as not processed, in a part of their own,
  * and the jobs count as finished. Returns how many there were.
  */
-export async function settleLostJobs(redis: QueueConnection, queue: Queue<JobData>, run: string): Promise<number> {
+export async function settleLostJobs(redis: QueueConnection, queue: Queue<JobData>, run: string, outDir: string): Promise<number> {
   const finished = new Set(await redis.smembers(runFinishedKey(queue.name, run)));
-  // One query for the queue's failed jobs, not one per job of the run.
-  const lostJobs = (await queue.getFailed(0, -1)).filter((j) => j.data.run === run && !finished.has(j.id!));
+  // One query for the queue's failed jobs, not one per job of the run. A job is data from Redis:
+  // only one that parses as a job of this run, into this run's folder, with a safe id, is settled.
+  const lostJobs = (await queue.getFailed(0, -1))
+    .map((j) => ({ id: j.id, reason: j.failedReason, parsed: parseJobData(j.data) }))
+    .filter((j): j is { id: string; reason: string; parsed: { ok: true; data: JobData } } => j.parsed.ok && j.parsed.data.run === run && j.parsed.data.outDir === outDir && j.id !== undefined && SAFE_NAME.test(j.id) && !finished.has(j.id));
   for (const job of lostJobs) {
-    const id = job.id!;
-    const why = `job ${id} failed: ${job.failedReason || 'no worker finished it'}`;
-    const part = (await readPart(job.data.outDir, run, id)) ?? lostJobPart(job.data, why);
-    await writePart(job.data.outDir, run, id, part);
+    const { id } = job;
+    const data = job.parsed.data;
+    const why = `job ${id} failed: ${job.reason || 'no worker finished it'}`;
+    const part = (await readPart(outDir, run, id)) ?? lostJobPart(data, why);
+    await writePart(outDir, run, id, part);
     const t = part.totals;
-    await finishJob(redis, queue.name, job.data, id, { hit: t.hit, inferred: t.inferred, skipped: t.skipped, failed: t.failed, notProcessed: t.notProcessed }, 'none', 0);
+    await finishJob(redis, queue.name, data, id, { hit: t.hit, inferred: t.inferred, skipped: t.skipped, failed: t.failed, notProcessed: t.notProcessed }, 'none', 0);
   }
   return lostJobs.length;
 }

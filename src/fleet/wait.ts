@@ -28,17 +28,21 @@ async function activeDone(queue: Queue<JobData>, run: string): Promise<number> {
   return n;
 }
 
-/** Resolves to the run's combined report once all its jobs are finished; null when interrupted or unknown. */
-export async function waitForRun(redis: QueueConnection, queueName: string, run: string, opts: WaitOptions = {}): Promise<RunReport | null> {
+/**
+ * Resolves to the run's combined report once all its jobs are finished; null when interrupted or
+ * unknown. `outDir` is the run's folder as the caller submitted it: the folder named in Redis is
+ * not trusted (anyone who can write to the Redis could name another).
+ */
+export async function waitForRun(redis: QueueConnection, queueName: string, run: string, outDir: string, opts: WaitOptions = {}): Promise<RunReport | null> {
   const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX });
   try {
     for (let poll = 0; !opts.signal?.aborted; poll++) {
       const p = await runProgress(redis, queueName, run);
       if (!p) return null;
-      if (p.finishedJobs < p.jobs && poll % 10 === 9) await settleLostJobs(redis, queue, run);
+      if (p.finishedJobs < p.jobs && poll % 10 === 9) await settleLostJobs(redis, queue, run, outDir);
       if (p.finishedJobs >= p.jobs) {
         opts.onProgress?.(p, p.photos);
-        return writeCombined(p.outDir, run);
+        return writeCombined(outDir, run);
       }
       opts.onProgress?.(p, p.totals.files + (await activeDone(queue, run)));
       await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 500));
