@@ -123,7 +123,10 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
         process.exit(130);
       }
       renderer.note(`${signal}: finishing the photos in hand, then stopping (again to quit at once)`);
-      void worker.stop().then(resolve);
+      worker
+        .stop()
+        .catch((err: unknown) => renderer.warn(`stopping: ${errorMessage(err)}`))
+        .finally(resolve);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -24,13 +24,22 @@ export interface RunProgress {
   totals: Totals;
 }
 
-/** Mark a job finished with its totals; true when it was the run's last. */
+/**
+ * Mark a job finished with its totals, in one transaction (MULTI: the keys share the `{ddcolor}`
+ * slot); true for exactly one job of a run: the one whose finishing made the count complete. Two
+ * workers finishing a run's last two jobs at once can no longer both think they were last.
+ */
 export async function finishJob(redis: QueueConnection, queue: string, data: JobData, id: string, result: JobResult, worker: string, photosDone: number): Promise<boolean> {
-  await redis.hset(runTotalsKey(queue, data.run), id, JSON.stringify(result));
-  await redis.sadd(runFinishedKey(queue, data.run), id);
-  if (photosDone > 0) await redis.hincrby(workersKey(queue), worker, photosDone);
-  const [finished, jobs] = await Promise.all([redis.scard(runFinishedKey(queue, data.run)), redis.hget(runKey(queue, data.run), 'jobs')]);
-  const last = finished >= Number(jobs ?? Infinity);
+  const tx = redis.multi().hset(runTotalsKey(queue, data.run), id, JSON.stringify(result)).sadd(runFinishedKey(queue, data.run), id);
+  if (photosDone > 0) tx.hincrby(workersKey(queue), worker, photosDone);
+  tx.scard(runFinishedKey(queue, data.run)).hget(runKey(queue, data.run), 'jobs');
+  const replies = await tx.exec();
+  if (!replies) throw new Error(`job ${id}: the fleet's record of the run could not be updated (transaction aborted)`);
+  for (const [err] of replies) if (err) throw err;
+  const added = replies[1]![1] as number;
+  const finished = replies[replies.length - 2]![1] as number;
+  const jobs = replies[replies.length - 1]![1] as string | null;
+  const last = added === 1 && finished >= Number(jobs ?? Infinity);
   if (last) await redis.hset(runKey(queue, data.run), 'finishedAt', String(Date.now()));
   return last;
 }

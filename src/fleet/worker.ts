@@ -279,8 +279,10 @@ export function startWorker(opts: WorkerOptions): FleetWorker {
     name,
     async stop() {
       r.stopping.abort();
-      await worker.close();
+      // Both steps run whatever the other did; the first failure is thrown once both are done.
+      const closing = await worker.close().then(() => null, (err: unknown) => err);
       await (await r.session?.catch(() => null))?.release();
+      if (closing) throw closing;
     },
   };
 }
