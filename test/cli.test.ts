@@ -199,7 +199,8 @@ test('npm says nothing about the project settings (so npx ddcolor runs without i
   const r = spawnSync('npm', ['pkg', 'get', 'version'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout) as string, packageVersion());
-  assert.equal(r.stderr.trim(), '', 'nothing on stderr');
+  // npm may say things of its own (an update notice); nothing about this project's settings.
+  assert.doesNotMatch(r.stderr, /onnxruntime-node-install|unknown (project|env) config|npm warn config/i, r.stderr);
 });
 
 test('--profile ends with where the time went, stage by stage; the report has it too', async () => {

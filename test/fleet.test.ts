@@ -88,6 +88,10 @@ test("a photo locked by a run that died is inferred once the lock expires", asyn
   assert.equal(r.totals.inferred, PHOTOS);
   assert.equal(r.files.find((f) => f.input.endsWith('photo-03.png'))!.status, 'inferred');
   assert.ok(Date.now() - started >= 1000, 'it waited for the lock');
+  // The dead run's lock was respected, then taken: the result is stored and no lock is left.
+  const admin = server.client();
+  assert.equal(await admin.exists(cacheKey(tint.id, 128, sha)), 1, 'photo-03\'s result stored');
+  assert.equal(await admin.exists(lockKeyFor(cacheKey(tint.id, 128, sha))), 0, 'its lock released');
 });
 
 test('a slow Redis (commands past the timeout) degrades the run, which still finishes every photo', async () => {

@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { KEY_PREFIX } from '../src/cache/keys.js';
 import { openQueueConnection } from '../src/fleet/connection.js';
 import { DoneState } from '../src/fleet/done-state.js';
+import { badKey } from '../src/fleet/keys.js';
 import { inspectModel } from '../src/model/session.js';
 import { colorizeFiles } from '../src/pipeline/run.js';
 import { tintModel } from '../src/models/tiny-model.js';
@@ -261,11 +262,11 @@ test('on Redis Cluster: the queue (one hash-tagged slot) and the cache (spread o
   assert.equal((await w.done).code, 0);
 });
 
-test('SIGTERM in the middle of a job: the photos in hand are finished, the rest goes back to the queue and another worker does it', async () => {
+test('SIGTERM in the middle of a job with copies waiting for their first copy: the photos in hand are finished, the rest (copies too) goes back to the queue, none is remembered as bad, and another worker does them', async () => {
   const out = join(dir, 'term-out');
-  const photos = join(dir, 'term-in');
-  await mkdir(photos, { recursive: true });
-  for (let i = 10; i < 30; i++) await copyFile(join(album, `photo-${i}.png`), join(photos, `p${i}.png`));
+  // Fresh photos (not in the cache from the first test: each is inferred), and copies of six of them.
+  const photos = await distinctPhotos(join(dir, 'term-src'), 14, 700, 5);
+  for (let i = 0; i < 6; i++) await copyFile(join(photos, `photo-${String(i * 2).padStart(2, '0')}.png`), join(photos, `copy-${i}.png`));
   const first = spawnCli(['worker', '--input-root', dir, '--output-root', dir, '--redis', redis.url, '--queue', 'term', '--model', model, '--threads', '1', '--concurrency', '1']);
   const submitted = runCli(['submit', photos, '-o', out, '--redis', redis.url, '--queue', 'term', '--model', model, '--size', '128', '--job-size', '20', '--wait', '--json'], {}, 120_000);
   // Once the job has started and some photos are written, stop the worker politely.
@@ -283,10 +284,12 @@ test('SIGTERM in the middle of a job: the photos in hand are finished, the rest 
   const report = JSON.parse(r.stdout) as Report;
   assert.equal(report.files.length, 20);
   second.child.kill('SIGTERM');
-  // (These photos' results are in the cache from the first test: hits.) The first worker's photos are in the report as it made them.
-  assert.deepEqual([report.totals.hit + report.totals.inferred, report.totals.skipped, report.totals.failed], [20, 0, 0]);
+  assert.deepEqual([report.totals.hit + report.totals.inferred, report.totals.skipped, report.totals.failed, report.totals.notProcessed], [20, 0, 0, 0], r.stdout);
   assert.equal((await outputs(out)).length, 20);
   assert.equal((await second.done).code, 0);
+  // Nothing was remembered as a bad input: an interrupted photo is simply not done yet.
+  const admin = redis.client();
+  assert.deepEqual(await admin.hgetall(badKey(out)), {}, 'no photo of this folder remembered as bad');
 });
 
 test("a Redis that refuses to record an output (full, noeviction): the photo fails as the machine's fault, to be retried, and nothing is written", async () => {
