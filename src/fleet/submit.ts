@@ -13,7 +13,7 @@ import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
 import { PROCESSING_VERSION } from '../model/ddcolor.js';
 import type { ModelInfo } from '../model/session.js';
 import { FileStates } from '../pipeline/file-states.js';
-import { madeWith } from '../pipeline/manifest.js';
+import { foundInColour, recorded, upToDate } from '../pipeline/up-to-date.js';
 import { planOutputs, type PlannedFile } from '../pipeline/outputs.js';
 import { scanPaths, type ScanProblem } from '../pipeline/scan.js';
 import type { FileRecord } from '../report/report.js';
@@ -86,15 +86,12 @@ export function jobParams(opts: SubmitOptions): JobParams {
 /** Why a photo needs no job: its output is up to date, or it is known to be in colour; null when it needs one. */
 function noWorkReason(file: PlannedFile, i: number, states: FileStates, done: DoneState, params: JobParams): 'skipped' | 'already in colour' | null {
   const st = states.input(i);
-  if (!st || params.force) return null;
-  const sameInput = (e: { input: string; inputSize: number; inputMtimeMs: number }): boolean => e.input === file.path && e.inputSize === st.size && e.inputMtimeMs === st.mtimeMs;
-  const onDisk = states.output(i);
-  const ours = onDisk ? done.describing(file.outputRel, onDisk) : undefined;
+  if (!st || st.size === 0 || params.force) return null;
+  // The same rule as colorize's (pipeline/up-to-date.ts), on the fleet's record of the folder.
+  const seen = recorded(done, file.outputRel, file.path, st, states.output(i));
   const making = { modelId: params.modelId, modelSize: params.size, processing: PROCESSING_VERSION, quality: params.quality, saturation: params.saturation };
-  if (ours && sameInput(ours) && madeWith(ours, making, file.format)) return 'skipped';
-  const latest = done.get(file.outputRel);
-  const limit = params.colorThreshold ?? DEFAULT_COLOUR_THRESHOLD;
-  if (params.skipColor && latest && sameInput(latest) && latest.colourfulness !== undefined && latest.colourfulness > limit) return 'already in colour';
+  if (upToDate(done, file.outputRel, file.format, making, seen)) return 'skipped';
+  if (foundInColour(seen.known, params.skipColor ? (params.colorThreshold ?? DEFAULT_COLOUR_THRESHOLD) : undefined)) return 'already in colour';
   return null;
 }
 

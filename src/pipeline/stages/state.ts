@@ -7,7 +7,8 @@ import { stat } from 'node:fs/promises';
 import { sha256File } from '../../io/hash.js';
 import { ALREADY_IN_COLOUR, colourLimit, outputParams, type Prepared, type RunContext } from '../context.js';
 import { Limiter } from '../limiter.js';
-import { madeWith, type ManifestEntry } from '../manifest.js';
+import { madeWith } from '../manifest.js';
+import { foundInColour, recorded, upToDate, type Recorded } from '../up-to-date.js';
 import type { SizeTime } from '../file-states.js';
 import type { PlannedFile } from '../outputs.js';
 
@@ -31,21 +32,10 @@ export async function prepareChunk(ctx: RunContext, start: number, files: readon
   return out.sort((a, b) => a.index - b.index);
 }
 
-/** What the records say of a photo whose input is `st` now. */
-function recorded(ctx: RunContext, index: number, file: PlannedFile, st: SizeTime) {
-  const { manifest } = ctx;
+/** What the records say of a photo whose input is `st` now (see up-to-date.ts). */
+function recordedFor(ctx: RunContext, index: number, file: PlannedFile, st: SizeTime): Recorded & { onDisk: SizeTime | null } {
   const onDisk = ctx.states.output(index);
-  // The entry of the output on disk when there is one (then it is ddcolor's), else the latest.
-  const ours = onDisk ? manifest.describing(file.outputRel, onDisk) : undefined;
-  const entry = ours ?? manifest.get(file.outputRel);
-  const known = entry && entry.input === file.path && entry.inputSize === st.size && entry.inputMtimeMs === st.mtimeMs ? entry : undefined;
-  return { onDisk, ours, known };
-}
-
-/** Found in colour by an earlier run with --skip-color (and unchanged since: `known` is its record). */
-function foundInColour(ctx: RunContext, known: ManifestEntry | undefined): boolean {
-  const limit = colourLimit(ctx);
-  return limit !== undefined && known?.colourfulness !== undefined && known.colourfulness > limit;
+  return { onDisk, ...recorded(ctx.manifest, file.outputRel, file.path, st, onDisk) };
 }
 
 /**
@@ -55,11 +45,11 @@ function foundInColour(ctx: RunContext, known: ManifestEntry | undefined): boole
 function settledUnread(ctx: RunContext, index: number, file: PlannedFile): boolean {
   const st = ctx.states.input(index);
   if (!st || st.size === 0 || ctx.opts.force) return false;
-  const { ours, known } = recorded(ctx, index, file, st);
+  const seen = recordedFor(ctx, index, file, st);
+  const { known } = seen;
   if (!known) return false;
-  const inColour = foundInColour(ctx, known);
-  const upToDate = ours === known && ours === ctx.manifest.get(file.outputRel) && madeWith(ours, outputParams(ctx), file.format);
-  if (!inColour && !upToDate) return false;
+  const inColour = foundInColour(known, colourLimit(ctx));
+  if (!inColour && !upToDate(ctx.manifest, file.outputRel, file.format, outputParams(ctx), seen)) return false;
   ctx.ledger.setSha(index, known.sha256);
   if (inColour) ctx.ledger.skip(index, ALREADY_IN_COLOUR);
   else ctx.ledger.finish(index, 'skipped');
@@ -82,17 +72,18 @@ async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): 
     ledger.finish(index, 'failed', `${file.path}: empty file (0 bytes)`);
     return null;
   }
-  const { onDisk, ours, known } = recorded(ctx, index, file, st);
+  const { onDisk, ours, known } = recordedFor(ctx, index, file, st);
   const sha = known ? known.sha256 : await hashPhoto(ctx, index, file);
   if (sha === null) return null;
   ledger.setSha(index, sha);
   // Found in colour by an earlier run with --skip-color, and unchanged since: not read again.
-  if (foundInColour(ctx, known)) {
+  if (foundInColour(known, colourLimit(ctx))) {
     ledger.skip(index, ALREADY_IN_COLOUR);
     return null;
   }
-  const upToDate = ours && ours.sha256 === sha && madeWith(ours, outputParams(ctx), file.format);
-  if (!opts.force && upToDate) {
+  // Changed (or touched) since its record, but the same bytes: its output is still up to date.
+  const madeAlready = ours && ours.sha256 === sha && madeWith(ours, outputParams(ctx), file.format);
+  if (!opts.force && madeAlready) {
     if (!known || ours !== manifest.get(file.outputRel)) await manifest.record({ ...ours, input: file.path, inputSize: st.size, inputMtimeMs: st.mtimeMs });
     ledger.finish(index, 'skipped');
     return null;
