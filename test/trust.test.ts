@@ -5,14 +5,14 @@
  * is refused whole or photo by photo, and nothing outside the roots is read, written or deleted.
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { openQueueConnection, type QueueConnection } from '../src/fleet/connection.js';
 import { type JobData } from '../src/fleet/jobs.js';
-import { PREFIX } from '../src/fleet/keys.js';
+import { badKey, PREFIX } from '../src/fleet/keys.js';
 import { startWorker, type FleetWorker, type WorkerEvent } from '../src/fleet/worker.js';
 import { resolveRoots } from '../src/io/roots.js';
 import { inspectModel, type ModelInfo } from '../src/model/session.js';
@@ -281,4 +281,21 @@ test('submit --wait settles lost jobs of its own run only: a failed job in Redis
   assert.equal(settled, 1, 'only the job of this run and folder');
   assert.ok((await stat(join(outputs, 'lost-ours', '.ddcolor-runs', ours.run, 'lost-1.json'))).size > 0);
   assert.deepEqual(await readdir(outside).then((n) => n.sort()), ['secret.png', 'victim.txt'], 'nothing written in the folder the hostile job named');
+});
+
+test('a file of the user\'s at an output\'s place fails the photo as blocked, never as a bad input: moved away, the next job writes it', async () => {
+  const out = join(outputs, 'blocked');
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, 'a.png'), 'the user\'s own file');
+  const first = await runJob(goodJob(out), 'blocked-1');
+  assert.equal(first.state, 'completed', first.reason);
+  const part = JSON.parse(await readFile(join(out, '.ddcolor-runs', goodJob().run, 'blocked-1.json'), 'utf8')) as { files: Array<{ status: string; error: string | null; blocked?: boolean }> };
+  assert.deepEqual([part.files[0]!.status, part.files[0]!.blocked], ['failed', true]);
+  assert.match(part.files[0]!.error ?? '', /already exists and was not written by ddcolor/);
+  assert.deepEqual(await conn.hgetall(badKey(out)), {}, 'not remembered as a bad input');
+  assert.equal(await readFile(join(out, 'a.png'), 'utf8'), 'the user\'s own file', 'left as it is');
+  await rm(join(out, 'a.png'));
+  const second = await runJob(goodJob(out), 'blocked-2');
+  assert.equal(second.state, 'completed', second.reason);
+  assert.ok((await stat(join(out, 'a.png'))).size > 100, 'written once the place is free');
 });

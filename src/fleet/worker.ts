@@ -156,7 +156,7 @@ async function runPhotos(r: Running, job: Job<JobData>, checked: CheckedJob, pla
         if (e.type === 'warning') r.opts.onEvent?.({ type: 'warning', message: e.message });
         if (e.type !== 'file') return;
         r.opts.onEvent?.({ type: 'file', event: e, job: job.id! });
-        const bad = badInput(e.record, planned, sizes);
+        const bad = badInput(e.record, sizes);
         if (bad) remembering.push(records.recordBad(e.record.input, bad).catch(() => undefined));
         if (Date.now() - lastProgress > 500 || e.done === e.total) {
           lastProgress = Date.now();
@@ -175,10 +175,9 @@ async function runPhotos(r: Running, job: Job<JobData>, checked: CheckedJob, pla
  * so that neither a retry of its job nor the next submit tries the same file again. A failure about
  * the output's place (a file of the user's there) is not: it goes away when the user moves that file.
  */
-function badInput(f: FileRecord, planned: PlannedFile[], files: Map<string, JobFile>): BadInput | null {
+function badInput(f: FileRecord, files: Map<string, JobFile>): BadInput | null {
   const file = files.get(f.input);
-  if (f.status !== 'failed' || f.transient || !file || !f.error) return null;
-  if (planned.some((p) => p.path === f.input && f.error!.startsWith(p.output))) return null;
+  if (f.status !== 'failed' || f.transient || f.blocked || !file || !f.error) return null;
   return { size: file.size, mtimeMs: file.mtimeMs, error: f.error };
 }
 

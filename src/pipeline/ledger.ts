@@ -52,8 +52,10 @@ export class Ledger {
   fail(index: number, err: unknown): void {
     // Stopped, not failed: a photo cancelled is simply not done.
     if (err instanceof CancelledError) return this.notProcessed(index, err.why);
-    // An error about a file of its own (an output's place taken) names that file already.
+    // An error about a file of its own (an output's place taken) names that file already; one
+    // about another file than the photo is not the photo's fault.
     const named = err instanceof DdcolorError && err.file !== undefined;
+    if (named && err.file !== this.planned[index]!.path) this.records[index]!.blocked = true;
     // The environment's fault (disk full, permission): in words, and never the photo's.
     const fault = environmentFault(err);
     if (fault) this.records[index]!.transient = true;

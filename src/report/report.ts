@@ -28,6 +28,8 @@ export interface FileRecord {
   ms?: number;
   /** A failure of the machine, not of the photo (the model or device failed): trying again may work. */
   transient?: true;
+  /** Failed because of another file (a file of the user's at the output's place), not the photo's fault. */
+  blocked?: true;
 }
 
 export interface Totals {
