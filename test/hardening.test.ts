@@ -12,13 +12,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FileStore } from '../src/cache/file.js';
 import { cacheKey } from '../src/cache/keys.js';
-import type { CacheStore } from '../src/cache/store.js';
 import { inspectModel } from '../src/model/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/run.js';
 import { lockOutputFolder } from '../src/pipeline/out-lock.js';
 import { scanPaths } from '../src/pipeline/scan.js';
-import { ALBUM, cleanup, runCli, startRedis, tempDir } from './helpers.js';
+import { ALBUM, cleanup, runCli, startRedis, storeWithHook, tempDir } from './helpers.js';
 
 let model: string;
 
@@ -189,23 +188,6 @@ test('a Redis database index is checked: not a number or past the server\'s data
   await admin.select(3);
   assert.equal((await admin.keys('ddcolor:v2:*')).length, 1, 'the result is in database 3');
 });
-
-/** The embedded store, with `beforeLookup` run as each lookup starts (after the run hashed its photos, before it decodes them). */
-async function storeWithHook(dir: string, beforeLookup: () => void): Promise<CacheStore> {
-  const store = await new FileStore(dir).open();
-  return new Proxy(store, {
-    get(target, key) {
-      if (key === 'getMany') {
-        return (keys: readonly string[]) => {
-          beforeLookup();
-          return target.getMany(keys);
-        };
-      }
-      const value: unknown = Reflect.get(target, key);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
 
 test('a scan replaced after it was hashed is refused, not decoded: no output pairs its pixels with another picture\'s colours, nothing is cached under its old hash', async () => {
   const dir = await tempDir();

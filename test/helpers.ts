@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis, type RedisOptions } from 'ioredis';
+import { FileStore } from '../src/cache/file.js';
+import type { CacheStore } from '../src/cache/store.js';
 
 /** The project root (tests run from dist/test). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -350,4 +352,21 @@ export async function until(check: () => Promise<boolean>, ms = 60_000): Promise
     if (Date.now() > end) throw new Error(`not so within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The embedded store, with `beforeLookup` run as each lookup starts (after the run hashed its photos, before it decodes them). */
+export async function storeWithHook(dir: string, beforeLookup: () => void): Promise<CacheStore> {
+  const store = await new FileStore(dir).open();
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'getMany') {
+        return (keys: readonly string[]) => {
+          beforeLookup();
+          return target.getMany(keys);
+        };
+      }
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

@@ -10,13 +10,11 @@ import { copyFile, mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { FileStore } from '../src/cache/file.js';
-import type { CacheStore } from '../src/cache/store.js';
 import { inspectModel, type ModelInfo, type ModelSession } from '../src/model/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import type { ColorizeOptions } from '../src/pipeline/options.js';
 import { colorize } from '../src/pipeline/run.js';
-import { ALBUM, cleanup, startRedis, tempDir } from './helpers.js';
+import { ALBUM, cleanup, startRedis, storeWithHook, tempDir } from './helpers.js';
 
 let dir: string;
 let model: ModelInfo;
@@ -30,23 +28,6 @@ after(cleanup);
 
 function options(src: string, out: string, more: Partial<ColorizeOptions> = {}): ColorizeOptions {
   return { paths: [src], outDir: out, model, size: 64, device: 'cpu', concurrency: 1, cache: { kind: 'none' }, ttlMs: 0, format: 'png', quality: 90, force: false, ...more };
-}
-
-/** The embedded store, with `beforeLookup` run as each lookup starts (after hashing, before decoding). */
-async function storeWithHook(path: string, beforeLookup: () => void): Promise<CacheStore> {
-  const store = await new FileStore(path).open();
-  return new Proxy(store, {
-    get(target, key) {
-      if (key === 'getMany') {
-        return (keys: readonly string[]) => {
-          beforeLookup();
-          return target.getMany(keys);
-        };
-      }
-      const value: unknown = Reflect.get(target, key);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
 }
 
 test('Ctrl-C while copies of a photo wait for its first copy: they are not processed, never failed, and the next run does them', async () => {

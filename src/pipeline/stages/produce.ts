@@ -92,7 +92,8 @@ export async function fromResult(ctx: RunContext, p: Prepared, result: Promise<A
     ab = await result;
   } catch (err) {
     if (err instanceof AlreadyInColour) return skipColour(ctx, p, err.colourfulness);
-    if (err instanceof CancelledError || ctx.stop.stopped) return ctx.ledger.notProcessed(p.index, ctx.stop.stopped ? ctx.stop.why : 'interrupted');
+    if (err instanceof CancelledError) return ctx.ledger.notProcessed(p.index, err.why);
+    if (ctx.stop.stopped) return ctx.ledger.notProcessed(p.index, ctx.stop.why);
     const other = ctx.results.inflight.get(p.sha);
     return other ? fromResult(ctx, p, other) : produce(ctx, p);
   }
