@@ -1,17 +1,54 @@
 /**
- * Errors the library throws. `kind` tells the CLI which exit code to use: `usage` and `config`
- * (bad flags, missing inputs or model, unwritable output) are exit 2.
+ * Errors the library throws, a class per kind; nothing is ever decided by matching a message.
+ *
+ * Run-level errors (`UsageError`, `ConfigError`, `InterruptedError`) stop a run; `kind` tells the
+ * CLI which exit code to use. A photo's failure is a `PhotoFailure` naming the file, with a stable
+ * `code` and whose fault it is:
+ *
+ *   BadPhotoError     the photo's own fault (empty, not an image, damaged, too large): the only
+ *                     failure a fleet remembers as a bad input, never tried again while unchanged
+ *   EnvironmentError  the machine's or a service's (disk full, permission, the model or the cache
+ *                     failed, the file changed while it was read): transient, worth trying again
+ *   BlockedError      another file's (a file of the user's at the output's place): done once that
+ *                     file is moved
+ *
+ * A photo not done because the run stopped is a `CancelledError`: not a failure at all.
  */
 export type ErrorKind = 'usage' | 'config' | 'input' | 'interrupted';
 
 export class DdcolorError extends Error {
-  override readonly name = 'DdcolorError';
+  override readonly name: string = 'DdcolorError';
   constructor(
     readonly kind: ErrorKind,
     message: string,
     readonly file?: string,
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** A wrong flag, option or argument (exit 2). */
+export class UsageError extends DdcolorError {
+  override readonly name = 'UsageError';
+  constructor(message: string, file?: string) {
+    super('usage', message, file);
+  }
+}
+
+/** The machine or its set-up keeps the run from starting: a missing model, an unwritable folder (exit 2). */
+export class ConfigError extends DdcolorError {
+  override readonly name = 'ConfigError';
+  constructor(message: string, file?: string) {
+    super('config', message, file);
+  }
+}
+
+/** Stopped by a signal before the run began (waiting for a lock). */
+export class InterruptedError extends DdcolorError {
+  override readonly name = 'InterruptedError';
+  constructor(message: string) {
+    super('interrupted', message);
   }
 }
 
@@ -19,13 +56,13 @@ export class DdcolorError extends Error {
  * An option given to the library that is not what it expects: names the option (`quality`), what
  * was given and what was expected. The CLI says the same with its flag's name (`--quality`).
  */
-export class InvalidOptionError extends DdcolorError {
+export class InvalidOptionError extends UsageError {
   constructor(
     readonly option: string,
     readonly value: unknown,
     readonly expected: string,
   ) {
-    super('usage', `${option}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
+    super(`${option}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
   }
 }
 
@@ -34,9 +71,9 @@ export function errorMessage(err: unknown): string {
 }
 
 /**
- * A failure of the machine or a service, not of the photo (the model ran out of memory, Redis did
- * not answer): trying again later may work. The photo's record says so (`transient`), and a fleet
- * job with such photos is retried.
+ * A failure of the machine or a service that is not tied to one photo (Redis did not answer, a
+ * record could not be written): trying again later may work. A photo failing with it fails with
+ * an EnvironmentError.
  */
 export class TransientError extends Error {
   override readonly name = 'TransientError';
@@ -56,7 +93,61 @@ export class CancelledError extends Error {
   }
 }
 
-/** What the system said, in words a person can act on; null for an errno this does not know as the environment's. */
+/** Whose fault a photo's failure is. */
+export type Fault = 'photo' | 'environment' | 'other-file';
+
+/** A photo that could not be done: its file, a stable code, the reason in words. */
+export abstract class PhotoFailure extends DdcolorError {
+  abstract readonly fault: Fault;
+
+  constructor(
+    file: string,
+    readonly code: string,
+    readonly reason: string,
+    cause?: unknown,
+  ) {
+    super('input', `${file}: ${reason}`, file, cause);
+  }
+
+  /** Worth trying again without anything changing about the photo. */
+  get transient(): boolean {
+    return this.fault === 'environment';
+  }
+}
+
+/** Codes of a photo's own faults. */
+export type BadPhotoCode = 'EMPTY' | 'NOT_FOUND' | 'NOT_A_FILE' | 'NOT_AN_IMAGE' | 'DAMAGED' | 'TOO_LARGE';
+
+/** The photo's own fault: it is empty, not an image, damaged or too large. Remembered by a fleet; never retried unchanged. */
+export class BadPhotoError extends PhotoFailure {
+  override readonly name = 'BadPhotoError';
+  readonly fault = 'photo';
+  constructor(file: string, code: BadPhotoCode, reason: string, cause?: unknown) {
+    super(file, code, reason, cause);
+  }
+}
+
+/** The environment's fault (an errno such as ENOSPC, or MODEL, CACHE, RECORDS, CHANGED): transient. */
+export class EnvironmentError extends PhotoFailure {
+  override readonly name = 'EnvironmentError';
+  readonly fault = 'environment';
+}
+
+/** Another file's fault (`OUTPUT_TAKEN`: a file of the user's at the output's place); `blocker` is that file. */
+export class BlockedError extends PhotoFailure {
+  override readonly name = 'BlockedError';
+  readonly fault = 'other-file';
+  constructor(
+    file: string,
+    readonly blocker: string,
+    code: string,
+    reason: string,
+  ) {
+    super(file, code, reason);
+  }
+}
+
+/** What the system said, in words a person can act on, for the errnos that are the environment's fault. */
 const ENVIRONMENT_ERRNOS: Record<string, string> = {
   ENOSPC: 'the disk is full',
   EDQUOT: 'the disk quota is used up',
@@ -72,21 +163,42 @@ const ENVIRONMENT_ERRNOS: Record<string, string> = {
   ESTALE: 'stale network file handle',
 };
 
+/** Errnos that say the photo itself is not there to be read: its fault, with these words. */
+const MISSING_ERRNOS: Record<string, [BadPhotoCode, string]> = {
+  ENOENT: ['NOT_FOUND', 'not found (deleted or moved since the scan)'],
+  EISDIR: ['NOT_A_FILE', 'is a folder, not a file'],
+  ENOTDIR: ['NOT_FOUND', 'not found (a folder on its path is a file)'],
+};
+
 /** The errno of a Node.js system error, if it is one. */
-function errnoOf(err: unknown): string | null {
+export function errnoOf(err: unknown): string | null {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' ? (err as NodeJS.ErrnoException).code! : null;
 }
 
-/**
- * A failure of the machine's environment (disk full, permission, a read-only or failing disk), as
- * a transient error in words; null when `err` is not one. Such a failure is never the photo's
- * fault: it is never remembered as a bad input, and a fleet job with it is tried again.
- */
-export function environmentFault(err: unknown): TransientError | null {
-  if (err instanceof TransientError) return err;
+/** An errno the environment is to blame for, in words: "the disk is full (ENOSPC, /out/a.jpg)"; null for any other error. */
+export function environmentWords(err: unknown): { code: string; words: string } | null {
   const code = errnoOf(err);
   const words = code ? ENVIRONMENT_ERRNOS[code] : undefined;
-  if (!words) return null;
+  if (!code || !words) return null;
   const path = (err as NodeJS.ErrnoException).path;
-  return new TransientError(`${words} (${code}${path ? `, ${path}` : ''})`, err);
+  return { code, words: `${words} (${code}${path ? `, ${path}` : ''})` };
+}
+
+/**
+ * The typed failure of the photo at `file` for whatever `err` is: a PhotoFailure as it is; another
+ * file named by a DdcolorError, that file's fault; a transient error or an environment errno, the
+ * environment's; a missing file, the photo's. Anything else thrown while the photo was worked on
+ * (the decoders' own errors are typed where they are caught) is taken as the photo's: DAMAGED.
+ * A CancelledError is not a failure and is returned as it is.
+ */
+export function photoFailure(file: string, err: unknown): PhotoFailure | CancelledError {
+  if (err instanceof PhotoFailure || err instanceof CancelledError) return err;
+  if (err instanceof DdcolorError && err.file !== undefined && err.file !== file) return new BlockedError(file, err.file, 'OTHER_FILE', err.message);
+  if (err instanceof TransientError) return new EnvironmentError(file, 'TRANSIENT', err.message, err);
+  const env = environmentWords(err);
+  if (env) return new EnvironmentError(file, env.code, env.words, err);
+  const code = errnoOf(err);
+  const missing = code ? MISSING_ERRNOS[code] : undefined;
+  if (missing) return new BadPhotoError(file, missing[0], missing[1], err);
+  return new BadPhotoError(file, 'DAMAGED', errorMessage(err), err);
 }

@@ -207,6 +207,9 @@ test('a scan replaced after it was hashed is refused, not decoded: no output pai
   const cold = await run('out-cold', 'cache', true);
   assert.equal(cold.totals.failed, 1);
   assert.match(cold.files[0]!.error ?? '', /scan\.png: changed while ddcolor was working on it/);
+  // Not the photo's fault (its new version is fine): typed as the environment's, worth trying again.
+  assert.equal(cold.files[0]!.code, 'CHANGED');
+  assert.equal(cold.files[0]!.transient, true);
   assert.equal(existsSync(join(dir, 'out-cold', 'scan.png')), false, 'no output');
   const key = cacheKey(info.id, 64, oldSha);
   assert.deepEqual(await new FileStore(join(dir, 'cache')).getMany([key]), [null], 'nothing stored under the old hash');
@@ -216,6 +219,7 @@ test('a scan replaced after it was hashed is refused, not decoded: no output pai
   const warm = await run('out-warm', 'cache', true);
   assert.equal(warm.totals.failed, 1);
   assert.match(warm.files[0]!.error ?? '', /changed while ddcolor was working on it/);
+  assert.equal(warm.files[0]!.code, 'CHANGED');
   assert.equal(existsSync(join(dir, 'out-warm', 'scan.png')), false, 'no output');
   // The next run takes the new picture as it is.
   const next = await run('out-warm', 'cache', false);

@@ -201,6 +201,12 @@ test('bad files fail with a reason naming them; the rest of the run goes on', as
     assert.equal(r.output, null);
   }
   assert.match(files.get('scans/empty.jpg')!.error!, /empty file/);
+  // Each failure is typed (the photo's own fault, a stable code) and said in plain words, never in the decoder's.
+  const codes = ['scans/empty.jpg', 'scans/letter.jpg', 'scans/truncated.jpg'].map((n) => [files.get(n)!.code, files.get(n)!.transient, files.get(n)!.blocked]);
+  assert.deepEqual(codes, [['EMPTY', undefined, undefined], ['NOT_AN_IMAGE', undefined, undefined], ['DAMAGED', undefined, undefined]]);
+  assert.match(files.get('scans/letter.jpg')!.error!, /letter\.jpg: not an image ddcolor can read/);
+  assert.match(files.get('scans/truncated.jpg')!.error!, /truncated\.jpg: truncated or damaged JPEG/);
+  for (const r of report.files) assert.doesNotMatch(r.error ?? '', /vips|failOn|libpng|sharp/i);
   // No partial or temporary files are left behind.
   const left = await readdir(join(dir, 'out'), { recursive: true });
   assert.deepEqual(left.filter((n) => n.includes('tmp')), []);
@@ -430,7 +436,7 @@ test('outputs ddcolor did not write, or that were edited since, are never overwr
   const first = await colorize(options([album], out, cache));
   const coins = byName(first).get('album/coins.png')!;
   assert.equal(coins.status, 'failed');
-  assert.match(coins.error ?? '', new RegExp(`${join(out, 'coins.png')}: already exists and was not written by ddcolor.*--overwrite`));
+  assert.match(coins.error ?? '', new RegExp(`its output ${join(out, 'coins.png')} already exists and was not written by ddcolor.*--overwrite`));
   assert.equal(byName(first).get('album/cameraman.png')!.status, 'inferred', 'the rest of the run goes on');
   assert.equal(await readFile(join(out, 'coins.png'), 'utf8'), 'my own coins.png');
 
@@ -656,7 +662,7 @@ test('a lost manifest: outputs holding exactly what the run makes are known as d
   assert.equal(files.get('in/cameraman.png')!.status, 'hit');
   assert.equal(files.get('in/cat.jpg')!.status, 'hit');
   assert.equal(files.get('in/coins.png')!.status, 'failed');
-  assert.match(files.get('in/coins.png')!.error ?? '', /coins\.png: already exists and was not written by ddcolor/);
+  assert.match(files.get('in/coins.png')!.error ?? '', /coins\.png already exists and was not written by ddcolor/);
   assert.deepEqual(await Promise.all(['cameraman.png', 'coins.png', 'cat.jpg'].map((f) => sha(join(out, f)))), [before[0], retouched, before[2]], 'nothing rewritten');
   const third = await colorize(options([src], out, cache));
   assert.equal(byName(third).get('in/cameraman.png')!.status, 'skipped', 'known again');

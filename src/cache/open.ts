@@ -8,7 +8,7 @@
  *   none                                      no cache
  */
 import { resolve } from 'node:path';
-import { DdcolorError } from '../errors.js';
+import { DdcolorError, UsageError } from '../errors.js';
 import { credentialsOf, redactSecrets, withEncodedCredentials } from '../redact.js';
 import { FileStore, defaultCacheDir, type FileStoreOptions } from './file.js';
 import { NoneStore } from './none.js';
@@ -37,7 +37,7 @@ export type CacheUrlSource = '--cache' | 'DDCOLOR_CACHE' | 'REDIS_URL' | '--redi
 
 /** A usage error about a cache URL: names where it came from, never its credentials. */
 function badUrl(source: CacheUrlSource, url: string, why: string): DdcolorError {
-  return new DdcolorError('usage', `${source} ${redactSecrets(url)}: ${why}`);
+  return new UsageError(`${source} ${redactSecrets(url)}: ${why}`);
 }
 
 function validPort(port: number): boolean {

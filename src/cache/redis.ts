@@ -16,7 +16,7 @@
  */
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { DdcolorError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { ownerIsGone } from '../io/owner.js';
 import { mapLimit } from './map-limit.js';
 import { KEY_PREFIX, STATS_KEY, jitteredTtl, lockKeyFor, parseKey } from './keys.js';
@@ -232,7 +232,7 @@ export class RedisStore implements CacheStore {
       await this.client.select(db);
     } catch (err) {
       this.client.disconnect();
-      throw new DdcolorError('config', `Redis at ${this.location}: database ${db}: ${(err as Error).message} (the server's 'databases' setting says how many it has)`);
+      throw new ConfigError(`Redis at ${this.location}: database ${db}: ${(err as Error).message} (the server's 'databases' setting says how many it has)`);
     }
   }
 

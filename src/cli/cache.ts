@@ -9,7 +9,7 @@ import { FileStore } from '../cache/file.js';
 import { invalidate } from '../cache/invalidation.js';
 import { openCache, resolveCacheSpec } from '../cache/open.js';
 import type { CacheStats, CacheStore } from '../cache/store.js';
-import { DdcolorError } from '../errors.js';
+import { UsageError, ConfigError } from '../errors.js';
 import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js';
@@ -29,7 +29,7 @@ async function open(flags: CommonFlags): Promise<CacheStore> {
   try {
     return await openCache(spec);
   } catch (err) {
-    throw new DdcolorError('config', `cannot open the cache: ${(err as Error).message}`);
+    throw new ConfigError(`cannot open the cache: ${(err as Error).message}`);
   }
 }
 
@@ -136,8 +136,8 @@ function invalidateCommand(): Command {
     .action(async (paths: string[], flags: InvalidateFlags) => {
       const shas = flags.sha256 ?? [];
       const modes = [paths.length > 0, shas.length > 0, flags.all === true].filter(Boolean).length;
-      if (modes > 1) throw new DdcolorError('usage', 'give photo paths, --sha256 or --all, not several');
-      if (modes === 0 && !flags.model) throw new DdcolorError('usage', 'give the photos whose results to drop, --sha256 <hash>, --model <file|id>, or --all --yes');
+      if (modes > 1) throw new UsageError('give photo paths, --sha256 or --all, not several');
+      if (modes === 0 && !flags.model) throw new UsageError('give the photos whose results to drop, --sha256 <hash>, --model <file|id>, or --all --yes');
       if (flags.all && !flags.yes && !(await confirmAll(flags))) {
         printMessage('nothing dropped');
         return;
@@ -150,7 +150,7 @@ function invalidateCommand(): Command {
 /** `--all` without `--yes`: asked on a terminal, refused elsewhere. */
 async function confirmAll(flags: InvalidateFlags): Promise<boolean> {
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
-    throw new DdcolorError('usage', 'cache invalidate --all drops every ddcolor entry: add --yes to confirm');
+    throw new UsageError('cache invalidate --all drops every ddcolor entry: add --yes to confirm');
   }
   const probe = await open(flags);
   await probe.close();
@@ -207,7 +207,7 @@ function pruneCommand(): Command {
       const store = await open(flags);
       try {
         if (flags.maxSize !== undefined && !(store instanceof FileStore)) {
-          throw new DdcolorError('usage', `--max-size applies to the embedded store; ${store.backend} evicts by its own policy (set maxmemory and maxmemory-policy on Redis)`);
+          throw new UsageError(`--max-size applies to the embedded store; ${store.backend} evicts by its own policy (set maxmemory and maxmemory-policy on Redis)`);
         }
         const removed = await invalidate(store, { kind: 'keep-models', models: [...keep] }, warnLine);
         let lru: { removed: number; bytes: number } | null = null;

@@ -3,7 +3,7 @@
  * else `--redis`, else $REDIS_URL) and its name, and the model as `colorize` finds it.
  */
 import { Option, type Command } from 'commander';
-import { DdcolorError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { DEFAULT_QUEUE, parseQueueUrl } from '../fleet/connection.js';
 import type { CacheSpec } from '../cache/open.js';
 import { modelDirectory } from '../models/catalog.js';
@@ -28,7 +28,7 @@ export function queueRedis(flags: QueueFlags, env: NodeJS.ProcessEnv = process.e
   if (flags.queueRedis) return parseQueueUrl(flags.queueRedis, '--queue-redis');
   if (flags.redis) return parseQueueUrl(flags.redis, '--redis');
   if (env.REDIS_URL) return parseQueueUrl(env.REDIS_URL, 'REDIS_URL');
-  throw new DdcolorError('usage', 'the queue needs Redis: give --redis redis://host:6379 (or set REDIS_URL)');
+  throw new UsageError('the queue needs Redis: give --redis redis://host:6379 (or set REDIS_URL)');
 }
 
 /** The model as `colorize` finds it (--model, $DDCOLOR_MODEL, the default installed one); warns through `warn`. */

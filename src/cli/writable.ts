@@ -5,12 +5,12 @@
  */
 import { rm, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DdcolorError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 /** Throws a usage error naming `flag` and the path when `path` cannot be written as a file. */
 export async function ensureWritableFile(path: string, flag: string): Promise<void> {
   const fail = (why: string): never => {
-    throw new DdcolorError('usage', `${flag} ${path}: ${why}`, path);
+    throw new UsageError(`${flag} ${path}: ${why}`, path);
   };
   const existing = await stat(path).catch(() => null);
   if (existing?.isDirectory()) fail('is a folder; give a file name');

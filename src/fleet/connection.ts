@@ -7,7 +7,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { clusterNodeOptions, describeSpec, parseCacheUrl, sentinelOptions, type CacheSpec } from '../cache/open.js';
 import { memoryWarnings, parseInfo } from '../cache/redis.js';
-import { DdcolorError, errorMessage } from '../errors.js';
+import { errorMessage, UsageError, ConfigError } from '../errors.js';
 import { redactSecrets } from '../redact.js';
 
 export type QueueConnection = Redis | Cluster;
@@ -26,7 +26,7 @@ export const DEFAULT_QUEUE = 'ddcolor';
 export function parseQueueUrl(url: string, source: '--redis' | '--queue-redis' | 'REDIS_URL'): CacheSpec {
   const spec = parseCacheUrl(url, source);
   if (spec.kind === 'file' || spec.kind === 'none') {
-    throw new DdcolorError('usage', `${source} ${redactSecrets(url)}: the queue needs Redis: expected redis://host:port[/db], rediss://…, redis-cluster://… or redis-sentinel://…`);
+    throw new UsageError(`${source} ${redactSecrets(url)}: the queue needs Redis: expected redis://host:port[/db], rediss://…, redis-cluster://… or redis-sentinel://…`);
   }
   return spec;
 }
@@ -42,7 +42,7 @@ function client(spec: CacheSpec): QueueConnection {
     case 'redis-sentinel':
       return new Redis({ ...bullmq, ...sentinelOptions(spec) });
     default:
-      throw new DdcolorError('usage', 'the queue needs Redis, not the embedded store');
+      throw new UsageError('the queue needs Redis, not the embedded store');
   }
 }
 
@@ -62,7 +62,7 @@ export async function openQueueConnection(spec: CacheSpec, timeoutMs = 6000): Pr
     return c;
   } catch (err) {
     c.disconnect();
-    throw new DdcolorError('config', `cannot connect to the queue's Redis at ${describeSpec(spec).location}: ${errorMessage(err)}`);
+    throw new ConfigError(`cannot connect to the queue's Redis at ${describeSpec(spec).location}: ${errorMessage(err)}`);
   } finally {
     clearTimeout(timer);
   }

@@ -7,7 +7,7 @@ import { basename, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { Queue } from 'bullmq';
 import { describeSpec, type CacheSpec } from '../cache/open.js';
-import { DdcolorError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { FormatChoice } from '../image/encode.js';
 import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
 import { PROCESSING_VERSION } from '../model/ddcolor.js';
@@ -145,7 +145,7 @@ export async function submit(opts: SubmitOptions): Promise<Submission> {
   try {
     await mkdir(outDir, { recursive: true });
   } catch (err) {
-    throw new DdcolorError('config', `output folder ${outDir} cannot be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, outDir);
+    throw new ConfigError(`output folder ${outDir} cannot be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, outDir);
   }
   const planned = planOutputs(scan.files, outDir, opts.format);
   const states = await FileStates.take(planned);

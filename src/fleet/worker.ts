@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { describeSpec, type CacheSpec } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
-import { errorMessage } from '../errors.js';
+import { BadPhotoError, errorMessage, type PhotoFailure } from '../errors.js';
 import { processAlive } from '../io/owner.js';
 import { checkOwnFolder, type Roots } from '../io/roots.js';
 import { openSession, type Device, type ModelInfo, type ModelSession } from '../model/session.js';
@@ -156,7 +156,7 @@ async function runPhotos(r: Running, job: Job<JobData>, checked: CheckedJob, pla
         if (e.type === 'warning') r.opts.onEvent?.({ type: 'warning', message: e.message });
         if (e.type !== 'file') return;
         r.opts.onEvent?.({ type: 'file', event: e, job: job.id! });
-        const bad = badInput(e.record, sizes);
+        const bad = badInput(e.record, e.failure, sizes);
         if (bad) remembering.push(records.recordBad(e.record.input, bad).catch(() => undefined));
         if (Date.now() - lastProgress > 500 || e.done === e.total) {
           lastProgress = Date.now();
@@ -171,14 +171,15 @@ async function runPhotos(r: Running, job: Job<JobData>, checked: CheckedJob, pla
 }
 
 /**
- * A photo that failed for good (unreadable, not an image) as it was submitted, remembered at once
- * so that neither a retry of its job nor the next submit tries the same file again. A failure about
- * the output's place (a file of the user's there) is not: it goes away when the user moves that file.
+ * A photo that failed by its own fault (empty, not an image, damaged, too large) as it was
+ * submitted, remembered at once so that neither a retry of its job nor the next submit tries the
+ * same file again. No other failure is: not the environment's (disk full, permission, the model
+ * failed), not another file's (a file of the user's at the output's place), and nothing cancelled.
  */
-function badInput(f: FileRecord, files: Map<string, JobFile>): BadInput | null {
+function badInput(f: FileRecord, failure: PhotoFailure | null, files: Map<string, JobFile>): BadInput | null {
   const file = files.get(f.input);
-  if (f.status !== 'failed' || f.transient || f.blocked || !file || !f.error) return null;
-  return { size: file.size, mtimeMs: file.mtimeMs, error: f.error };
+  if (!(failure instanceof BadPhotoError) || !file) return null;
+  return { size: file.size, mtimeMs: file.mtimeMs, error: failure.message };
 }
 
 /** The job's photos known to have failed for good (the same files): reported again, not tried again. */

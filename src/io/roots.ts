@@ -7,7 +7,7 @@
  */
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
-import { DdcolorError } from '../errors.js';
+import { DdcolorError, ConfigError } from '../errors.js';
 
 /** Real, absolute folders: where inputs may be read and where outputs may be written. */
 export interface Roots {
@@ -26,17 +26,17 @@ export class OutsideRootsError extends DdcolorError {
 export async function resolveRoots(inputs: readonly string[], outputs: readonly string[]): Promise<Roots> {
   const real = async (dir: string, what: string): Promise<string> => {
     const abs = resolve(dir);
-    if (abs === sep) throw new DdcolorError('config', `${what} ${dir}: the whole file system cannot be a root; name the folder the archive is in`);
+    if (abs === sep) throw new ConfigError(`${what} ${dir}: the whole file system cannot be a root; name the folder the archive is in`);
     try {
       const r = await realpath(abs);
       if (!(await stat(r)).isDirectory()) throw new Error('not a folder');
       return r;
     } catch (err) {
       const reason = err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'no such folder' : 'not a folder that can be read';
-      throw new DdcolorError('config', `${what} ${dir}: ${reason}`, dir);
+      throw new ConfigError(`${what} ${dir}: ${reason}`, dir);
     }
   };
-  if (inputs.length === 0 || outputs.length === 0) throw new DdcolorError('config', 'a worker needs at least one input root and one output root');
+  if (inputs.length === 0 || outputs.length === 0) throw new ConfigError('a worker needs at least one input root and one output root');
   return {
     inputs: await Promise.all(inputs.map((d) => real(d, 'input root'))),
     outputs: await Promise.all(outputs.map((d) => real(d, 'output root'))),
@@ -125,7 +125,7 @@ export async function checkOwnFolder(dir: string): Promise<string> {
     if (err.code === 'ENOENT') return null;
     throw err;
   });
-  if (st?.isSymbolicLink()) throw new DdcolorError('config', `${dir}: is a symbolic link; ddcolor keeps its own files there and does not follow links: remove it (the next run makes a real folder)`, dir);
-  if (st && !st.isDirectory()) throw new DdcolorError('config', `${dir}: is not a folder; ddcolor keeps its own files there: remove it`, dir);
+  if (st?.isSymbolicLink()) throw new ConfigError(`${dir}: is a symbolic link; ddcolor keeps its own files there and does not follow links: remove it (the next run makes a real folder)`, dir);
+  if (st && !st.isDirectory()) throw new ConfigError(`${dir}: is not a folder; ddcolor keeps its own files there: remove it`, dir);
   return dir;
 }

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { DdcolorError, errorMessage } from '../errors.js';
+import { errorMessage, ConfigError } from '../errors.js';
 import { fromHalfArray, toHalfArray } from './half.js';
 import { ELEM_FLOAT16, ELEM_FLOAT32, readOnnxGraphInfo, type TensorInfo } from './onnx-info.js';
 
@@ -55,7 +55,7 @@ async function digestModel(path: string, bytes: Buffer, externalFiles: readonly 
         total += (chunk as Buffer).length;
       }
     } catch (err) {
-      throw new DdcolorError('config', `model ${path}: its weights file ${full} cannot be read (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); keep the files that came with the .onnx beside it`, path);
+      throw new ConfigError(`model ${path}: its weights file ${full} cannot be read (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); keep the files that came with the .onnx beside it`, path);
     }
   }
   return { sha256: hash.digest('hex'), total };
@@ -75,11 +75,11 @@ async function pinnedModel(model: ModelInfo): Promise<Uint8Array | string> {
     bytes = await readFile(model.path);
     external = readOnnxGraphInfo(bytes).externalFiles;
   } catch (err) {
-    throw new DdcolorError('config', `model ${model.path}: cannot be read again to load it (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`, model.path);
+    throw new ConfigError(`model ${model.path}: cannot be read again to load it (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`, model.path);
   }
   const { sha256 } = await digestModel(model.path, bytes, external);
   if (sha256 !== model.sha256) {
-    throw new DdcolorError('config', `model ${model.path}: the file changed since this run started (model ${model.id}, now ${sha256.slice(0, 16)}); nothing was made with the new file under the old one's id: run again to use it`, model.path);
+    throw new ConfigError(`model ${model.path}: the file changed since this run started (model ${model.id}, now ${sha256.slice(0, 16)}); nothing was made with the new file under the old one's id: run again to use it`, model.path);
   }
   return external.length > 0 ? model.path : bytes;
 }
@@ -92,18 +92,18 @@ export async function inspectModel(path: string): Promise<ModelInfo> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : errorMessage(err);
-    throw new DdcolorError('config', `model ${path}: ${why}; ${MISSING_MODEL_HELP}`, path);
+    throw new ConfigError(`model ${path}: ${why}; ${MISSING_MODEL_HELP}`, path);
   }
   let graph;
   try {
     graph = readOnnxGraphInfo(bytes);
   } catch (err) {
-    throw new DdcolorError('config', `model ${path}: not a readable ONNX file (${errorMessage(err)})`, path);
+    throw new ConfigError(`model ${path}: not a readable ONNX file (${errorMessage(err)})`, path);
   }
   const input = pickByName(graph.inputs, 'input');
   const output = pickByName(graph.outputs, 'output');
   const bad = (why: string): never => {
-    throw new DdcolorError('config', `model ${path}: ${why}; expected DDColor's contract: input float32 [N,3,S,S], output float32 [N,2,S,S] (float16 also accepted)`, path);
+    throw new ConfigError(`model ${path}: ${why}; expected DDColor's contract: input float32 [N,3,S,S], output float32 [N,2,S,S] (float16 also accepted)`, path);
   };
   if (!input || !output) return bad('the graph has no input or no output');
   const floating = (t: TensorInfo): boolean => t.elemType === ELEM_FLOAT32 || t.elemType === ELEM_FLOAT16;
@@ -185,14 +185,14 @@ export async function openSession(model: ModelInfo, device: Device, threads?: nu
   const source = await pinnedModel(model);
   if (device === 'cuda' || (device === 'auto' && cudaProviderInstalled())) {
     if (device === 'cuda' && !cudaProviderInstalled()) {
-      throw new DdcolorError('config', `device cuda: onnxruntime's CUDA provider is not installed; ${CUDA_INSTALL_HELP}`);
+      throw new ConfigError(`device cuda: onnxruntime's CUDA provider is not installed; ${CUDA_INSTALL_HELP}`);
     }
     try {
       session = await create(source, 'cuda', threads);
       provider = 'cuda';
     } catch (err) {
       if (device === 'cuda') {
-        throw new DdcolorError('config', `device cuda: the CUDA provider does not load here (${errorMessage(err)}); check the NVIDIA driver, CUDA 12 and cuDNN 9`);
+        throw new ConfigError(`device cuda: the CUDA provider does not load here (${errorMessage(err)}); check the NVIDIA driver, CUDA 12 and cuDNN 9`);
       }
     }
   }
@@ -200,7 +200,7 @@ export async function openSession(model: ModelInfo, device: Device, threads?: nu
     try {
       session = await create(source, 'cpu', threads);
     } catch (err) {
-      throw new DdcolorError('config', `model ${model.path}: onnxruntime cannot load it (${errorMessage(err)})`, model.path);
+      throw new ConfigError(`model ${model.path}: onnxruntime cannot load it (${errorMessage(err)})`, model.path);
     }
   }
   const s = session;

@@ -11,7 +11,7 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { DdcolorError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { sha256File } from '../io/hash.js';
 
 export interface DownloadProgress {
@@ -102,12 +102,12 @@ export async function download(url: string, dest: string, options: DownloadOptio
     try {
       res = await get(current, headers, env, timeoutMs);
     } catch (err) {
-      throw new DdcolorError('config', `download of ${url} failed: ${(err as Error).message}`);
+      throw new ConfigError(`download of ${url} failed: ${(err as Error).message}`);
     }
     const code = res.statusCode ?? 0;
     if (code >= 300 && code < 400 && res.headers.location) {
       res.resume();
-      if (redirects >= 5) throw new DdcolorError('config', `download of ${url} failed: too many redirects`);
+      if (redirects >= 5) throw new ConfigError(`download of ${url} failed: too many redirects`);
       current = new URL(res.headers.location, current);
       continue;
     }
@@ -145,28 +145,27 @@ export async function download(url: string, dest: string, options: DownloadOptio
       // so the next attempt resumes from there.
       res.unpipe(out);
       await new Promise<void>((resolve) => out.end(resolve)).catch(() => undefined);
-      throw new DdcolorError('config', `download of ${url} was cut off after ${received} bytes (${err.message}); run the same command again to resume`);
+      throw new ConfigError(`download of ${url} was cut off after ${received} bytes (${err.message}); run the same command again to resume`);
     });
     if (res.complete === false) {
-      throw new DdcolorError('config', `download of ${url} was cut off after ${received} bytes; run the same command again to resume`);
+      throw new ConfigError(`download of ${url} was cut off after ${received} bytes; run the same command again to resume`);
     }
   } else {
     res.resume();
     const what = code === 404 ? 'not found (HTTP 404)' : `HTTP ${code}`;
-    throw new DdcolorError('config', `download of ${url} failed: ${what}`);
+    throw new ConfigError(`download of ${url} failed: ${what}`);
   }
   const bytes = await sizeOf(part);
   if (expected !== null && bytes !== expected) {
     if (bytes > expected) await rm(part, { force: true });
-    throw new DdcolorError(
-      'config',
+    throw new ConfigError(
       `download of ${url} has the wrong size: expected ${expected} bytes, got ${bytes}${bytes < expected ? '; run the same command again to resume' : '; deleted'}`,
     );
   }
   const sha256 = await sha256File(part);
   if (options.sha256 && sha256 !== options.sha256.toLowerCase()) {
     await rm(part, { force: true });
-    throw new DdcolorError('config', `download of ${url} is not the expected file: expected sha256 ${options.sha256}, got ${sha256}; deleted, nothing installed`);
+    throw new ConfigError(`download of ${url} is not the expected file: expected sha256 ${options.sha256}, got ${sha256}; deleted, nothing installed`);
   }
   await rename(part, dest);
   return { path: dest, bytes, sha256, resumedFrom };

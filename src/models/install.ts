@@ -4,7 +4,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { DdcolorError, InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, UsageError, ConfigError } from '../errors.js';
 import { findCatalogEntry, installedPath, loadCatalog, loadRegistry, modelsHome, saveRegistry, type Catalog, type InstalledModel } from './catalog.js';
 import { sha256File, isSha256 } from '../io/hash.js';
 import { download, type DownloadProgress } from './download.js';
@@ -46,7 +46,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   let bytes: number | null = null;
   let checksum: InstalledModel['checksum'];
   if (isUrl) {
-    if (!options.sha256) throw new DdcolorError('usage', `models pull ${options.source}: give the file's checksum with --sha256 <hex> (a download is never used unverified)`);
+    if (!options.sha256) throw new UsageError(`models pull ${options.source}: give the file's checksum with --sha256 <hex> (a download is never used unverified)`);
     if (!isSha256(options.sha256.toLowerCase())) throw new InvalidOptionError('sha256', options.sha256, 'a SHA-256: 64 hex digits');
     url = options.source;
     file = basename(new URL(url).pathname) || 'model.onnx';
@@ -57,7 +57,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   } else {
     const entry = findCatalogEntry(options.source, catalog);
     if (!entry) {
-      throw new DdcolorError('usage', `models pull ${options.source}: not in the catalog (known: ${catalog.models.map((m) => m.name).join(', ')}); to pull any export give its URL and --sha256`);
+      throw new UsageError(`models pull ${options.source}: not in the catalog (known: ${catalog.models.map((m) => m.name).join(', ')}); to pull any export give its URL and --sha256`);
     }
     const mirror = env.DDCOLOR_MODELS_MIRROR;
     url = mirror ? `${mirror.replace(/\/+$/, '')}/${entry.file}` : entry.url;
@@ -85,7 +85,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     await inspectModel(dest);
   } catch (err) {
     await rm(dest, { force: true });
-    throw new DdcolorError('config', `${url} is not a usable DDColor model: ${(err as Error).message}; deleted`);
+    throw new ConfigError(`${url} is not a usable DDColor model: ${(err as Error).message}; deleted`);
   }
   const model: InstalledModel = { name, file, sha256: result.sha256, bytes: result.bytes, url, installedAt: new Date().toISOString(), checksum };
   registry.models = [...registry.models.filter((m) => m.name !== name), model];
@@ -109,7 +109,7 @@ export async function verifyModels(name?: string, env: NodeJS.ProcessEnv = proce
   const home = modelsHome(env);
   const registry = await loadRegistry(home);
   const models = name ? registry.models.filter((m) => m.name === name) : registry.models;
-  if (name && models.length === 0) throw new DdcolorError('usage', `models verify ${name}: not installed (installed: ${registry.models.map((m) => m.name).join(', ') || 'none'})`);
+  if (name && models.length === 0) throw new UsageError(`models verify ${name}: not installed (installed: ${registry.models.map((m) => m.name).join(', ') || 'none'})`);
   const out: VerifyResult[] = [];
   for (const m of models) {
     const path = installedPath(m, home);

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DdcolorError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 
 /** The package's models/ folder (dist/src/model -> package root). */
 export const PACKAGE_MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'models');
@@ -47,7 +47,7 @@ function byName(value: string, source: 'flag' | 'env', dir: ModelDirectory): Loc
   const installed = dir.pathOf(value);
   if (installed) return { path: installed, source, name: value, warning: null };
   if (dir.isCatalogName(value)) {
-    throw new DdcolorError('config', `model ${value} is not installed; run: ddcolor models pull ${value}`);
+    throw new ConfigError(`model ${value} is not installed; run: ddcolor models pull ${value}`);
   }
   return { path: asPath, source, name: null, warning: null };
 }
@@ -58,8 +58,7 @@ export function locateModel(flag: string | undefined, dir: ModelDirectory, env: 
   const def = dir.defaultModel();
   if (def) return { path: def.path, source: 'installed-default', name: def.name, warning: null };
   if (existsSync(DEFAULT_MODEL)) return { path: DEFAULT_MODEL, source: 'package', name: null, warning: null };
-  throw new DdcolorError(
-    'config',
+  throw new ConfigError(
     `no DDColor model installed. Get one (about 110 MB) with: ddcolor models pull ${RECOMMENDED_MODEL}` +
       ` (or pass --model <file.onnx>, or set DDCOLOR_MODEL). To try ddcolor without one: --model ${TEST_MODEL_NAME} (tints, does not colorize)`,
   );

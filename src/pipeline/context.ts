@@ -20,13 +20,14 @@ import type { ColorizeOptions, RunEvent } from './options.js';
 import type { PlannedFile } from './outputs.js';
 import type { PhotoLocks } from './photo-locks.js';
 import type { StageProfile } from './profile.js';
+import type { Photo } from './photo.js';
 import type { PixelPool } from './pixel-pool.js';
 import type { Results } from './results.js';
 import type { ScanProblem } from './scan.js';
 
 /** A photo that needs work: its input's size and mtime as hashed, and its content hash. */
 export interface Prepared {
-  index: number;
+  photo: Photo;
   file: PlannedFile;
   size: number;
   mtimeMs: number;
@@ -66,6 +67,9 @@ export interface RunContext {
   readonly timings: StageTimings;
   readonly profile: StageProfile;
   readonly problems: ScanProblem[];
+  /** Every photo of the run, by index: the one owner of each photo's state (photo.ts). */
+  readonly photos: readonly Photo[];
+  /** Their records, read from their states (the report's). */
   readonly ledger: Ledger;
   readonly states: FileStates;
   /** The outputs' records: the folder's manifest, or the fleet's shared record. */
@@ -95,9 +99,6 @@ export interface RunContext {
 export function keyOf(ctx: RunContext, sha: string): string {
   return cacheKey(ctx.opts.model.id, ctx.opts.size, sha);
 }
-
-/** The reason a photo is skipped under --skip-color. */
-export const ALREADY_IN_COLOUR = 'already in colour';
 
 /** With --skip-color: how colourful a photo may be and still be colorized; undefined without it. */
 export function colourLimit(ctx: RunContext): number | undefined {

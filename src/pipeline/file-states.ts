@@ -9,7 +9,7 @@
  * change anyway; refusing the run keeps its name from ever pointing at a colorized copy either.
  */
 import { stat, type Stats } from 'node:fs';
-import { DdcolorError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { PlannedFile } from './outputs.js';
 
 /** Size and mtime, or null when the file is not there. */
@@ -68,8 +68,7 @@ export class FileStates {
     if (clashes.length > 0) {
       clashes.sort();
       const shown = clashes.slice(0, 3).join('; ') + (clashes.length > 3 ? `; and ${clashes.length - 3} more` : '');
-      throw new DdcolorError(
-        'usage',
+      throw new UsageError(
         `refusing to run: ${clashes.length} output${clashes.length > 1 ? 's' : ''} would replace an input of this run (${shown}). ddcolor never writes over the photos it reads: choose an output folder that does not hold them (-o), or another --format`,
       );
     }

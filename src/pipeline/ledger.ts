@@ -1,11 +1,11 @@
 /**
- * The run's record of every photo: its status, its error, the totals, and the `file` event the
- * CLI draws its progress from. Every stage finishes photos here, and only here.
+ * The run's record of every photo, read from its state when it ends (photo.ts): its report
+ * record, the totals, and the `file` event the CLI draws its progress from. Only a Photo calls it.
  */
-import { CancelledError, DdcolorError, environmentFault, errorMessage } from '../errors.js';
 import { emptyTotals, type FileRecord, type FileStatus, type Totals } from '../report/report.js';
 import type { RunEvent } from './options.js';
 import type { PlannedFile } from './outputs.js';
+import type { Photo } from './photo.js';
 
 export class Ledger {
   readonly records: FileRecord[];
@@ -13,57 +13,51 @@ export class Ledger {
   private done = 0;
 
   constructor(
-    readonly planned: readonly PlannedFile[],
+    planned: readonly PlannedFile[],
     private readonly emit: (event: RunEvent) => void,
   ) {
     this.records = planned.map((f) => ({ input: f.path, output: f.output, sha256: null, status: 'failed', error: null }));
     this.totals.files = planned.length;
   }
 
-  setSha(index: number, sha: string): void {
-    this.records[index]!.sha256 = sha;
-  }
-
-  finish(index: number, status: FileStatus, error: string | null = null): void {
-    const r = this.records[index]!;
+  /** `photo` ended: its record says how. */
+  ended(photo: Photo): void {
+    const r = this.records[photo.index]!;
+    r.sha256 = photo.sha256;
+    const status = statusOf(photo);
     r.status = status;
-    r.error = error;
-    if (status === 'failed' || status === 'not-processed') r.output = null;
-    this.count(r, status);
-  }
-
-  /** Skipped for a reason (nothing written): `already in colour`. */
-  skip(index: number, reason: string): void {
-    const r = this.records[index]!;
-    r.status = 'skipped';
-    r.reason = reason;
-    r.output = null;
-    this.count(r, 'skipped');
-  }
-
-  private count(r: FileRecord, status: FileStatus): void {
+    if (status !== 'hit' && status !== 'inferred') r.output = null;
+    const reason = photo.skipReason;
+    if (reason === 'already in colour') r.reason = reason;
+    const failure = photo.failure;
+    if (failure) {
+      r.error = failure.message;
+      r.code = failure.code;
+      if (failure.transient) r.transient = true;
+      if (failure.fault === 'other-file') r.blocked = true;
+    }
+    if (status === 'not-processed') r.error = `${photo.file.path}: not processed (${photo.cancelledBecause ?? 'interrupted'})`;
+    const ms = photo.workMs;
+    if (ms !== null) r.ms = Math.round(ms);
     if (status === 'not-processed') this.totals.notProcessed++;
     else this.totals[status]++;
     this.done++;
-    this.emit({ type: 'file', record: r, done: this.done, total: this.planned.length, totals: { ...this.totals } });
+    this.emit({ type: 'file', record: r, failure, done: this.done, total: this.records.length, totals: { ...this.totals } });
   }
+}
 
-  /** Failed, with the reason naming the file; marked transient when the machine failed, not the photo. */
-  fail(index: number, err: unknown): void {
-    // Stopped, not failed: a photo cancelled is simply not done.
-    if (err instanceof CancelledError) return this.notProcessed(index, err.why);
-    // An error about a file of its own (an output's place taken) names that file already; one
-    // about another file than the photo is not the photo's fault.
-    const named = err instanceof DdcolorError && err.file !== undefined;
-    if (named && err.file !== this.planned[index]!.path) this.records[index]!.blocked = true;
-    // The environment's fault (disk full, permission): in words, and never the photo's.
-    const fault = environmentFault(err);
-    if (fault) this.records[index]!.transient = true;
-    this.finish(index, 'failed', named ? err.message : `${this.planned[index]!.path}: ${errorMessage(fault ?? err)}`);
-  }
-
-  /** Never started: the run was interrupted, or stopped by `why`. */
-  notProcessed(index: number, why: string): void {
-    this.finish(index, 'not-processed', `${this.planned[index]!.path}: not processed (${why})`);
+/** The report's status of a photo that ended. */
+function statusOf(photo: Photo): FileStatus {
+  switch (photo.state) {
+    case 'written':
+      return photo.writtenVia ?? 'inferred';
+    case 'skipped':
+      return 'skipped';
+    case 'failed':
+      return 'failed';
+    case 'cancelled':
+      return 'not-processed';
+    default:
+      throw new Error(`${photo.file.path}: recorded while ${photo.state}`);
   }
 }

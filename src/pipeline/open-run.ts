@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { openCache } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
-import { DdcolorError, errorMessage } from '../errors.js';
+import { DdcolorError, errorMessage, ConfigError } from '../errors.js';
 import { removeOnAbandon } from '../io/atomic-write.js';
 import { checkOwnFolder } from '../io/roots.js';
 import { emptyTimings, type StageTimings } from '../report/report.js';
@@ -20,11 +20,12 @@ import { GuardedCache } from './guarded-cache.js';
 import { clearLeftovers, removeTmpDir, TMP_DIR } from './leftovers.js';
 import { Ledger } from './ledger.js';
 import { Limiter } from './limiter.js';
-import { Manifest, type OutputRecords } from './manifest.js';
+import { Manifest, type ManifestEntry, type OutputRecords } from './manifest.js';
 import { ModelRunner } from './model-runner.js';
 import type { ColorizeOptions, RunEvent } from './options.js';
 import { lockOutputFolder } from './out-lock.js';
 import { planOutputs, type PlannedFile } from './outputs.js';
+import { Photo } from './photo.js';
 import { PhotoLocks } from './photo-locks.js';
 import { StageProfile } from './profile.js';
 import { PixelPool } from './pixel-pool.js';
@@ -42,7 +43,7 @@ async function ensureWritable(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
     await access(dir, constants.W_OK);
   } catch (err) {
-    throw new DdcolorError('config', `output folder ${dir} cannot be written: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, dir);
+    throw new ConfigError(`output folder ${dir} cannot be written: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, dir);
   }
 }
 
@@ -139,6 +140,9 @@ export async function openWork(
     return true;
   };
   const locks = new PhotoLocks(cache, opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS, stalled);
+  const ledger = new Ledger(planned, emit);
+  const records = place.records;
+  const writers = { ended: (photo: Photo) => ledger.ended(photo), record: (entry: ManifestEntry) => records.record(entry) };
   return {
     opts,
     outDir: resolve(opts.outDir),
@@ -148,7 +152,8 @@ export async function openWork(
     timings,
     profile: begun.profile,
     problems: place.problems,
-    ledger: new Ledger(planned, emit),
+    photos: planned.map((file, i) => new Photo(i, file, writers)),
+    ledger,
     states,
     manifest: place.records,
     store,

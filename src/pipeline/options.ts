@@ -1,6 +1,7 @@
 /** What a run is asked to do (`ColorizeOptions`) and what it tells as it goes (`RunEvent`). */
 import type { CacheSpec, OpenCacheOptions } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
+import type { PhotoFailure } from '../errors.js';
 import type { FormatChoice } from '../image/encode.js';
 import type { Device, ExecutionProvider, ModelInfo, ModelSession } from '../model/session.js';
 import type { FileRecord, Totals } from '../report/report.js';
@@ -11,7 +12,8 @@ export type RunEvent =
   | { type: 'scanned'; files: number; problems: ScanProblem[] }
   | { type: 'model-loaded'; provider: ExecutionProvider; ms: number }
   | { type: 'warning'; message: string }
-  | { type: 'file'; record: FileRecord; done: number; total: number; totals: Totals };
+  /** A photo ended: its record, and when it failed, the typed failure (whose fault: `failure.fault`). */
+  | { type: 'file'; record: FileRecord; failure: PhotoFailure | null; done: number; total: number; totals: Totals };
 
 export interface ColorizeOptions {
   paths: string[];

@@ -16,7 +16,7 @@ import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { removeOnAbandon } from '../io/atomic-write.js';
-import { DdcolorError } from '../errors.js';
+import { ConfigError, InterruptedError } from '../errors.js';
 import { processAlive } from '../io/owner.js';
 
 export const LOCK_NAME = '.ddcolor-lock';
@@ -135,8 +135,7 @@ export async function lockOutputFolder(outDir: string, options: OutputLockOption
     }
     if (!options.wait) {
       const who = h ? `pid ${h.pid} on ${h.host}, started ${h.startedAt}` : 'unknown owner';
-      throw new DdcolorError(
-        'config',
+      throw new ConfigError(
         `another ddcolor run (${who}) is writing to ${outDir}; wait for it to finish, pass --wait-lock to wait, or remove ${path} if no run is active`,
         outDir,
       );
@@ -145,7 +144,7 @@ export async function lockOutputFolder(outDir: string, options: OutputLockOption
       told = true;
       options.onWait?.(h);
     }
-    if (options.signal?.aborted) throw new DdcolorError('interrupted', `interrupted while waiting for the lock on ${outDir}`);
+    if (options.signal?.aborted) throw new InterruptedError(`interrupted while waiting for the lock on ${outDir}`);
     await new Promise((res) => setTimeout(res, options.pollMs ?? 1000));
   }
 }

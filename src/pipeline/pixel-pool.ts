@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { PrepareTask, Prepared, Rendered, RenderTask } from './pixel-work.js';
+import { failureError, type PixelFailed, type PrepareTask, type Prepared, type Rendered, type RenderTask } from './pixel-work.js';
 
 export class PixelPool {
   private readonly pool: Piscina;
@@ -24,21 +24,28 @@ export class PixelPool {
     return this.pool.options.maxThreads;
   }
 
-  prepare(task: Omit<PrepareTask, 'kind'>): Promise<Prepared> {
-    return this.pool.run({ ...task, kind: 'prepare' }) as Promise<Prepared>;
+  /** Decode a photo and make its model input; rejects with a BadPhotoError or EnvironmentError naming it. */
+  async prepare(task: Omit<PrepareTask, 'kind'>): Promise<Prepared> {
+    return unwrap(task.path, (await this.pool.run({ ...task, kind: 'prepare' })) as Prepared | PixelFailed);
   }
 
   /** Render from a decoded photo (moved to the worker: the caller must not use it after) or from the file. */
-  render(task: Omit<RenderTask, 'kind'>): Promise<Rendered> {
+  async render(task: Omit<RenderTask, 'kind'>): Promise<Rendered> {
     const transferList: ArrayBuffer[] = [];
     if (task.decoded) {
       transferList.push(task.decoded.pixels.buffer as ArrayBuffer);
       if (task.decoded.alpha) transferList.push(task.decoded.alpha.buffer as ArrayBuffer);
     }
-    return this.pool.run({ ...task, kind: 'render' }, { transferList }) as Promise<Rendered>;
+    return unwrap(task.path, (await this.pool.run({ ...task, kind: 'render' }, { transferList })) as Rendered | PixelFailed);
   }
 
   async close(): Promise<void> {
     await this.pool.destroy();
   }
+}
+
+/** A task's result, or its failure thrown again as the typed error it was in the worker thread. */
+function unwrap<T extends object>(path: string, r: T | PixelFailed): T {
+  if ('failed' in r) throw failureError(path, r.failed);
+  return r;
 }

@@ -70,12 +70,12 @@ async function runAll(ctx: RunContext): Promise<RunReport> {
 
 /** State and look up each chunk while the previous one is produced, adding the photos' work to `work`. */
 async function runChunks(ctx: RunContext, work: PhotoTasks): Promise<void> {
-  const planned = ctx.ledger.planned;
+  const { photos } = ctx;
   let preparedUpTo = 0;
   const chunkAt = (start: number): Promise<Prepared[]> | null => {
-    if (start >= planned.length || ctx.stop.stopped) return null;
-    preparedUpTo = Math.min(start + CHUNK, planned.length);
-    return prepareChunk(ctx, start, planned.slice(start, preparedUpTo));
+    if (start >= photos.length || ctx.stop.stopped) return null;
+    preparedUpTo = Math.min(start + CHUNK, photos.length);
+    return prepareChunk(ctx, photos.slice(start, preparedUpTo));
   };
   let next = chunkAt(0);
   for (let start = 0; next; start += CHUNK) {
@@ -85,12 +85,12 @@ async function runChunks(ctx: RunContext, work: PhotoTasks): Promise<void> {
     await ctx.limiter.settle();
     if (ctx.stop.stopped && next) {
       // Let the chunk being prepared finish its bookkeeping, then mark its photos not processed.
-      for (const p of await next) ctx.ledger.notProcessed(p.index, ctx.stop.why);
+      for (const p of await next) p.photo.cancel(ctx.stop.why);
       next = null;
     }
   }
   // Photos of chunks never prepared: the run stopped first.
-  for (let i = preparedUpTo; i < planned.length; i++) ctx.ledger.notProcessed(i, ctx.stop.why);
+  for (let i = preparedUpTo; i < photos.length; i++) photos[i]!.cancel(ctx.stop.why);
 }
 
 function report(ctx: RunContext): RunReport {

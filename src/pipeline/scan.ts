@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, extname, resolve, sep } from 'node:path';
 import fg from 'fast-glob';
-import { DdcolorError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'tif', 'tiff', 'webp', 'bmp', 'gif'] as const;
 const IMAGE_EXT_SET = new Set<string>(IMAGE_EXTENSIONS.map((e) => `.${e}`));
@@ -113,19 +113,19 @@ export async function scanPaths(paths: readonly string[], options: ScanOptions =
       st = await stat(abs);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new DdcolorError('usage', `${given}: ${code === 'ENOENT' ? 'no such file or folder' : `cannot read (${code})`}`, given);
+      throw new UsageError(`${given}: ${code === 'ENOENT' ? 'no such file or folder' : `cannot read (${code})`}`, given);
     }
     if (st.isFile()) {
       if (isImagePath(abs)) add(abs, basename(abs));
       else problems.push({ path: abs, reason: `not an image file name (expected ${IMAGE_EXTENSIONS.join(', ')}): ignored` });
       continue;
     }
-    if (!st.isDirectory()) throw new DdcolorError('usage', `${given}: not a file or folder`, given);
+    if (!st.isDirectory()) throw new UsageError(`${given}: not a file or folder`, given);
     // The output folder is not walked when it lies inside a folder given, but a folder given that
     // lies inside the output folder is walked: the user named it. The output folder itself is refused.
     const real = fs.realpathSync(abs);
     if (exclude.includes(real)) {
-      throw new DdcolorError('usage', `${given}: is the output folder itself; its photos and ddcolor's outputs would mix: choose another output folder (-o)`, given);
+      throw new UsageError(`${given}: is the output folder itself; its photos and ddcolor's outputs would mix: choose another output folder (-o)`, given);
     }
     const excludeHere = exclude.filter((x) => !real.startsWith(x + sep));
     const entries = await fg(`**/*.{${IMAGE_EXTENSIONS.join(',')}}`, {

@@ -7,7 +7,7 @@
 import type { AbPlanes } from '../../chroma/codec.js';
 import { keyOf, type Prepared, type RunContext } from '../context.js';
 import type { PhotoTasks } from '../photo-tasks.js';
-import { fromResult, produce } from './produce.js';
+import { afterDuplicate, fromKnown, produce } from './produce.js';
 
 /** Look up a chunk and start every photo's work, adding it to `tasks`. */
 export async function dispatch(ctx: RunContext, items: readonly Prepared[], tasks: PhotoTasks): Promise<void> {
@@ -18,23 +18,25 @@ export async function dispatch(ctx: RunContext, items: readonly Prepared[], task
   const toClaim = new Map<string, Prepared[]>();
   for (const p of items) {
     if (ctx.stop.stopped) {
-      ctx.ledger.notProcessed(p.index, ctx.stop.why);
+      p.photo.cancel(ctx.stop.why);
       continue;
     }
     const running = results.inflight.get(p.sha);
     if (running) {
-      tasks.add(fromResult(ctx, p, running));
+      tasks.add(afterDuplicate(ctx, p, running));
       continue;
     }
     const recentValue = results.recentValue(p.sha);
     const ab = found.get(p.sha) ?? (recentValue ? results.decode(p.sha, p.file.path, recentValue) : null);
     if (ab) {
-      tasks.add(fromResult(ctx, p, Promise.resolve(ab)));
+      tasks.add(fromKnown(ctx, p, ab));
       continue;
     }
     const waiting = deferred.get(p.sha);
-    if (waiting) waiting.push(p);
-    else toClaim.set(p.sha, [...(toClaim.get(p.sha) ?? []), p]);
+    if (waiting) {
+      p.photo.wait('other-run');
+      waiting.push(p);
+    } else toClaim.set(p.sha, [...(toClaim.get(p.sha) ?? []), p]);
   }
   await claim(ctx, toClaim, tasks);
 }
@@ -83,13 +85,14 @@ async function claim(ctx: RunContext, groups: Map<string, Prepared[]>, tasks: Ph
     const ab = late.get(sha);
     if (ab) {
       ctx.counters.lookupHits++;
-      for (const p of items) tasks.add(fromResult(ctx, p, Promise.resolve(ab)));
+      for (const p of items) tasks.add(fromKnown(ctx, p, ab));
     } else if (!granted[i]) {
+      for (const p of items) p.photo.wait('other-run');
       ctx.deferred.set(sha, [...(ctx.deferred.get(sha) ?? []), ...items]);
     } else {
       if (coordinated) ctx.locks.hold(keys[i]!);
       tasks.add(produce(ctx, items[0]!));
-      for (const p of items.slice(1)) tasks.add(fromResult(ctx, p, ctx.results.inflight.get(sha)!));
+      for (const p of items.slice(1)) tasks.add(afterDuplicate(ctx, p, ctx.results.inflight.get(sha)!));
     }
   });
 }
@@ -107,7 +110,7 @@ export async function settleDeferred(ctx: RunContext, tasks: PhotoTasks): Promis
   let wait = 100;
   while (deferred.size > 0) {
     if (ctx.stop.stopped) {
-      for (const items of deferred.values()) for (const p of items) ctx.ledger.notProcessed(p.index, ctx.stop.why);
+      for (const items of deferred.values()) for (const p of items) p.photo.cancel(ctx.stop.why);
       deferred.clear();
       return;
     }
@@ -120,7 +123,7 @@ export async function settleDeferred(ctx: RunContext, tasks: PhotoTasks): Promis
     const again = new Map<string, Prepared[]>();
     for (const [sha, items] of groups) {
       const ab = found.get(sha);
-      if (ab) for (const p of items) tasks.add(fromResult(ctx, p, Promise.resolve(ab)));
+      if (ab) for (const p of items) tasks.add(fromKnown(ctx, p, ab));
       else again.set(sha, items);
     }
     await claim(ctx, again, tasks);

@@ -5,9 +5,9 @@
  * for the model, inferred (in batches), its result stored, then composited and written.
  */
 import { encodeAb, quantizeAb, type AbPlanes } from '../../chroma/codec.js';
-import { CancelledError, DdcolorError, errorMessage, TransientError } from '../../errors.js';
+import { CancelledError, DdcolorError, EnvironmentError, errorMessage } from '../../errors.js';
 import { pixelCount, type DecodedImage } from '../../image/decode.js';
-import { ALREADY_IN_COLOUR, colourLimit, keyOf, type Prepared, type RunContext } from '../context.js';
+import { colourLimit, keyOf, type Prepared, type RunContext } from '../context.js';
 import type { PixelTimings } from '../pixel-work.js';
 import { manifestEntry, writeOutput } from './write.js';
 
@@ -16,13 +16,12 @@ function heavy(ctx: RunContext, p: Prepared, work: () => Promise<void>): Promise
   const asked = performance.now();
   return ctx.limiter.run(async () => {
     const giveBack = await ctx.budget.acquire(await pixelCount(p.file.path));
-    const t = performance.now();
-    ctx.profile.wait('decode', t - asked);
+    ctx.profile.wait('decode', performance.now() - asked);
+    p.photo.working();
     try {
       await work();
     } finally {
       giveBack();
-      ctx.ledger.records[p.index]!.ms = Math.round(performance.now() - t);
     }
   });
 }
@@ -40,23 +39,24 @@ function count(ctx: RunContext, t: PixelTimings, start: number, end: number): vo
 /** Thrown to the photos waiting on a result that will not come: the photo is already in colour. */
 class AlreadyInColour extends Error {
   constructor(readonly colourfulness: number) {
-    super(ALREADY_IN_COLOUR);
+    super('already in colour');
   }
 }
-
 
 /** A photo already in colour: skipped with its reason, remembered so the next run does not read it again. */
 async function skipColour(ctx: RunContext, p: Prepared, colourfulness: number): Promise<void> {
   // An output made earlier (without --skip-color) stays ddcolor's: its entry is kept.
-  if (!p.hasOutput) await ctx.manifest.record({ ...manifestEntry(ctx, p, null), colourfulness });
-  ctx.ledger.skip(p.index, ALREADY_IN_COLOUR);
+  if (p.hasOutput) p.photo.skip('already in colour');
+  else await p.photo.skipRecorded('already in colour', { ...manifestEntry(ctx, p, null), colourfulness });
 }
 
 /**
- * Composite the photo's L with `ab`, encode (in a worker; `decoded` moves there), write. A photo
- * decoded here (a hit) is first checked for colour with --skip-color: false when it is in colour.
+ * Composite the photo's L with `ab`, encode (in a worker; `decoded` moves there), and put the
+ * output in place (its record written first); the photo's colourfulness instead when it is found
+ * in colour (a hit decoded here, checked with --skip-color). Ends nothing: the caller does, outside
+ * its catch, so that a writer's own failure is never taken for the photo's.
  */
-async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null, ab: AbPlanes): Promise<boolean> {
+async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null, ab: AbPlanes): Promise<{ inColour: number } | null> {
   const limit = decoded ? undefined : colourLimit(ctx);
   const start = performance.now();
   const rendered = await ctx.pixels.render({
@@ -72,39 +72,51 @@ async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null
     ...(ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {}),
   });
   count(ctx, rendered.timings, start, performance.now());
-  if (!rendered.bytes) {
-    await skipColour(ctx, p, rendered.colourfulness ?? 0);
-    return false;
-  }
+  if (!rendered.bytes) return { inColour: rendered.colourfulness ?? 0 };
   await writeOutput(ctx, p, rendered.bytes);
-  return true;
+  return null;
+}
+
+/** Render, then end the photo: written, skipped in colour, or failed with what went wrong. */
+async function renderAndEnd(ctx: RunContext, p: Prepared, decoded: DecodedImage | null, ab: AbPlanes): Promise<void> {
+  let found: { inColour: number } | null;
+  try {
+    found = await render(ctx, p, decoded, ab);
+  } catch (err) {
+    return p.photo.fail(err);
+  }
+  if (found) return skipColour(ctx, p, found.inColour);
+  p.photo.written();
+}
+
+/** Render `p` from its known result (a cache hit, or an identical photo's): decode its L, composite, write. */
+export async function fromKnown(ctx: RunContext, p: Prepared, ab: AbPlanes): Promise<void> {
+  p.photo.hit();
+  await heavy(ctx, p, async () => {
+    if (ctx.stop.stopped) return p.photo.cancel(ctx.stop.why);
+    await renderAndEnd(ctx, p, null, ab);
+  });
 }
 
 /**
- * A photo whose result is known or coming: decode its L, composite, write (a `hit`). When the
- * photo it waited on gave up, its own bytes decide: the same content in colour is skipped, a
- * stopped run leaves it not processed, and any other failure of the other file (it changed on
- * disk, the model failed on it) is not this photo's: it is made from its own file.
+ * A photo whose result an identical photo of this run is making: it waits, then is rendered from
+ * that result. When the other photo gave up, its own bytes decide: the same content in colour is
+ * skipped, a stopped run leaves it not processed, and any other failure of the other file (it
+ * changed on disk, the model failed on it) is not this photo's: it is made from its own file.
  */
-export async function fromResult(ctx: RunContext, p: Prepared, result: Promise<AbPlanes>): Promise<void> {
+export async function afterDuplicate(ctx: RunContext, p: Prepared, result: Promise<AbPlanes>): Promise<void> {
+  p.photo.wait('duplicate');
   let ab: AbPlanes;
   try {
     ab = await result;
   } catch (err) {
     if (err instanceof AlreadyInColour) return skipColour(ctx, p, err.colourfulness);
-    if (err instanceof CancelledError) return ctx.ledger.notProcessed(p.index, err.why);
-    if (ctx.stop.stopped) return ctx.ledger.notProcessed(p.index, ctx.stop.why);
+    if (err instanceof CancelledError) return p.photo.cancel(err.why);
+    if (ctx.stop.stopped) return p.photo.cancel(ctx.stop.why);
     const other = ctx.results.inflight.get(p.sha);
-    return other ? fromResult(ctx, p, other) : produce(ctx, p);
+    return other ? afterDuplicate(ctx, p, other) : produce(ctx, p);
   }
-  await heavy(ctx, p, async () => {
-    if (ctx.stop.stopped) return ctx.ledger.notProcessed(p.index, ctx.stop.why);
-    try {
-      if (await render(ctx, p, null, ab)) ctx.ledger.finish(p.index, 'hit');
-    } catch (err) {
-      ctx.ledger.fail(p.index, err);
-    }
-  });
+  return fromKnown(ctx, p, ab);
 }
 
 /** A deferred promise of a photo's result, for identical photos to wait on. */
@@ -121,6 +133,7 @@ function pending(): { promise: Promise<AbPlanes>; resolve: (ab: AbPlanes) => voi
 
 /** The first photo of its content with no cached result: decode, infer, store, write (`inferred`). */
 export function produce(ctx: RunContext, p: Prepared): Promise<void> {
+  p.photo.infer();
   const result = pending();
   ctx.results.inflight.set(p.sha, result.promise);
   const giveUp = (err: unknown): void => {
@@ -133,7 +146,7 @@ export function produce(ctx: RunContext, p: Prepared): Promise<void> {
   return heavy(ctx, p, async () => {
     if (ctx.stop.stopped) {
       giveUp(new CancelledError(ctx.stop.why));
-      return ctx.ledger.notProcessed(p.index, ctx.stop.why);
+      return p.photo.cancel(ctx.stop.why);
     }
     const made = await infer(ctx, p, giveUp);
     if (!made) return;
@@ -144,16 +157,11 @@ export function produce(ctx: RunContext, p: Prepared): Promise<void> {
     result.resolve(made.ab);
     ctx.results.inflight.delete(p.sha);
     ctx.results.store(p.sha, keyOf(ctx, p.sha), encodeAb(made.ab));
-    try {
-      await render(ctx, p, made.decoded, made.ab);
-      ctx.ledger.finish(p.index, 'inferred');
-    } catch (err) {
-      ctx.ledger.fail(p.index, err);
-    }
+    await renderAndEnd(ctx, p, made.decoded, made.ab);
   });
 }
 
-/** Decode for the model (in a worker) and infer; null (the photo finished as failed) when either fails. */
+/** Decode for the model (in a worker) and infer; null (the photo failed) when either fails. */
 async function infer(
   ctx: RunContext,
   p: Prepared,
@@ -170,7 +178,7 @@ async function infer(
   } catch (err) {
     batcher.cancel();
     giveUp(err);
-    ctx.ledger.fail(p.index, err);
+    p.photo.fail(err);
     return null;
   }
   const limit = colourLimit(ctx);
@@ -188,9 +196,9 @@ async function infer(
     // A model or device that cannot work here stops the run: every other photo would fail the same way.
     if (err instanceof DdcolorError && (err.kind === 'config' || err.kind === 'usage')) ctx.stop.fatal ??= err;
     // The model failed (out of memory, a device error): not the photo's fault, so worth trying again.
-    const fault = new TransientError(errorMessage(err), err);
+    const fault = new EnvironmentError(p.file.path, 'MODEL', `the model failed: ${errorMessage(err)}`, err);
     giveUp(fault);
-    ctx.ledger.fail(p.index, fault);
+    p.photo.fail(fault);
     return null;
   }
 }

@@ -4,32 +4,34 @@
  * and its content hash. Returns the photos that need work.
  */
 import { stat } from 'node:fs/promises';
+import { BadPhotoError } from '../../errors.js';
 import { sha256File } from '../../io/hash.js';
-import { ALREADY_IN_COLOUR, colourLimit, outputParams, type Prepared, type RunContext } from '../context.js';
+import { colourLimit, outputParams, type Prepared, type RunContext } from '../context.js';
 import { Limiter } from '../limiter.js';
 import { madeWith } from '../manifest.js';
 import { foundInColour, recorded, upToDate, type Recorded } from '../up-to-date.js';
 import type { SizeTime } from '../file-states.js';
 import type { PlannedFile } from '../outputs.js';
+import type { Photo } from '../photo.js';
 
 const HASH_CONCURRENCY = 4;
 
-export async function prepareChunk(ctx: RunContext, start: number, files: readonly PlannedFile[]): Promise<Prepared[]> {
+export async function prepareChunk(ctx: RunContext, photos: readonly Photo[]): Promise<Prepared[]> {
   const out: Prepared[] = [];
   const limit = new Limiter(HASH_CONCURRENCY);
   const rest: Array<Promise<void>> = [];
-  files.forEach((file, k) => {
+  for (const photo of photos) {
     // Most photos of a nightly re-run are settled here at once, without a promise each.
-    if (settledUnread(ctx, start + k, file)) return;
+    if (settledUnread(ctx, photo)) continue;
     rest.push(
       limit.run(async () => {
-        const p = await preparePhoto(ctx, start + k, file);
+        const p = await preparePhoto(ctx, photo);
         if (p) out.push(p);
       }),
     );
-  });
+  }
   await Promise.all(rest);
-  return out.sort((a, b) => a.index - b.index);
+  return out.sort((a, b) => a.photo.index - b.photo.index);
 }
 
 /** What the records say of a photo whose input is `st` now (see up-to-date.ts). */
@@ -42,7 +44,8 @@ function recordedFor(ctx: RunContext, index: number, file: PlannedFile, st: Size
  * A photo finished without reading it or writing a record: unchanged since the run that recorded
  * it, and its output up to date (skipped), or found in colour then (skipped). False: see preparePhoto.
  */
-function settledUnread(ctx: RunContext, index: number, file: PlannedFile): boolean {
+function settledUnread(ctx: RunContext, photo: Photo): boolean {
+  const { index, file } = photo;
   const st = ctx.states.input(index);
   if (!st || st.size === 0 || ctx.opts.force) return false;
   const seen = recordedFor(ctx, index, file, st);
@@ -50,57 +53,56 @@ function settledUnread(ctx: RunContext, index: number, file: PlannedFile): boole
   if (!known) return false;
   const inColour = foundInColour(known, colourLimit(ctx));
   if (!inColour && !upToDate(ctx.manifest, file.outputRel, file.format, outputParams(ctx), seen)) return false;
-  ctx.ledger.setSha(index, known.sha256);
-  if (inColour) ctx.ledger.skip(index, ALREADY_IN_COLOUR);
-  else ctx.ledger.finish(index, 'skipped');
+  photo.skip(inColour ? 'already in colour' : 'up to date', known.sha256);
   return true;
 }
 
 /** One photo: finished here (skipped or failed), or returned with its hash for the next stages. */
-async function preparePhoto(ctx: RunContext, index: number, file: PlannedFile): Promise<Prepared | null> {
-  const { ledger, manifest, opts } = ctx;
+async function preparePhoto(ctx: RunContext, photo: Photo): Promise<Prepared | null> {
+  const { manifest, opts } = ctx;
+  const { index, file } = photo;
   let st = ctx.states.input(index);
   if (!st) {
     try {
       st = await stat(file.path);
     } catch (err) {
-      ledger.fail(index, err);
+      photo.fail(err);
       return null;
     }
   }
   if (st.size === 0) {
-    ledger.finish(index, 'failed', `${file.path}: empty file (0 bytes)`);
+    photo.fail(new BadPhotoError(file.path, 'EMPTY', 'empty file (0 bytes)'));
     return null;
   }
   const { onDisk, ours, known } = recordedFor(ctx, index, file, st);
-  const sha = known ? known.sha256 : await hashPhoto(ctx, index, file);
+  const sha = known ? known.sha256 : await hashPhoto(ctx, photo);
   if (sha === null) return null;
-  ledger.setSha(index, sha);
+  photo.hashed(sha);
   // Found in colour by an earlier run with --skip-color, and unchanged since: not read again.
   if (foundInColour(known, colourLimit(ctx))) {
-    ledger.skip(index, ALREADY_IN_COLOUR);
+    photo.skip('already in colour');
     return null;
   }
   // Changed (or touched) since its record, but the same bytes: its output is still up to date.
   const madeAlready = ours && ours.sha256 === sha && madeWith(ours, outputParams(ctx), file.format);
   if (!opts.force && madeAlready) {
-    if (!known || ours !== manifest.get(file.outputRel)) await manifest.record({ ...ours, input: file.path, inputSize: st.size, inputMtimeMs: st.mtimeMs });
-    ledger.finish(index, 'skipped');
+    if (!known || ours !== manifest.get(file.outputRel)) await photo.skipRecorded('up to date', { ...ours, input: file.path, inputSize: st.size, inputMtimeMs: st.mtimeMs });
+    else photo.skip('up to date');
     return null;
   }
   // An output of ddcolor's is replaced when out of date. A file there that the manifest does not
   // know is compared, once this run has made the output, with what it made: the same bytes are
   // ddcolor's (a lost manifest, a copied folder); anything else is the user's and left alone.
   const unknownOutput = onDisk !== null && !ours && (file.keepForeign === true || (!opts.force && !opts.overwrite));
-  return { index, file, size: st.size, mtimeMs: st.mtimeMs, sha, hasOutput: ours !== undefined, unknownOutput };
+  return { photo, file, size: st.size, mtimeMs: st.mtimeMs, sha, hasOutput: ours !== undefined, unknownOutput };
 }
 
-async function hashPhoto(ctx: RunContext, index: number, file: PlannedFile): Promise<string | null> {
+async function hashPhoto(ctx: RunContext, photo: Photo): Promise<string | null> {
   const t = performance.now();
   try {
-    return await sha256File(file.path);
+    return await sha256File(photo.file.path);
   } catch (err) {
-    ctx.ledger.fail(index, err);
+    photo.fail(err);
     return null;
   } finally {
     ctx.timings.hashMs += performance.now() - t;

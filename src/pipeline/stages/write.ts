@@ -4,7 +4,7 @@
  * point never leaves an output of its own that the next run does not know as ddcolor's.
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { DdcolorError } from '../../errors.js';
+import { BlockedError } from '../../errors.js';
 import { writeAtomically } from '../../io/atomic-write.js';
 import { outputParams, type Prepared, type RunContext } from '../context.js';
 import type { ManifestEntry } from '../manifest.js';
@@ -20,17 +20,16 @@ export async function writeOutput(ctx: RunContext, p: Prepared, bytes: Uint8Arra
 async function adoptOrRefuse(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
   const there = await readFile(p.file.output).catch(() => null);
   if (there && Buffer.compare(there, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) === 0) {
-    await ctx.manifest.record(manifestEntry(ctx, p, await stat(p.file.output)));
+    await p.photo.outputReady(manifestEntry(ctx, p, await stat(p.file.output)));
     return;
   }
-  throw new ForeignOutput(p.file.output);
+  throw foreignOutput(p);
 }
 
-/** Thrown for a file of the user's at an output's place: the photo fails, the file is left as it is. */
-export class ForeignOutput extends DdcolorError {
-  constructor(path: string) {
-    super('input', `${path}: already exists and was not written by ddcolor, or was changed since; left as it is (move it away, or pass --overwrite to replace it)`, path);
-  }
+/** A file of the user's at an output's place: the photo fails (the file's fault, not the photo's), the file is left as it is. */
+function foreignOutput(p: Prepared): BlockedError {
+  const out = p.file.output;
+  return new BlockedError(p.file.path, out, 'OUTPUT_TAKEN', `its output ${out} already exists and was not written by ddcolor, or was changed since; left as it is (move it away, or pass --overwrite to replace it)`);
 }
 
 /** Write through the run's temporary folder; the manifest line goes in just before the rename. */
@@ -39,7 +38,7 @@ async function writeNew(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promis
     tmpDir: ctx.tmpDir,
     beforeRename: async (ready) => {
       const out = await stat(ready);
-      await ctx.manifest.record(manifestEntry(ctx, p, out));
+      await p.photo.outputReady(manifestEntry(ctx, p, out));
     },
   });
 }
