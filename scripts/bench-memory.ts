@@ -16,7 +16,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { inspectModel, openSession } from '../src/model/session.js';
+import { inspectModel, openSession } from '../src/inference/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/run.js';
 import { defaultConcurrency } from '../src/cli/colorize.js';

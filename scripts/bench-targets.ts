@@ -19,7 +19,7 @@ import { cacheKey } from '../src/cache/keys.js';
 import { RedisStore } from '../src/cache/redis.js';
 import { decodeAb, encodeAb, quantizeAb } from '../src/chroma/codec.js';
 import { sha256File } from '../src/io/hash.js';
-import { inspectModel } from '../src/model/session.js';
+import { inspectModel } from '../src/inference/session.js';
 import { buildConvModel, tintModel, type ConvLayer } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/run.js';
 

@@ -8,11 +8,23 @@
  *     ttlMs: 30 * 86_400_000, format: 'same', quality: 90, force: false });
  *
  * The library never prints and never exits: progress comes as events (`onEvent`), problems as
- * the report's records or as a thrown DdcolorError whose `kind` says what went wrong.
+ * the report's records (a failed photo's `code`; its typed failure in the `file` event) or as a
+ * thrown DdcolorError whose class and `kind` say what went wrong.
  */
-export { colorize, type ColorizeOptions, type RunEvent } from './pipeline/run.js';
+export { colorize, type ColorizeOptions, type RunEvent } from './pipeline/index.js';
 export type { FileRecord, FileStatus, RunReport, Totals } from './report/report.js';
-export { inspectModel, type Device, type ModelInfo } from './model/session.js';
-export { resolveInputSize, PRESETS, type Preset } from './model/presets.js';
+export { inspectModel, type Device, type ModelInfo } from './inference/session.js';
+export { resolveInputSize, PRESETS, type Preset } from './inference/presets.js';
 export { parseCacheUrl, openCache, type CacheSpec } from './cache/open.js';
-export { DdcolorError, type ErrorKind } from './errors.js';
+export {
+  DdcolorError,
+  UsageError,
+  ConfigError,
+  InterruptedError,
+  PhotoFailure,
+  BadPhotoError,
+  EnvironmentError,
+  BlockedError,
+  type ErrorKind,
+  type Fault,
+} from './errors.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compositeWasm } from '../src/image/composite-wasm.js';
 import { labToRgb, rgbToLab } from '../src/image/lab.js';
-import { composite } from '../src/model/ddcolor.js';
+import { composite } from '../src/inference/ddcolor.js';
 
 /** Deterministic noise: high contrast everywhere, so a pixel read from the wrong place shows. */
 function noise(n: number, seed: number): Uint8Array {

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { cacheKey, lockKeyFor } from '../src/cache/keys.js';
-import { inspectModel, type ModelInfo } from '../src/model/session.js';
+import { inspectModel, type ModelInfo } from '../src/inference/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { lockOutputFolder } from '../src/pipeline/out-lock.js';
-import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
+import { colorize, type ColorizeOptions } from '../src/pipeline/index.js';
 import { distinctPhotos } from './fixtures.js';
 import { ALBUM, cleanup, runCli, spawnCli, startRedis, tempDir } from './helpers.js';
 

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readOnnxGraphInfo } from '../src/model/onnx-info.js';
-import { resolveInputSize } from '../src/model/presets.js';
-import { inspectModel, openSession } from '../src/model/session.js';
+import { readOnnxGraphInfo } from '../src/inference/onnx-info.js';
+import { resolveInputSize } from '../src/inference/presets.js';
+import { inspectModel, openSession } from '../src/inference/session.js';
 import { buildConvModel, buildConvModelExternal, linearAbModel, tintModel } from '../src/models/tiny-model.js';
 import { DdcolorError } from '../src/errors.js';
 import { cleanup, tempDir } from './helpers.js';
@@ -141,7 +141,7 @@ test('batches: explicit sizes are kept; auto follows the provider the session go
 });
 
 test('float16: conversion rounds to nearest even, and a model with float16 input and output runs like its float32 twin', async () => {
-  const { fromHalf, toHalf } = await import('../src/model/half.js');
+  const { fromHalf, toHalf } = await import('../src/inference/half.js');
   const known: Array<[number, number]> = [[0, 0x0000], [1, 0x3c00], [-2, 0xc000], [0.5, 0x3800], [65504, 0x7bff], [1e6, 0x7c00], [2 ** -24, 0x0001], [2 ** -14, 0x0400], [0.1, 0x2e66], [-0, 0x8000]];
   for (const [v, bits] of known) assert.equal(toHalf(v), bits, `${v}`);
   assert.equal(toHalf(1 + 2 ** -11), 0x3c00, 'a tie rounds to even (down)');

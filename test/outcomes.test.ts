@@ -10,10 +10,10 @@ import { copyFile, mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { inspectModel, type ModelInfo, type ModelSession } from '../src/model/session.js';
+import { inspectModel, type ModelInfo, type ModelSession } from '../src/inference/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import type { ColorizeOptions } from '../src/pipeline/options.js';
-import { colorize } from '../src/pipeline/run.js';
+import { colorize } from '../src/pipeline/index.js';
 import { ALBUM, cleanup, startRedis, storeWithHook, tempDir } from './helpers.js';
 
 let dir: string;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { resizeLinear } from '../src/image/resize.js';
-import { preprocess } from '../src/model/ddcolor.js';
+import { preprocess } from '../src/inference/ddcolor.js';
 import { ROOT } from './helpers.js';
 
 interface Fixture {

@@ -5,6 +5,8 @@
  * which shows each distinct photo inferred and stored once across the fleet.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { statfsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,8 +15,8 @@ import { KEY_PREFIX } from '../src/cache/keys.js';
 import { openQueueConnection } from '../src/fleet/connection.js';
 import { DoneState } from '../src/fleet/done-state.js';
 import { badKey } from '../src/fleet/keys.js';
-import { inspectModel } from '../src/model/session.js';
-import { colorizeFiles } from '../src/pipeline/run.js';
+import { inspectModel } from '../src/inference/session.js';
+import { colorizeFiles } from '../src/pipeline/index.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { distinctPhotos, truncatedJpeg } from './fixtures.js';
 import { cleanup, runCli, spawnCli, startCluster, startRedis, tempDir, type CliResult, type RedisServer, until } from './helpers.js';
@@ -312,4 +314,41 @@ test("a Redis that refuses to record an output (full, noeviction): the photo fai
   assert.equal(f.transient, true, 'the machine failed, not the photo');
   assert.match(f.error ?? '', /photo-05\.png: the fleet's record in Redis could not be updated: OOM/);
   assert.deepEqual(await outputs(out).catch(() => []), [], 'no output without its record');
+});
+
+test('a fleet output folder on a disk that fills up (a real ENOSPC), then has space again: nothing is remembered as bad, and a re-submit writes every photo', async (t) => {
+  const small = join(dir, 'small-disk');
+  await mkdir(small);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small], { stdio: 'pipe' });
+  } catch (err) {
+    t.skip(`cannot mount a small file system here (${String(err).split('\n')[0]}): a real full disk cannot be made`);
+    return;
+  }
+  try {
+    const photos = await distinctPhotos(join(dir, 'disk-src'), 8, 320, 5);
+    const out = join(small, 'out');
+    await mkdir(out);
+    // Fill the disk but for about 100 KB: a photo or two fit, the rest (and the job's report part) do not.
+    const free = statfsSync(small).bavail * statfsSync(small).bsize;
+    await writeFile(join(small, 'filler'), Buffer.alloc(Math.max(0, free - 100 * 1024)));
+    const w = worker('--queue', 'disk');
+    const first = await runCli(['submit', photos, '-o', out, '--redis', redis.url, '--queue', 'disk', '--model', model, '--size', '128', '--attempts', '1', '--wait', '--json'], {}, 120_000);
+    assert.equal(first.code, 1, first.stderr);
+    const full = JSON.parse(first.stdout) as Report;
+    assert.ok(full.totals.failed + full.totals.notProcessed > 0, `the disk was full: ${first.stdout}`);
+    for (const f of full.files.filter((f) => f.status === 'failed')) assert.equal(f.transient, true, `${f.input}: ${f.error}`);
+    assert.deepEqual(await redis.client().hgetall(badKey(out)), {}, 'a full disk is never a bad photo');
+    // Space back: the same archive submitted again is done whole.
+    await rm(join(small, 'filler'));
+    const again = await runCli(['submit', photos, '-o', out, '--redis', redis.url, '--queue', 'disk', '--model', model, '--size', '128', '--wait', '--json'], {}, 120_000);
+    assert.equal(again.code, 0, again.stderr + again.stdout);
+    const report = JSON.parse(again.stdout) as Report;
+    assert.equal(report.totals.failed + report.totals.notProcessed, 0, again.stdout);
+    assert.deepEqual(await outputs(out), (await readdir(photos)).sort());
+    w.child.kill('SIGTERM');
+    await w.done;
+  } finally {
+    execFileSync('umount', ['-l', small]);
+  }
 });

@@ -5,9 +5,9 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { cacheKey, KEY_PREFIX } from '../src/cache/keys.js';
 import { openCache, parseCacheUrl } from '../src/cache/open.js';
-import { inspectModel, type ModelInfo } from '../src/model/session.js';
+import { inspectModel, type ModelInfo } from '../src/inference/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
-import { colorize, type ColorizeOptions } from '../src/pipeline/run.js';
+import { colorize, type ColorizeOptions } from '../src/pipeline/index.js';
 import { ALBUM, TLS_DIR, cleanup, runCli, startCluster, startSentinel, startTlsCluster, tempDir } from './helpers.js';
 
 let tint: ModelInfo;

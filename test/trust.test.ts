@@ -15,7 +15,7 @@ import { type JobData } from '../src/fleet/jobs.js';
 import { badKey, PREFIX } from '../src/fleet/keys.js';
 import { startWorker, type FleetWorker, type WorkerEvent } from '../src/fleet/worker.js';
 import { resolveRoots } from '../src/io/roots.js';
-import { inspectModel, type ModelInfo } from '../src/model/session.js';
+import { inspectModel, type ModelInfo } from '../src/inference/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { CAMERAMAN } from './fixtures.js';
 import { cleanup, runCli, spawnCli, startRedis, tempDir, type RedisServer } from './helpers.js';

@@ -12,10 +12,10 @@ import type { CacheStats, CacheStore } from '../cache/store.js';
 import { UsageError, ConfigError } from '../errors.js';
 import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
-import { PRESET_NAMES, resolveInputSize, type Preset } from '../model/presets.js';
-import { inspectModel } from '../model/session.js';
+import { PRESET_NAMES, resolveInputSize, type Preset } from '../inference/presets.js';
+import { inspectModel } from '../inference/session.js';
 import { isSha256, sha256File } from '../io/hash.js';
-import { scanPaths } from '../pipeline/scan.js';
+import { scanPaths } from '../pipeline/index.js';
 import { formatBytes, parseByteSize, parseSizeFlag } from './parse.js';
 import { printOut, printMessage } from './output.js';
 

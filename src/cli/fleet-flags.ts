@@ -8,7 +8,7 @@ import { DEFAULT_QUEUE, parseQueueUrl } from '../fleet/connection.js';
 import type { CacheSpec } from '../cache/open.js';
 import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
-import { inspectModel, type ModelInfo } from '../model/session.js';
+import { inspectModel, type ModelInfo } from '../inference/session.js';
 
 export interface QueueFlags {
   redis?: string;

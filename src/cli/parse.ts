@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { InvalidOptionError } from '../errors.js';
-import { parseSize as parseModelSize } from '../model/presets.js';
+import { parseSize as parseModelSize } from '../inference/presets.js';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 

@@ -6,7 +6,7 @@
  */
 import cliProgress from 'cli-progress';
 import ora, { type Ora } from 'ora';
-import type { RunEvent } from '../pipeline/run.js';
+import type { RunEvent } from '../pipeline/index.js';
 import type { RunReport } from '../report/report.js';
 import { formatDuration } from './parse.js';
 import { safeText } from './output.js';

@@ -13,7 +13,7 @@ import { openQueueConnection } from '../fleet/connection.js';
 import { DEFAULT_JOB_LIMITS } from '../fleet/jobs.js';
 import { DEFAULT_ATTEMPTS, submit, type Submission } from '../fleet/submit.js';
 import { waitForRun } from '../fleet/wait.js';
-import { PRESET_NAMES, resolveInputSize } from '../model/presets.js';
+import { PRESET_NAMES, resolveInputSize } from '../inference/presets.js';
 import { reportText, type RunReport } from '../report/report.js';
 import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-flags.js';
 import { parseByteSize, parseColorThreshold, parseDuration, parseIntIn, parseSaturation, parseSizeFlag } from './parse.js';
@@ -60,8 +60,10 @@ export function submitCommand(): Command {
 }
 
 function said(s: Submission, where: string, queueArgs: string): string {
+  if (s.jobs === 0) return `Nothing to submit: all ${s.upToDate} photo${s.upToDate === 1 ? ' is' : 's are'} up to date (or known to fail) in ${s.outDir}\n`;
   const jobs = `${s.jobs} job${s.jobs === 1 ? '' : 's'}`;
-  const again = s.alreadyQueued > 0 ? ` (${s.alreadyQueued} already queued: not added again)` : '';
+  const put = s.retried > 0 ? `; ${s.retried} finished with photos still to do: put back in the queue` : '';
+  const again = s.alreadyQueued > 0 ? ` (${s.alreadyQueued} already queued: not added again${put})` : '';
   return [
     `Submitted ${s.run}: ${s.queued} photo${s.queued === 1 ? '' : 's'} in ${jobs}${again} to queue ${s.queue} on ${where}; ${s.upToDate} up to date`,
     `Watch it:    ddcolor queue status${queueArgs}`,

@@ -10,7 +10,7 @@ import { openQueueConnection } from '../fleet/connection.js';
 import { startWorker, type WorkerEvent } from '../fleet/worker.js';
 import { removeAbandonedFiles } from '../io/atomic-write.js';
 import { resolveRoots } from '../io/roots.js';
-import { DEVICES, type Device } from '../model/session.js';
+import { DEVICES, type Device } from '../inference/session.js';
 import { defaultConcurrency, localLevel } from './colorize.js';
 import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-flags.js';
 import { formatDuration, parseDuration, parseIntIn, parseMemoryBudget } from './parse.js';

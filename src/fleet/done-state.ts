@@ -11,7 +11,7 @@
 import { errorMessage, TransientError } from '../errors.js';
 import type { QueueConnection } from './connection.js';
 import { badKey, doneKey } from './keys.js';
-import type { ManifestEntry, OutputRecords } from '../pipeline/manifest.js';
+import type { ManifestEntry, OutputRecords } from '../pipeline/index.js';
 
 const BATCH = 1000;
 

@@ -13,7 +13,7 @@
 import { extname } from 'node:path';
 import { formatFromExtension } from '../image/encode.js';
 import { checkBelow, checkInput, checkOutputFolder, OutsideRootsError, within, type Roots } from '../io/roots.js';
-import type { PlannedFile } from '../pipeline/outputs.js';
+import type { PlannedFile } from '../pipeline/index.js';
 import type { FileRecord } from '../report/report.js';
 import { parseJobData, SAFE_NAME, type JobData } from './jobs.js';
 

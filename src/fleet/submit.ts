@@ -4,24 +4,20 @@
  * The same work submitted twice is the same run with the same job ids: BullMQ adds nothing.
  */
 import { basename, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { Queue } from 'bullmq';
 import { describeSpec, type CacheSpec } from '../cache/open.js';
 import { ConfigError } from '../errors.js';
 import type { FormatChoice } from '../image/encode.js';
 import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
-import { PROCESSING_VERSION } from '../model/ddcolor.js';
-import type { ModelInfo } from '../model/session.js';
-import { FileStates } from '../pipeline/file-states.js';
-import { foundInColour, recorded, upToDate } from '../pipeline/up-to-date.js';
-import { planOutputs, type PlannedFile } from '../pipeline/outputs.js';
-import { scanPaths, type ScanProblem } from '../pipeline/scan.js';
+import type { ModelInfo } from '../inference/session.js';
+import { FileStates, leftAlone, makingParams, type PlannedFile, planOutputs, scanPaths, type ScanProblem, type SkipReason } from '../pipeline/index.js';
 import type { FileRecord } from '../report/report.js';
 import { openQueueConnection, queueMemoryWarnings, type QueueConnection } from './connection.js';
 import { DoneState } from './done-state.js';
 import { cutIntoJobs, DEFAULT_JOB_LIMITS, jobId, runName, type JobData, type JobFile, type JobLimits, type JobParams } from './jobs.js';
-import { PREFIX, runKey, runsKey } from './keys.js';
-import { recordsPart, SUBMIT_PART, writeCombined, writePart } from './parts.js';
+import { PREFIX, runFinishedKey, runKey, runsKey, runTotalsKey } from './keys.js';
+import { partPath, recordsPart, SUBMIT_PART, writeCombined, writePart } from './parts.js';
 
 export interface SubmitOptions {
   paths: string[];
@@ -59,6 +55,8 @@ export interface Submission {
   jobs: number;
   /** Jobs that were already in the queue (the same work submitted again). */
   alreadyQueued: number;
+  /** Of those, jobs that had finished with photos still to do (the machine failed them), put back in the queue. */
+  retried: number;
   problems: ScanProblem[];
   /** About the queue's Redis: a memory policy that would evict queue keys, or refuse writes. */
   warnings: string[];
@@ -84,15 +82,13 @@ export function jobParams(opts: SubmitOptions): JobParams {
 }
 
 /** Why a photo needs no job: its output is up to date, or it is known to be in colour; null when it needs one. */
-function noWorkReason(file: PlannedFile, i: number, states: FileStates, done: DoneState, params: JobParams): 'skipped' | 'already in colour' | null {
+function noWorkReason(file: PlannedFile, i: number, states: FileStates, done: DoneState, params: JobParams): SkipReason | null {
   const st = states.input(i);
   if (!st || st.size === 0 || params.force) return null;
-  // The same rule as colorize's (pipeline/up-to-date.ts), on the fleet's record of the folder.
-  const seen = recorded(done, file.outputRel, file.path, st, states.output(i));
-  const making = { modelId: params.modelId, modelSize: params.size, processing: PROCESSING_VERSION, quality: params.quality, saturation: params.saturation };
-  if (upToDate(done, file.outputRel, file.format, making, seen)) return 'skipped';
-  if (foundInColour(seen.known, params.skipColor ? (params.colorThreshold ?? DEFAULT_COLOUR_THRESHOLD) : undefined)) return 'already in colour';
-  return null;
+  // The same rule as colorize's, on the fleet's record of the folder.
+  const making = makingParams(params.modelId, params.size, params.quality, params.saturation);
+  const colourLimit = params.skipColor ? (params.colorThreshold ?? DEFAULT_COLOUR_THRESHOLD) : undefined;
+  return leftAlone(done, file, st, states.output(i), making, colourLimit)?.reason ?? null;
 }
 
 /** Record the run beside the queue (kept as it is when the same run is submitted again). */
@@ -123,7 +119,7 @@ function sortPhotos(planned: PlannedFile[], states: FileStates, done: DoneState,
     const why = noWorkReason(f, i, states, done, params);
     const bad = st && !params.force ? done.badInput(f.path, st) : undefined;
     const sha256 = done.get(f.outputRel)?.sha256 ?? null;
-    if (why === 'skipped') leftOut.push({ input: f.path, output: f.output, sha256, status: 'skipped', error: null });
+    if (why === 'up to date') leftOut.push({ input: f.path, output: f.output, sha256, status: 'skipped', error: null });
     else if (why) leftOut.push({ input: f.path, output: null, sha256, status: 'skipped', error: null, reason: why });
     else if (bad) leftOut.push({ input: f.path, output: null, sha256: null, status: 'failed', error: bad.error });
     else todo.push({ path: f.path, rel: f.rel, outputRel: f.outputRel, format: f.format, size: st?.size ?? 0, mtimeMs: st?.mtimeMs ?? 0 });
@@ -136,6 +132,27 @@ async function enqueue(queue: Queue<JobData>, base: Omit<JobData, 'files'>, jobs
   const attempts = opts.attempts ?? DEFAULT_ATTEMPTS;
   const backoff = { type: 'exponential' as const, delay: opts.backoffMs ?? DEFAULT_BACKOFF_MS };
   await queue.addBulk(jobs.map((files, k) => ({ name: base.run, data: { ...base, files }, opts: { jobId: ids[k]!, attempts, backoff } })));
+}
+
+/**
+ * Jobs of this very work that finished earlier with photos still to do: the machine failed them
+ * on every try (a full disk, a dead GPU), or another file blocked them. A job's id comes from its
+ * photos, so a finished job with the same id as one of today's holds photos that are still not up
+ * to date. Each is put back in the queue with its tries renewed and its old report part dropped:
+ * submitting the same work again once the fault is fixed does it. Returns how many.
+ */
+async function rerunFinishedOf(queue: Queue<JobData>, redis: QueueConnection, queueName: string, outDir: string, run: string, ids: readonly string[]): Promise<number> {
+  let n = 0;
+  for (const id of ids) {
+    const job = await queue.getJob(id);
+    const state = job ? await job.getState() : null;
+    if (!job || (state !== 'completed' && state !== 'failed')) continue;
+    await redis.multi().srem(runFinishedKey(queueName, run), id).hdel(runTotalsKey(queueName, run), id).hdel(runKey(queueName, run), 'finishedAt').exec();
+    await rm(partPath(outDir, run, id), { force: true });
+    await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+    n++;
+  }
+  return n;
 }
 
 export async function submit(opts: SubmitOptions): Promise<Submission> {
@@ -162,8 +179,9 @@ export async function submit(opts: SubmitOptions): Promise<Submission> {
     await writePart(outDir, run, SUBMIT_PART, recordsPart(outDir, model, leftOut, { problems: scan.problems, started, cacheLocation: describeSpec(opts.redis).location }));
     const ids = jobs.map((_, k) => jobId(run, k));
     const existing = await countExisting(redis, opts.queue, ids);
-    const submission: Submission = { run, queue: opts.queue, outDir, photos: planned.length, upToDate: leftOut.length, queued: todo.length, jobs: jobs.length, alreadyQueued: existing, problems: scan.problems, warnings: await queueMemoryWarnings(redis) };
+    const submission: Submission = { run, queue: opts.queue, outDir, photos: planned.length, upToDate: leftOut.length, queued: todo.length, jobs: jobs.length, alreadyQueued: existing, retried: 0, problems: scan.problems, warnings: await queueMemoryWarnings(redis) };
     await recordRun(redis, opts.queue, submission, started);
+    if (existing > 0) submission.retried = await rerunFinishedOf(queue, redis, opts.queue, outDir, run, ids);
     await enqueue(queue, { run, outDir, params }, jobs, ids, opts);
     if (jobs.length === 0) await writeCombined(outDir, run);
     return submission;

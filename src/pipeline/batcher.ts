@@ -3,7 +3,7 @@
  * photo is on its way (every photo that will need the model is already queued), so a batch never
  * waits for work that is not coming. One batch runs at a time; the next is gathered meanwhile.
  */
-import type { ExecutionProvider, ModelSession } from '../model/session.js';
+import type { ExecutionProvider, ModelSession } from '../inference/session.js';
 
 /** Photos per batch when not given: a GPU wants several at once; on the CPU one at a time keeps latency and memory low. */
 export const DEFAULT_BATCH: Record<ExecutionProvider, number> = { cuda: 4, cpu: 1 };

@@ -6,7 +6,6 @@ import { cacheKey } from '../cache/keys.js';
 import type { CacheStore } from '../cache/store.js';
 import type { DdcolorError } from '../errors.js';
 import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
-import { PROCESSING_VERSION } from '../model/ddcolor.js';
 import type { Provenance } from '../image/xmp.js';
 import type { StageTimings } from '../report/report.js';
 import type { PixelBudget } from './budget.js';
@@ -20,6 +19,7 @@ import type { ColorizeOptions, RunEvent } from './options.js';
 import type { PlannedFile } from './outputs.js';
 import type { PhotoLocks } from './photo-locks.js';
 import type { StageProfile } from './profile.js';
+import { makingParams } from './up-to-date.js';
 import type { Photo } from './photo.js';
 import type { PixelPool } from './pixel-pool.js';
 import type { Results } from './results.js';
@@ -107,5 +107,5 @@ export function colourLimit(ctx: RunContext): number | undefined {
 
 /** What an output is made with, as the manifest records it. */
 export function outputParams(ctx: RunContext): OutputParams {
-  return { modelId: ctx.opts.model.id, modelSize: ctx.opts.size, processing: PROCESSING_VERSION, quality: ctx.opts.quality, saturation: ctx.opts.saturation ?? 1 };
+  return makingParams(ctx.opts.model.id, ctx.opts.size, ctx.opts.quality, ctx.opts.saturation ?? 1);
 }

@@ -2,7 +2,7 @@
  * The model as the run uses it: the ONNX session opened on first need (never when every photo is
  * a hit), and the batcher that feeds it.
  */
-import { openSession, type ExecutionProvider, type ModelSession } from '../model/session.js';
+import { openSession, type ExecutionProvider, type ModelSession } from '../inference/session.js';
 import type { StageTimings } from '../report/report.js';
 import { InferenceBatcher } from './batcher.js';
 import type { ColorizeOptions, RunEvent } from './options.js';

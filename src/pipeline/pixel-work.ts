@@ -12,7 +12,7 @@ import type { Provenance } from '../image/xmp.js';
 import { BadPhotoError, EnvironmentError, errorMessage, photoFailure, type BadPhotoCode } from '../errors.js';
 import { decodeFailure } from '../image/decode-errors.js';
 import { ChangedFileError, readVerified } from '../io/read-verified.js';
-import { preprocess } from '../model/ddcolor.js';
+import { preprocess } from '../inference/ddcolor.js';
 
 /** Milliseconds spent in each part of a task. */
 export interface PixelTimings {

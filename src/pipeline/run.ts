@@ -17,15 +17,13 @@
 import { describeSpec } from '../cache/open.js';
 import { hitRate } from '../cache/store.js';
 import { REPORT_SCHEMA, type RunReport, type StageTimings } from '../report/report.js';
-import { checkColorizeOptions } from './check-options.js';
 import type { Prepared, RunContext } from './context.js';
 import { closeRun, openRun, openWork, type WorkPlace } from './open-run.js';
 import { PhotoTasks } from './photo-tasks.js';
-import type { ColorizeOptions } from './options.js';
+import { checkColorizeOptions, type ColorizeOptions } from './options.js';
 import { dispatch, settleDeferred } from './stages/lookup.js';
 import { prepareChunk } from './stages/state.js';
 
-export type { ColorizeOptions, RunEvent } from './options.js';
 export { DEFAULT_LOCK_TTL_MS, type WorkPlace } from './open-run.js';
 
 /** Photos stat'ed, hashed and looked up together. */

@@ -3,8 +3,10 @@
  * all use, whatever keeps their records (the output folder's manifest, or the fleet's record in
  * Redis): decided from the input's size and mtime and the records alone, without reading the input.
  */
+import { PROCESSING_VERSION } from '../inference/ddcolor.js';
 import type { SizeTime } from './file-states.js';
 import { madeWith, type ManifestEntry, type OutputParams, type OutputRecords } from './manifest.js';
+import type { SkipReason } from './photo.js';
 
 export interface Recorded {
   /** The entry that describes the output file on disk (same size and mtime): the file is ddcolor's. */
@@ -35,4 +37,38 @@ export function upToDate(records: OutputRecords, outputRel: string, format: stri
 /** Found in colour by an earlier run with --skip-color, and unchanged since (`known` is its record); `limit` undefined: no --skip-color. */
 export function foundInColour(known: ManifestEntry | undefined, limit: number | undefined): boolean {
   return limit !== undefined && known?.colourfulness !== undefined && known.colourfulness > limit;
+}
+
+/** What an output made now would be made with (the model, its input size, quality, saturation, this version's processing). */
+export function makingParams(modelId: string, modelSize: number, quality: number, saturation: number): OutputParams {
+  return { modelId, modelSize, processing: PROCESSING_VERSION, quality, saturation };
+}
+
+/** A photo as the rule sees it: its input's path, its output's place and format. */
+export interface PhotoPlace {
+  path: string;
+  outputRel: string;
+  format: string;
+}
+
+/**
+ * Why a photo needs no work, decided from the records alone: already in colour (found so by an
+ * earlier run with --skip-color, unchanged since; `colourLimit` undefined without --skip-color),
+ * or up to date; with the record that says so. Null: it must be read. The one rule of `colorize`'s
+ * state stage and of `submit`.
+ */
+export function leftAlone(
+  records: OutputRecords,
+  photo: PhotoPlace,
+  input: SizeTime,
+  onDisk: SizeTime | null,
+  params: OutputParams,
+  colourLimit: number | undefined,
+): { reason: SkipReason; known: ManifestEntry } | null {
+  const seen = recorded(records, photo.outputRel, photo.path, input, onDisk);
+  const { known } = seen;
+  if (!known) return null;
+  if (foundInColour(known, colourLimit)) return { reason: 'already in colour', known };
+  if (upToDate(records, photo.outputRel, photo.format, params, seen)) return { reason: 'up to date', known };
+  return null;
 }

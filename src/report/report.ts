@@ -8,7 +8,7 @@
 import { writeTextAtomically } from '../io/atomic-write.js';
 import { redacted } from '../redact.js';
 import type { CacheBackend } from '../cache/store.js';
-import type { ExecutionProvider } from '../model/session.js';
+import type { ExecutionProvider } from '../inference/session.js';
 import type { ProfileRow } from '../pipeline/profile.js';
 
 export const REPORT_SCHEMA = 'ddcolor.report/v1';

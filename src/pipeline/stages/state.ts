@@ -9,7 +9,7 @@ import { sha256File } from '../../io/hash.js';
 import { colourLimit, outputParams, type Prepared, type RunContext } from '../context.js';
 import { Limiter } from '../limiter.js';
 import { madeWith } from '../manifest.js';
-import { foundInColour, recorded, upToDate, type Recorded } from '../up-to-date.js';
+import { foundInColour, leftAlone, recorded, type Recorded } from '../up-to-date.js';
 import type { SizeTime } from '../file-states.js';
 import type { PlannedFile } from '../outputs.js';
 import type { Photo } from '../photo.js';
@@ -45,15 +45,11 @@ function recordedFor(ctx: RunContext, index: number, file: PlannedFile, st: Size
  * it, and its output up to date (skipped), or found in colour then (skipped). False: see preparePhoto.
  */
 function settledUnread(ctx: RunContext, photo: Photo): boolean {
-  const { index, file } = photo;
-  const st = ctx.states.input(index);
+  const st = ctx.states.input(photo.index);
   if (!st || st.size === 0 || ctx.opts.force) return false;
-  const seen = recordedFor(ctx, index, file, st);
-  const { known } = seen;
-  if (!known) return false;
-  const inColour = foundInColour(known, colourLimit(ctx));
-  if (!inColour && !upToDate(ctx.manifest, file.outputRel, file.format, outputParams(ctx), seen)) return false;
-  photo.skip(inColour ? 'already in colour' : 'up to date', known.sha256);
+  const alone = leftAlone(ctx.manifest, photo.file, st, ctx.states.output(photo.index), outputParams(ctx), colourLimit(ctx));
+  if (!alone) return false;
+  photo.skip(alone.reason, alone.known.sha256);
   return true;
 }
 

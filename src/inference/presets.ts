@@ -4,7 +4,7 @@
  * keeps more of the structure of architecture. `--size` overrides; an export with a fixed input
  * shape dictates S.
  */
-import { modelSize } from '../options.js';
+import { modelSize } from '../validate.js';
 import type { ModelInfo } from './session.js';
 
 export const PRESETS = { person: 512, building: 1024 } as const;
