@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { cudaProviderInstalled } from '../src/inference/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { packageVersion } from '../src/version.js';
 import { ALBUM, ROOT, TLS_DIR, cleanup, runCli, startRedis, startTlsRedis, tempDir } from './helpers.js';
@@ -71,6 +73,25 @@ test('exit 2 for usage and configuration errors, with a message that says what i
     assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
     assert.match(r.stderr, message, args.join(' '));
   }
+});
+
+test('--device cuda where CUDA cannot load: exit 2 before any photo is done, no output folder made, even when every photo is cached; the worker refuses to start', async (t) => {
+  if (cudaProviderInstalled()) {
+    t.skip('this machine has the CUDA provider installed: the refusal cannot be seen here');
+    return;
+  }
+  const cache = join(dir, 'cuda-cache');
+  // Every photo cached (by a CPU run), so that no photo would ever need the model.
+  const warm = await runCli(['colorize', ALBUM, '--model', model, '--cache', `file:${cache}`, '-o', join(dir, 'cuda-warm')]);
+  assert.equal(warm.code, 0, warm.stderr);
+  const out = join(dir, 'cuda-out');
+  const r = await runCli(['colorize', ALBUM, '--model', model, '--device', 'cuda', '--cache', `file:${cache}`, '-o', out]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /device cuda: onnxruntime's CUDA provider is not installed; install the CUDA provider with: ONNXRUNTIME_NODE_INSTALL=cuda12/);
+  assert.equal(existsSync(out), false, 'no output folder');
+  const w = await runCli(['worker', '--redis', 'redis://127.0.0.1:1', '--model', model, '--device', 'cuda', '--input-root', dir, '--output-root', dir]);
+  assert.equal(w.code, 2, w.stderr);
+  assert.match(w.stderr, /device cuda: onnxruntime's CUDA provider is not installed/);
 });
 
 test('exit 2 when the output folder cannot be written', async () => {

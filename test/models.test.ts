@@ -11,7 +11,7 @@ import { pullModel, verifyModels } from '../src/models/install.js';
 import { buildConvModel, tintModel } from '../src/models/tiny-model.js';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
-import { ALBUM, TLS_DIR, cleanup, runCli, tempDir } from './helpers.js';
+import { ALBUM, TLS_DIR, cleanup, freePort, runCli, tempDir } from './helpers.js';
 
 /** A model big enough to be cut off midway (a 7x7 convolution stack, some hundred KB). */
 function bigModel(): Buffer {
@@ -144,6 +144,23 @@ test('a server that refuses ranges: the download starts again from zero', async 
 test('a 404 is a clear error', async () => {
   const env = await home();
   await assert.rejects(pullModel({ source: `${base}/nope.onnx`, sha256: SHA, env }), /download of http:\/\/127\.0\.0\.1:\d+\/nope\.onnx failed: not found \(HTTP 404\)/);
+});
+
+test('a catalog pull on a machine that cannot reach the publisher says what else works: the mirror variable, or a file copied by hand', async () => {
+  const env = await home();
+  const port = await freePort();
+  // Nothing listens on the port: the connection is refused, as a machine without internet finds.
+  const catalog: Catalog = {
+    models: [{ name: 'far-away', description: 'test', inputSize: 64, fixedShape: false, precision: 'fp32', bytes: MODEL.length, sha256: SHA, license: 'MIT', url: `http://127.0.0.1:${port}/far-away.onnx`, file: 'far-away.onnx' }],
+  };
+  await assert.rejects(pullModel({ source: 'far-away', env, catalog }), (err: Error) => {
+    assert.match(err.message, new RegExp(`download of http://127\\.0\\.0\\.1:${port}/far-away\\.onnx failed: .*ECONNREFUSED`));
+    assert.match(err.message, /set DDCOLOR_MODELS_MIRROR=<base url> to a server in reach that has far-away\.onnx/);
+    assert.match(err.message, /--model <path to far-away\.onnx>/);
+    return true;
+  });
+  // With a mirror set that is not reachable either, the message names that mirror.
+  await assert.rejects(pullModel({ source: 'far-away', env: { ...env, DDCOLOR_MODELS_MIRROR: `http://127.0.0.1:${port}/m` }, catalog }), /check the mirror DDCOLOR_MODELS_MIRROR=http:\/\/127\.0\.0\.1:\d+\/m/);
 });
 
 test('catalog pulls use $DDCOLOR_MODELS_MIRROR and the catalog checksum; HTTP_PROXY is honoured', async () => {

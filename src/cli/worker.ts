@@ -11,6 +11,7 @@ import { startWorker, type WorkerEvent } from '../fleet/worker.js';
 import { removeAbandonedFiles } from '../io/atomic-write.js';
 import { resolveRoots } from '../io/roots.js';
 import { DEVICES, type Device } from '../inference/session.js';
+import { checkDevice } from '../pipeline/index.js';
 import { defaultConcurrency, localLevel } from './colorize.js';
 import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-flags.js';
 import { formatDuration, parseDuration, parseIntIn, parseMemoryBudget } from './parse.js';
@@ -85,6 +86,8 @@ function describe(e: WorkerEvent, quiet: boolean): string | null {
 export async function runWorker(flags: WorkerFlags): Promise<number> {
   const renderer = new RunRenderer(renderMode({ progress: false, ...(flags.quiet ? { quiet: true } : {}) }));
   const model = await findModel(flags.model, (m) => renderer.warn(m));
+  // --device cuda that cannot work here fails now, before the worker takes a job.
+  await checkDevice(flags.device);
   const roots = await resolveRoots(flags.inputRoot.length ? flags.inputRoot : [process.cwd()], flags.outputRoot.length ? flags.outputRoot : [process.cwd()]);
   const queueSpec = queueRedis(flags);
   const cache = flags.cache ? parseCacheUrl(flags.cache) : flags.redis ? parseCacheUrl(flags.redis, '--redis') : queueSpec;

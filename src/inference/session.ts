@@ -175,6 +175,25 @@ async function create(source: Uint8Array | string, provider: ExecutionProvider, 
   return typeof source === 'string' ? ort.InferenceSession.create(source, options) : ort.InferenceSession.create(source, options);
 }
 
+/** A session on the CUDA provider; a config error that says why when it is not installed or does not load. */
+async function cudaSession(source: Uint8Array | string, threads?: number): Promise<ort.InferenceSession> {
+  if (!cudaProviderInstalled()) throw new ConfigError(`device cuda: onnxruntime's CUDA provider is not installed; ${CUDA_INSTALL_HELP}`);
+  try {
+    return await create(source, 'cuda', threads);
+  } catch (err) {
+    throw new ConfigError(`device cuda: the CUDA provider does not load here (${errorMessage(err)}); check the NVIDIA driver, CUDA 12 and cuDNN 9`);
+  }
+}
+
+/**
+ * Prove the CUDA provider loads, with `probe` (the bytes of a tiny network): a config error that
+ * says why when it does not. Costs a session of a few kB, so a run can check before it starts.
+ */
+export async function checkCuda(probe: Uint8Array): Promise<void> {
+  const session = await cudaSession(probe, 1);
+  await session.release();
+}
+
 /**
  * Create the session. `auto` tries CUDA where its provider is installed and falls back to the CPU;
  * `cuda` that cannot load is a `config` error, never a silent CPU run.
@@ -183,18 +202,12 @@ export async function openSession(model: ModelInfo, device: Device, threads?: nu
   let session: ort.InferenceSession | null = null;
   let provider: ExecutionProvider = 'cpu';
   const source = await pinnedModel(model);
-  if (device === 'cuda' || (device === 'auto' && cudaProviderInstalled())) {
-    if (device === 'cuda' && !cudaProviderInstalled()) {
-      throw new ConfigError(`device cuda: onnxruntime's CUDA provider is not installed; ${CUDA_INSTALL_HELP}`);
-    }
-    try {
-      session = await create(source, 'cuda', threads);
-      provider = 'cuda';
-    } catch (err) {
-      if (device === 'cuda') {
-        throw new ConfigError(`device cuda: the CUDA provider does not load here (${errorMessage(err)}); check the NVIDIA driver, CUDA 12 and cuDNN 9`);
-      }
-    }
+  if (device === 'cuda') {
+    session = await cudaSession(source, threads);
+    provider = 'cuda';
+  } else if (device === 'auto' && cudaProviderInstalled()) {
+    session = await cudaSession(source, threads).catch(() => null);
+    if (session) provider = 'cuda';
   }
   if (!session) {
     try {

@@ -102,7 +102,7 @@ export async function download(url: string, dest: string, options: DownloadOptio
     try {
       res = await get(current, headers, env, timeoutMs);
     } catch (err) {
-      throw new ConfigError(`download of ${url} failed: ${(err as Error).message}`);
+      throw new UnreachableError(url, (err as Error).message);
     }
     const code = res.statusCode ?? 0;
     if (code >= 300 && code < 400 && res.headers.location) {
@@ -169,4 +169,15 @@ export async function download(url: string, dest: string, options: DownloadOptio
   }
   await rename(part, dest);
   return { path: dest, bytes, sha256, resumedFrom };
+}
+
+/** The server could not be reached at all (no network, a name that does not resolve, a refused connection). */
+export class UnreachableError extends ConfigError {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+    hint = '',
+  ) {
+    super(`download of ${url} failed: ${reason}${hint}`);
+  }
 }

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { InvalidOptionError, UsageError, ConfigError } from '../errors.js';
 import { findCatalogEntry, installedPath, loadCatalog, loadRegistry, modelsHome, saveRegistry, type Catalog, type InstalledModel } from './catalog.js';
 import { sha256File, isSha256 } from '../io/hash.js';
-import { download, type DownloadProgress } from './download.js';
+import { download, UnreachableError, type DownloadProgress } from './download.js';
 import { inspectModel } from '../inference/session.js';
 
 export interface PullOptions {
@@ -80,6 +80,11 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     env,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.onRestart ? { onRestart: options.onRestart } : {}),
+  }).catch((err: unknown) => {
+    if (!(err instanceof UnreachableError) || isUrl) throw err;
+    // A catalog model on a machine that cannot reach its publisher: say what else works.
+    const mirror = env.DDCOLOR_MODELS_MIRROR ? `check the mirror DDCOLOR_MODELS_MIRROR=${env.DDCOLOR_MODELS_MIRROR}` : `set DDCOLOR_MODELS_MIRROR=<base url> to a server in reach that has ${file}`;
+    throw new UnreachableError(err.url, err.reason, `. Without internet access: ${mirror}, or copy ${file} here by other means and use it with --model <path to ${file}>`);
   });
   try {
     await inspectModel(dest);

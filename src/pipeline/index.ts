@@ -5,6 +5,7 @@
  * up-to-date rule; the records an output folder keeps.
  */
 export { colorize, colorizeFiles, DEFAULT_LOCK_TTL_MS, type WorkPlace } from './run.js';
+export { checkDevice } from './open-run.js';
 export { checkColorizeOptions, type ColorizeOptions, type RunEvent } from './options.js';
 export { DEFAULT_BATCH } from './batcher.js';
 export { scanPaths, type ScanProblem, type ScannedFile } from './scan.js';

@@ -11,6 +11,8 @@ import type { CacheStore } from '../cache/store.js';
 import { DdcolorError, errorMessage, ConfigError } from '../errors.js';
 import { removeOnAbandon } from '../io/atomic-write.js';
 import { checkOwnFolder } from '../io/roots.js';
+import { checkCuda, type Device } from '../inference/session.js';
+import { tintModel } from '../models/tiny-model.js';
 import { emptyTimings, type StageTimings } from '../report/report.js';
 import { packageVersion } from '../version.js';
 import { defaultMemoryBudget, PixelBudget } from './budget.js';
@@ -74,9 +76,19 @@ async function openRunCache(opts: ColorizeOptions, emit: (e: RunEvent) => void):
   return { store, cache };
 }
 
+/**
+ * With `device: 'cuda'`, prove the CUDA provider loads (a session of a tiny network) before
+ * anything is scanned or written: a machine without it fails at once with the reason, even when
+ * every photo would come from the cache, never photo by photo.
+ */
+export async function checkDevice(device: Device): Promise<void> {
+  if (device === 'cuda') await checkCuda(tintModel(32));
+}
+
 export async function openRun(opts: ColorizeOptions): Promise<RunContext> {
   const started = Date.now();
   const emit = opts.onEvent ?? (() => undefined);
+  await checkDevice(opts.device);
   const outDir = resolve(opts.outDir);
   emit({ type: 'stage', stage: 'scan' });
   const profile = new StageProfile();
