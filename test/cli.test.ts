@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import sharp from 'sharp';
 import { cudaProviderInstalled } from '../src/inference/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { packageVersion } from '../src/version.js';
@@ -29,6 +30,25 @@ test('colorize: exit 0, a summary on stdout, the report in the output folder', a
   const report = JSON.parse(await readFile(join(out, 'ddcolor-report.json'), 'utf8')) as { schema: string; totals: { inferred: number } };
   assert.equal(report.schema, 'ddcolor.report/v1');
   assert.equal(report.totals.inferred, 5);
+});
+
+test('the summary tells photos left alone in colour from those up to date, and names the model, or says it was not loaded', async () => {
+  const src = join(dir, 'mixed-colour');
+  await mkdir(src);
+  await copyFile(join(ALBUM, 'cameraman.png'), join(src, 'gray.png'));
+  // A photo in vivid colour: left alone by --skip-color.
+  const vivid = Buffer.alloc(64 * 64 * 3);
+  for (let i = 0; i < 64 * 64; i++) vivid.set(i % 64 < 32 ? [220, 30, 40] : [30, 60, 220], i * 3);
+  await sharp(vivid, { raw: { width: 64, height: 64, channels: 3 } }).png().toFile(join(src, 'colour.png'));
+  const out = join(dir, 'out-skip');
+  const args = ['colorize', src, '-o', out, '--model', model, '--size', '64', '--cache', `file:${join(dir, 'cache-skip')}`, '--no-progress', '--skip-color'];
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /2 photos .*: 1 inferred, 0 from cache, 0 up to date, 1 already in colour, 0 failed/);
+  assert.match(r.stdout, /^Model tint \([0-9a-f]{16}\) at 64px on CPU; cache file /m);
+  const again = await runCli(args);
+  assert.match(again.stdout, /: 0 inferred, 0 from cache, 1 up to date, 1 already in colour, 0 failed/);
+  assert.match(again.stdout, /^Model tint \([0-9a-f]{16}\) at 64px, not loaded \(no photo needed it: all from the cache or up to date\)/m);
 });
 
 test('--json prints the report and nothing else on stdout', async () => {

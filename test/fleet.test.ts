@@ -145,6 +145,10 @@ test('SIGINT stops cleanly: outputs whole or absent, locks released, report mark
   assert.ok(rep.totals.inferred >= 1 && rep.totals.inferred < PHOTOS, `inferred ${rep.totals.inferred}`);
   assert.equal(rep.totals.failed, 0, 'photos never started are not failures');
   assert.equal(rep.totals.inferred + rep.totals.hit + rep.totals.notProcessed, PHOTOS);
+  // The last progress line counts only the photos done, and says how many were not processed.
+  const progress = r.stderr.split('\n').filter((l) => / photos \(hit/.test(l));
+  assert.ok(rep.totals.notProcessed > 0, 'some photos were never started');
+  assert.match(progress.at(-1) ?? '', new RegExp(`^ddcolor: ${PHOTOS - rep.totals.notProcessed}/${PHOTOS} photos \\(.*, not processed ${rep.totals.notProcessed}\\)$`), r.stderr);
   const names = await readdir(out);
   assert.deepEqual(names.filter((n) => n.startsWith('.ddcolor-tmp')), [], 'no partial files');
   assert.ok(!names.includes('.ddcolor-lock'), 'output folder unlocked');

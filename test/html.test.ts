@@ -40,7 +40,7 @@ test('the before/after page: every image loads, the slider moves the line, a fai
   await page.goto(`file://${join(out, 'index.html')}`);
   const cards = page.locator('li.card');
   assert.equal(await cards.count(), 4);
-  assert.match((await page.locator('.totals').textContent()) ?? '', /4 photos · 3 inferred · 0 from cache · 0 skipped · 1 failed/);
+  assert.match((await page.locator('.totals').textContent()) ?? '', /4 photos · 3 inferred · 0 from cache · 0 up to date · 1 failed/);
   // Every image of every card loads (lazily, once scrolled to).
   const images = page.locator('li.card img');
   assert.equal(await images.count(), 6);
@@ -83,8 +83,15 @@ test('the before/after page: every image loads, the slider moves the line, a fai
   assert.equal((await readdir(join(out, '.ddcolor-thumbs'))).length, 6);
   const page2 = await browser.newPage();
   await page2.goto(`file://${join(out, 'index.html')}`);
-  assert.match((await page2.locator('.totals').textContent()) ?? '', /4 photos · 0 inferred · 0 from cache · 3 skipped · 1 failed/);
+  assert.match((await page2.locator('.totals').textContent()) ?? '', /4 photos · 0 inferred · 0 from cache · 3 up to date · 1 failed/);
+  // Each card says why in words: up to date, not a bare "skipped".
+  const words = await page2.locator('li.card .status').allTextContents();
+  assert.deepEqual(words.sort(), ['failed', 'skipped: up to date', 'skipped: up to date', 'skipped: up to date']);
+  assert.match((await page2.locator('.totals').textContent()) ?? '', /model tint(y-test)? \([0-9a-f]{16}\)|model ddcolor-tiny-test \([0-9a-f]{16}\)/);
   await page2.close();
+  // A run without --html leaves the page as it is and says it is from an earlier run.
+  const plain = await runCli(['colorize', src, '-o', out, '--model', 'tiny-test', '--size', '128', '--cache', 'none', '--no-progress']);
+  assert.match(plain.stderr, new RegExp(`${join(out, 'index.html')} shows an earlier run: pass --html to bring it up to date`));
 });
 
 test('photos named like links or markup are files on the page: "open" goes to the file, nothing runs', async () => {

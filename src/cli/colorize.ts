@@ -14,7 +14,7 @@ import { locateModel } from '../models/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../inference/presets.js';
 import { DEVICES, inspectModel, type Device } from '../inference/session.js';
 import { colorize, DEFAULT_BATCH } from '../pipeline/index.js';
-import { writeHtmlPage } from '../report/html.js';
+import { isHtmlPage, writeHtmlPage } from '../report/html.js';
 import { writeMetrics } from '../report/metrics.js';
 import { reportText, writeReport } from '../report/report.js';
 import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
@@ -168,6 +168,7 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
     await writeReport(reportPath, report);
     if (flags.metrics) await writeMetrics(resolve(flags.metrics), report);
     if (htmlPath) await writeHtmlPage(report, htmlPath);
+    else if (await isHtmlPage(join(outDir, 'index.html'))) renderer.note(`${join(outDir, 'index.html')} shows an earlier run: pass --html to bring it up to date`);
     if (flags.json) {
       for (const block of reportText(report)) if (!printOut(block)) await once(process.stdout, 'drain');
     } else if (!flags.quiet) printOut(summary(report, reportPath, htmlPath));

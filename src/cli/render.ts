@@ -4,6 +4,7 @@
  * lines, a progress line every so often. Everything goes to stderr; stdout is kept for the summary
  * (or, with --json, the report alone).
  */
+import { basename } from 'node:path';
 import cliProgress from 'cli-progress';
 import ora, { type Ora } from 'ora';
 import type { RunEvent } from '../pipeline/index.js';
@@ -53,7 +54,7 @@ export class RunRenderer {
   private startBar(total: number): void {
     this.bar = new cliProgress.SingleBar(
       {
-        format: ' {bar} {percentage}% | {value}/{total} | hit {hit} · inferred {inferred} · skipped {skipped} · failed {failed} | ETA {eta_formatted}',
+        format: ' {bar} {percentage}% | {value}/{total} | hit {hit} · inferred {inferred} · skipped {skipped} · failed {failed}{stopped} | ETA {eta_formatted}',
         stream: this.err,
         hideCursor: true,
         etaBuffer: 50,
@@ -61,7 +62,7 @@ export class RunRenderer {
       },
       cliProgress.Presets.shades_classic,
     );
-    this.bar.start(total, 0, { hit: 0, inferred: 0, skipped: 0, failed: 0 });
+    this.bar.start(total, 0, { hit: 0, inferred: 0, skipped: 0, failed: 0, stopped: '' });
   }
 
   readonly onEvent = (e: RunEvent): void => {
@@ -92,15 +93,19 @@ export class RunRenderer {
       case 'file': {
         const t = e.totals;
         if (e.record.status === 'failed' && this.showFailures) this.line(`ddcolor: failed: ${e.record.error ?? e.record.input}`);
+        // Photos not processed (the run stopped) are not counted as done.
+        const done = e.done - t.notProcessed;
+        const stopped = t.notProcessed > 0 ? ` · not processed ${t.notProcessed}` : '';
         if (this.mode === 'tty') {
           // A note or warning stops the bar (so it is not drawn over); the next photo restarts it.
           if (!this.bar) this.startBar(e.total);
-          this.bar!.update(e.done, { hit: t.hit, inferred: t.inferred, skipped: t.skipped, failed: t.failed });
+          this.bar!.update(done, { hit: t.hit, inferred: t.inferred, skipped: t.skipped, failed: t.failed, stopped });
         } else if (this.mode === 'plain') {
           const now = Date.now();
           if (now - this.lastPlain >= PLAIN_INTERVAL_MS || e.done === e.total) {
             this.lastPlain = now;
-            this.line(`ddcolor: ${e.done}/${e.total} photos (hit ${t.hit}, inferred ${t.inferred}, skipped ${t.skipped}, failed ${t.failed})`);
+            const notDone = t.notProcessed > 0 ? `, not processed ${t.notProcessed}` : '';
+            this.line(`ddcolor: ${done}/${e.total} photos (hit ${t.hit}, inferred ${t.inferred}, skipped ${t.skipped}, failed ${t.failed}${notDone})`);
           }
         }
         return;
@@ -125,16 +130,25 @@ export function profileTable(report: RunReport): string {
   return ['', 'Where the time went (busy: summed over photos; waiting: for a slot and memory before decoding, for a batch before the model):', line(head), ...rows.map(line)].join('\n') + '\n';
 }
 
-/** The end-of-run summary: counts, hit rate, time, where the report is. */
+/** The end-of-run summary: counts, hit rate, time, the model, where the report is. */
 export function summary(report: RunReport, reportPath: string, htmlPath: string | null = null): string {
   const t = report.totals;
   const rate = report.hitRate === null ? 'n/a' : `${(report.hitRate * 100).toFixed(1)}%`;
+  const inColour = report.files.filter((f) => f.status === 'skipped' && f.reason === 'already in colour').length;
+  const skipped = `${t.skipped - inColour} up to date${inColour ? `, ${inColour} already in colour` : ''}`;
   const lines = [
     `${report.interrupted ? 'Interrupted' : 'Done'}: ${t.files} photo${t.files === 1 ? '' : 's'} in ${formatDuration(report.durationMs)}: ` +
-      `${t.inferred} inferred, ${t.hit} from cache, ${t.skipped} up to date, ${t.failed} failed${t.notProcessed ? `, ${t.notProcessed} not processed` : ''} (hit rate ${rate})`,
-    `Model ${report.model.id} at ${report.model.inputSize}px on ${report.model.device ?? 'no device (nothing needed the model)'}; cache ${report.cache.backend === 'none' ? 'none' : `${report.cache.backend} ${report.cache.location}`}${report.cache.degraded ? ' (DEGRADED: ran without it)' : ''}`,
+      `${t.inferred} inferred, ${t.hit} from cache, ${skipped}, ${t.failed} failed${t.notProcessed ? `, ${t.notProcessed} not processed` : ''} (hit rate ${rate})`,
+    `${modelLine(report)}; cache ${report.cache.backend === 'none' ? 'none' : `${report.cache.backend} ${report.cache.location}`}${report.cache.degraded ? ' (DEGRADED: ran without it)' : ''}`,
     `Outputs in ${report.output}; report: ${reportPath}`,
   ];
   if (htmlPath) lines.push(`Before/after page: file://${htmlPath}`);
   return lines.join('\n') + '\n';
+}
+
+/** "Model tiny-512-int8 (3594b9b53e35242b) at 512px on CPU", or that it was not loaded. */
+function modelLine(report: RunReport): string {
+  const m = report.model;
+  const named = `Model ${basename(m.path).replace(/\.onnx$/i, '')} (${m.id}) at ${m.inputSize}px`;
+  return m.device ? `${named} on ${m.device.toUpperCase()}` : `${named}, not loaded (no photo needed it: all from the cache or up to date)`;
 }

@@ -6,7 +6,7 @@
  * so a page of thousands of photos opens fast. No CDN, no server: it opens from file://.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { writeTextAtomically } from '../io/atomic-write.js';
 import { redacted } from '../redact.js';
@@ -63,10 +63,24 @@ function kb(bytes: number): string {
   return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
 }
 
+/** A photo's status as the summary says it: "from cache", "skipped: up to date", "not processed". */
+function statusWords(r: Card['record']): string {
+  switch (r.status) {
+    case 'hit':
+      return 'from cache';
+    case 'skipped':
+      return `skipped: ${r.reason ?? 'up to date'}`;
+    case 'not-processed':
+      return 'not processed';
+    default:
+      return r.status;
+  }
+}
+
 function renderCard(c: Card, pageDir: string, thumbsRel: string, index: number): string {
   const r = c.record;
   const name = basename(r.input);
-  const status = r.reason ? `${r.status}: ${r.reason}` : r.status;
+  const status = statusWords(r);
   const facts = [c.size ? `${c.size.width}×${c.size.height}` : null, c.outputBytes !== null ? kb(c.outputBytes) : null, r.ms !== undefined ? `${Math.round(r.ms)} ms` : null].filter(Boolean).join(' · ');
   const img = (file: string, alt: string, cls: string): string => `<img class="${cls}" src="${escape(`${thumbsRel}/${file}`)}" alt="${escape(alt)}" loading="lazy" decoding="async">`;
   const pictures =
@@ -96,12 +110,20 @@ const SCRIPT = `for(const c of document.querySelectorAll('.card')){const r=c.que
 
 function* page(report: RunReport, cards: Card[], pageDir: string, thumbsRel: string): Generator<string> {
   const t = report.totals;
-  const totals = [`${t.files} photos`, `${t.inferred} inferred`, `${t.hit} from cache`, `${t.skipped} skipped`, `${t.failed} failed`, t.notProcessed ? `${t.notProcessed} not processed` : null].filter(Boolean).join(' · ');
-  yield `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`;
+  const inColour = report.files.filter((f) => f.status === 'skipped' && f.reason === 'already in colour').length;
+  const totals = [`${t.files} photos`, `${t.inferred} inferred`, `${t.hit} from cache`, `${t.skipped - inColour} up to date`, inColour ? `${inColour} already in colour` : null, `${t.failed} failed`, t.notProcessed ? `${t.notProcessed} not processed` : null].filter(Boolean).join(' · ');
+  const modelName = basename(report.model.path).replace(/\.onnx$/i, '');
+  yield `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="generator" content="ddcolor">`;
   yield `<title>ddcolor: ${escape(report.output)}</title><style>${STYLE}</style></head><body>`;
-  yield `<h1>Colorized photos</h1><p class="totals">${escape(totals)} — ${escape(report.finishedAt)}, ${(report.durationMs / 1000).toFixed(1)} s, model ${escape(report.model.id)} at ${report.model.inputSize}px</p><ul>`;
+  yield `<h1>Colorized photos</h1><p class="totals">${escape(totals)} — ${escape(report.finishedAt)}, ${(report.durationMs / 1000).toFixed(1)} s, model ${escape(modelName)} (${escape(report.model.id)}) at ${report.model.inputSize}px</p><ul>`;
   for (let i = 0; i < cards.length; i++) yield renderCard(cards[i]!, pageDir, thumbsRel, i);
   yield `</ul><script>${SCRIPT}</script></body></html>\n`;
+}
+
+/** Whether `path` is a page ddcolor wrote (its generator tag in the first bytes). */
+export async function isHtmlPage(path: string): Promise<boolean> {
+  const head = await readFile(path, { encoding: 'utf8' }).then((t) => t.slice(0, 400), () => '');
+  return head.includes('<meta name="generator" content="ddcolor">');
 }
 
 /** Write the page for `report` at `path` (thumbnails beside it); returns how many cards it has. */
