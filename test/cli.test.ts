@@ -45,10 +45,10 @@ test('the summary tells photos left alone in colour from those up to date, and n
   const r = await runCli(args);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /2 photos .*: 1 inferred, 0 from cache, 0 up to date, 1 already in colour, 0 failed/);
-  assert.match(r.stdout, /^Model tint \([0-9a-f]{16}\) at 64px on CPU; cache file /m);
+  assert.match(r.stdout, /^Model tint \([0-9a-f]{16}\) \(test model: tints photos sepia; does not colorize\) at 64px on CPU; cache file /m);
   const again = await runCli(args);
   assert.match(again.stdout, /: 0 inferred, 0 from cache, 1 up to date, 1 already in colour, 0 failed/);
-  assert.match(again.stdout, /^Model tint \([0-9a-f]{16}\) at 64px, not loaded \(no photo needed it: all from the cache or up to date\)/m);
+  assert.match(again.stdout, /^Model tint \([0-9a-f]{16}\) \(test model: tints photos sepia; does not colorize\) at 64px, not loaded \(no photo needed it: all from the cache or up to date\)/m);
 });
 
 test('--json prints the report and nothing else on stdout', async () => {

@@ -41,6 +41,8 @@ test('the before/after page: every image loads, the slider moves the line, a fai
   const cards = page.locator('li.card');
   assert.equal(await cards.count(), 4);
   assert.match((await page.locator('.totals').textContent()) ?? '', /4 photos · 3 inferred · 0 from cache · 0 up to date · 1 failed/);
+  // The test model only tints: the page says so instead of "Colorized photos".
+  assert.equal(await page.locator('h1').textContent(), "Photos through ddcolor's test model (tints photos sepia; does not colorize)");
   // Every image of every card loads (lazily, once scrolled to).
   const images = page.locator('li.card img');
   assert.equal(await images.count(), 6);

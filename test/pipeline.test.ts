@@ -13,7 +13,7 @@ import { InvalidOptionError } from '../src/errors.js';
 import { rgbToLab } from '../src/image/lab.js';
 import { inspectModel, type ModelInfo } from '../src/inference/session.js';
 import { packageVersion } from '../src/version.js';
-import { linearAbModel, tintModel } from '../src/models/tiny-model.js';
+import { buildConvModel, linearAbModel, tintModel } from '../src/models/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/index.js';
 import { scanPaths } from '../src/pipeline/scan.js';
 import { Manifest, MANIFEST_NAME, type ManifestEntry } from '../src/pipeline/manifest.js';
@@ -549,7 +549,10 @@ test("provenance in every output: IPTC digital source type, software, model; the
     const tags = exiftool(file);
     const tag = (name: string): unknown => Object.entries(tags).find(([k]) => k.endsWith(`:${name}`))?.[1];
     const what = `${format}: ${JSON.stringify(tags)}`;
-    assert.equal(tag('DigitalSourceType'), 'http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia', what);
+    // The tint model is one of ddcolor's test networks: its outputs never claim a trained model.
+    assert.equal(tag('DigitalSourceType'), 'http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicallyEnhanced', what);
+    const xmpModel = Object.entries(tags).find(([k]) => k.startsWith('XMP') && k.endsWith(':Model'))?.[1];
+    assert.match(String(xmpModel), /\(test model: tints photos sepia; does not colorize\)$/, what);
     assert.equal(tag('CreatorTool'), `ddcolor ${packageVersion()}`, `${what}: the scan's creator tool replaced`);
     assert.equal(tag('ModelId'), tint.id, what);
     assert.equal(tag('InputSize'), 64, what);
@@ -570,6 +573,18 @@ test("provenance in every output: IPTC digital source type, software, model; the
     const [managed, rawPx] = await Promise.all([sharp(file).raw().toBuffer(), sharp(file).keepIccProfile().raw().toBuffer()]);
     assert.deepEqual(managed, rawPx, `${format}: the profile changes no pixel`);
   }
+  // A model that is not one of ddcolor's test networks (a stand-in for a real export): its outputs say a trained model made them.
+  await writeFile(join(dir, 'export.onnx'), buildConvModel({ size: null, producer: 'pytorch', layers: [{ outChannels: 2, inChannels: 3, kernel: 1, weights: [1, 0, 0, 0, 1, 0], bias: [3, 5] }] }));
+  const exported = await inspectModel(join(dir, 'export.onnx'));
+  assert.equal(exported.testModel, null);
+  assert.equal(tint.testModel, 'tints photos sepia; does not colorize');
+  const out = join(dir, 'out-export');
+  const report = await colorize({ ...options([src], out, { kind: 'none' }), model: exported });
+  assert.equal(report.model.testModel, null);
+  const tags = exiftool(join(out, 'lake.jpg'));
+  const xmpTag = (name: string): unknown => Object.entries(tags).find(([k]) => k.startsWith('XMP') && k.endsWith(`:${name}`))?.[1];
+  assert.equal(xmpTag('DigitalSourceType'), 'http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia', JSON.stringify(tags));
+  assert.equal(xmpTag('Model'), 'export', JSON.stringify(tags));
 });
 
 test('--saturation, --format and --quality re-render from the cache and never re-infer; saturation scales the chroma', async () => {

@@ -149,6 +149,7 @@ export function summary(report: RunReport, reportPath: string, htmlPath: string 
 /** "Model tiny-512-int8 (3594b9b53e35242b) at 512px on CPU", or that it was not loaded. */
 function modelLine(report: RunReport): string {
   const m = report.model;
-  const named = `Model ${basename(m.path).replace(/\.onnx$/i, '')} (${m.id}) at ${m.inputSize}px`;
+  const test = m.testModel ? ` (test model: ${m.testModel})` : '';
+  const named = `Model ${basename(m.path).replace(/\.onnx$/i, '')} (${m.id})${test} at ${m.inputSize}px`;
   return m.device ? `${named} on ${m.device.toUpperCase()}` : `${named}, not loaded (no photo needed it: all from the cache or up to date)`;
 }

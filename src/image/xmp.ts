@@ -7,6 +7,8 @@
 
 /** IPTC's term for media made by editing a photo with a trained algorithmic model. */
 export const DIGITAL_SOURCE_TYPE = 'http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia';
+/** IPTC's term for a photo altered by an algorithm, not a trained model: what ddcolor's test networks do (a tint). */
+export const TEST_SOURCE_TYPE = 'http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicallyEnhanced';
 export const DDCOLOR_NS = 'https://github.com/ddcolor/ns/1.0/';
 
 export interface Provenance {
@@ -17,6 +19,8 @@ export interface Provenance {
   inputSize: number;
   /** The chroma scale the output was composited with (1: the model's colours). */
   saturation: number;
+  /** Made by one of ddcolor's test networks: what it does instead ("tints photos sepia; does not colorize"). */
+  testModel?: string | null;
 }
 
 function escape(text: string): string {
@@ -27,8 +31,8 @@ function escape(text: string): string {
 function description(p: Provenance): string {
   return (
     `<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:ddcolor="${DDCOLOR_NS}"` +
-    ` Iptc4xmpExt:DigitalSourceType="${DIGITAL_SOURCE_TYPE}" xmp:CreatorTool="${escape(p.software)}"` +
-    ` ddcolor:Model="${escape(p.modelName)}" ddcolor:ModelId="${escape(p.modelId)}" ddcolor:InputSize="${p.inputSize}" ddcolor:Saturation="${p.saturation}"/>`
+    ` Iptc4xmpExt:DigitalSourceType="${p.testModel ? TEST_SOURCE_TYPE : DIGITAL_SOURCE_TYPE}" xmp:CreatorTool="${escape(p.software)}"` +
+    ` ddcolor:Model="${escape(p.testModel ? `${p.modelName} (test model: ${p.testModel})` : p.modelName)}" ddcolor:ModelId="${escape(p.modelId)}" ddcolor:InputSize="${p.inputSize}" ddcolor:Saturation="${p.saturation}"/>`
   );
 }
 

@@ -23,7 +23,13 @@ export interface OnnxGraphInfo {
   outputs: TensorInfo[];
   /** Files holding weights outside the .onnx (external data), relative to its folder. */
   externalFiles: string[];
+  /** The model's producer_name and doc_string, when it has them. */
+  producer: string | null;
+  doc: string | null;
 }
+
+/** The producer name of the networks ddcolor makes for its tests (models/tiny-model.ts): such a model is labelled a test model, never DDColor. */
+export const TEST_MODEL_PRODUCER = 'ddcolor-tiny-model';
 
 export const ELEM_FLOAT32 = 1;
 export const ELEM_FLOAT16 = 10;
@@ -146,9 +152,13 @@ function readValueInfo(r: Reader): TensorInfo {
 export function readOnnxGraphInfo(bytes: Uint8Array): OnnxGraphInfo {
   const model = new Reader(bytes, 0, bytes.length);
   let graph: Reader | null = null;
+  let producer: string | null = null;
+  let doc: string | null = null;
   eachField(model, (field, wire) => {
-    if (field !== 7 || wire !== 2) return false;
-    graph = model.sub(model.bytes());
+    if (wire !== 2 || (field !== 7 && field !== 2 && field !== 6)) return false;
+    if (field === 7) graph = model.sub(model.bytes());
+    else if (field === 2) producer = model.text(model.bytes());
+    else doc = model.text(model.bytes());
     return true;
   });
   if (!graph) throw new Error('no graph in the ONNX file');
@@ -183,5 +193,5 @@ export function readOnnxGraphInfo(bytes: Uint8Array): OnnxGraphInfo {
     } else return false;
     return true;
   });
-  return { inputs: inputs.filter((i) => !initializers.has(i.name)), outputs, externalFiles: [...external].sort() };
+  return { inputs: inputs.filter((i) => !initializers.has(i.name)), outputs, externalFiles: [...external].sort(), producer, doc };
 }

@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { errorMessage, ConfigError } from '../errors.js';
 import { fromHalfArray, toHalfArray } from './half.js';
-import { ELEM_FLOAT16, ELEM_FLOAT32, readOnnxGraphInfo, type TensorInfo } from './onnx-info.js';
+import { ELEM_FLOAT16, ELEM_FLOAT32, readOnnxGraphInfo, TEST_MODEL_PRODUCER, type TensorInfo } from './onnx-info.js';
 
 export type Device = 'auto' | 'cuda' | 'cpu';
 export const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
@@ -34,6 +34,8 @@ export interface ModelInfo {
   fixedSize: number | null;
   /** The batch size the export fixes (official exports: 1), or null when dynamic. */
   fixedBatch: number | null;
+  /** For one of ddcolor's own test networks, what it does instead ("tints photos sepia; does not colorize"); null for any other model. */
+  testModel: string | null;
 }
 
 const MISSING_MODEL_HELP =
@@ -126,6 +128,7 @@ export async function inspectModel(path: string): Promise<ModelInfo> {
     output,
     fixedSize,
     fixedBatch: typeof n === 'number' && n > 0 ? n : null,
+    testModel: graph.producer === TEST_MODEL_PRODUCER ? (graph.doc ?? 'a test network, not DDColor') : null,
   };
 }
 

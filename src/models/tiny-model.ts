@@ -7,6 +7,7 @@
  *
  * A minimal protobuf encoder for the handful of ONNX messages needed (onnx.proto3 field numbers).
  */
+import { TEST_MODEL_PRODUCER } from '../inference/onnx-info.js';
 
 class ProtoWriter {
   private readonly chunks: Buffer[] = [];
@@ -86,9 +87,18 @@ export interface TinyModelSpec {
   externalData?: string;
   /** Tests only: allow channel counts that break DDColor's contract. */
   breakContract?: boolean;
+  /** What the network does, written as the model's doc_string (shown wherever the model is named). */
+  doc?: string;
+  /** The producer name written in the file (default TEST_MODEL_PRODUCER: ddcolor knows it as a test model); tests pass another to stand in for a real export. */
+  producer?: string;
   /** float16 input and output (Cast nodes around the float32 convolutions), as some fp16 exports have. */
   halfIo?: boolean;
 }
+
+export { TEST_MODEL_PRODUCER };
+
+/** The doc_string of the bundled tint model. */
+export const TINT_DOC = 'tints photos sepia; does not colorize';
 
 const FLOAT = 1;
 const FLOAT16 = 10;
@@ -163,7 +173,8 @@ export function buildConvModelExternal(spec: TinyModelSpec): { model: Buffer; we
   }
   const model = new ProtoWriter();
   model.int(1, 8); // ir_version
-  model.string(2, 'ddcolor-tiny-model');
+  model.string(2, spec.producer ?? TEST_MODEL_PRODUCER);
+  if (spec.doc) model.string(6, spec.doc);
   model.message(7, (graph) => {
     // With float16 I/O: Cast in, float32 convolutions, Cast out.
     const finalName = spec.halfIo ? `${outputName}_f32` : outputName;
@@ -254,6 +265,7 @@ export function tintModel(size: number | null = null): Buffer {
   ];
   return buildConvModel({
     size,
+    doc: TINT_DOC,
     layers: [
       { outChannels: 4, inChannels: 3, kernel: 3, weights: w0, bias: b0, relu: true },
       { outChannels: 4, inChannels: 4, kernel: 1, weights: w1, bias: [0, 0, 0, 0], relu: true },
@@ -280,7 +292,7 @@ function buildGraphModel(
 ): Buffer {
   const model = new ProtoWriter();
   model.int(1, 8);
-  model.string(2, 'ddcolor-tiny-model');
+  model.string(2, TEST_MODEL_PRODUCER);
   model.message(7, (graph) => {
     nodes.forEach((n, i) => {
       graph.message(1, (node) => {

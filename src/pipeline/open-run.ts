@@ -177,7 +177,7 @@ export async function openWork(
     limiter: new Limiter(Math.max(1, opts.concurrency)),
     budget: PixelBudget.forBytes(opts.memoryBudget ?? defaultMemoryBudget()),
     stop: new RunStop(opts.signal),
-    provenance: { software: `ddcolor ${packageVersion()}`, modelName: basename(opts.model.path).replace(/\.onnx$/i, ''), modelId: opts.model.id, inputSize: opts.size, saturation: opts.saturation ?? 1 },
+    provenance: { software: `ddcolor ${packageVersion()}`, modelName: basename(opts.model.path).replace(/\.onnx$/i, ''), modelId: opts.model.id, inputSize: opts.size, saturation: opts.saturation ?? 1, testModel: opts.model.testModel ?? null },
     deferred: new Map(),
     counters: { lookups: 0, lookupHits: 0 },
     releaseOutputFolder: place.releaseOutputFolder,

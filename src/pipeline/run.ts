@@ -101,7 +101,7 @@ function report(ctx: RunContext): RunReport {
     finishedAt: new Date().toISOString(),
     durationMs: Date.now() - ctx.started,
     interrupted: ctx.stop.interrupted,
-    model: { path: opts.model.path, id: opts.model.id, inputSize: opts.size, device: ctx.model.provider, note: opts.sizeNote ?? null },
+    model: { path: opts.model.path, id: opts.model.id, inputSize: opts.size, device: ctx.model.provider, note: opts.sizeNote ?? null, testModel: opts.model.testModel ?? null },
     cache: { ...desc, degraded: cache.health.degraded, errors: cache.health.errors, error: cache.health.firstError },
     output: ctx.outDir,
     totals: ledger.totals,

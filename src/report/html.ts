@@ -115,7 +115,8 @@ function* page(report: RunReport, cards: Card[], pageDir: string, thumbsRel: str
   const modelName = basename(report.model.path).replace(/\.onnx$/i, '');
   yield `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="generator" content="ddcolor">`;
   yield `<title>ddcolor: ${escape(report.output)}</title><style>${STYLE}</style></head><body>`;
-  yield `<h1>Colorized photos</h1><p class="totals">${escape(totals)} — ${escape(report.finishedAt)}, ${(report.durationMs / 1000).toFixed(1)} s, model ${escape(modelName)} (${escape(report.model.id)}) at ${report.model.inputSize}px</p><ul>`;
+  const heading = report.model.testModel ? `Photos through ddcolor's test model (${report.model.testModel})` : 'Colorized photos';
+  yield `<h1>${escape(heading)}</h1><p class="totals">${escape(totals)} — ${escape(report.finishedAt)}, ${(report.durationMs / 1000).toFixed(1)} s, model ${escape(modelName)} (${escape(report.model.id)}) at ${report.model.inputSize}px</p><ul>`;
   for (let i = 0; i < cards.length; i++) yield renderCard(cards[i]!, pageDir, thumbsRel, i);
   yield `</ul><script>${SCRIPT}</script></body></html>\n`;
 }

@@ -68,6 +68,8 @@ export interface RunReport {
     /** The execution provider used, or null when no photo needed the model. */
     device: ExecutionProvider | null;
     note: string | null;
+    /** For one of ddcolor's test networks, what it does instead of colorizing ("tints photos sepia; does not colorize"). */
+    testModel?: string | null;
   };
   cache: {
     backend: CacheBackend;
