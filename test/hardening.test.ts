@@ -90,6 +90,8 @@ test('a bad --report or --metrics path, or --max-memory 0, is exit 2 before any 
   for (const [flag, value, said] of [
     ['--report', dir, /--report .*: is a folder/],
     ['--metrics', '/proc/ddcolor-test.prom', /--metrics \/proc\/ddcolor-test\.prom: cannot be written/],
+    ['--metrics', join(dir, 'no-such-folder', 'deeper', 'x.prom'), /x\.prom: its folder does not exist \(create it first, or check the path\)/],
+    ['--metrics', join(files[0]!, 'x.prom'), /x\.prom: a part of the path is a file, not a folder/],
     ['--max-memory', '0', /expected at least 64MB/],
   ] as const) {
     const r = await runCli(['colorize', files[0]!, '-o', out, flag, value, ...base()]);
@@ -97,7 +99,13 @@ test('a bad --report or --metrics path, or --max-memory 0, is exit 2 before any 
     assert.match(r.stderr, said);
     const made = await readdir(out).catch(() => [] as string[]);
     assert.ok(!made.includes('cat.jpg'), `${flag}: no photo was done`);
+    assert.doesNotMatch(r.stderr, /\b(ENOENT|EEXIST|ENOTDIR)\b/, 'in words, not an errno');
   }
+  assert.equal(existsSync(join(dir, 'no-such-folder')), false, 'a mistyped folder is not made');
+  // Inside the output folder, the run makes the folders on the way.
+  const inOut = await runCli(['colorize', files[0]!, '-o', join(dir, 'out2'), '--metrics', join(dir, 'out2', 'metrics', 'x.prom'), ...base()]);
+  assert.equal(inOut.code, 0, inOut.stderr);
+  assert.ok(existsSync(join(dir, 'out2', 'metrics', 'x.prom')));
 });
 
 test('a symlink that points to itself is called a loop, not a broken link', async () => {

@@ -194,6 +194,25 @@ async function dropMatching(shas: string[], flags: InvalidateFlags): Promise<{ r
   return { removed, scope };
 }
 
+/**
+ * The model ids whose results to keep: --keep, else the model colorize would use. Null when no
+ * model is installed and --max-size is given: pruning by size needs no model.
+ */
+async function modelsToKeep(flags: PruneFlags): Promise<Set<string> | null> {
+  const keep = new Set<string>();
+  if (flags.keep) {
+    for (const m of flags.keep) keep.add(await modelIdOf(m));
+    return keep;
+  }
+  try {
+    keep.add(await modelIdOf(locateModel(undefined, await modelDirectory()).path));
+  } catch (err) {
+    if (flags.maxSize !== undefined && err instanceof ConfigError) return null;
+    throw err;
+  }
+  return keep;
+}
+
 function pruneCommand(): Command {
   return new Command('prune')
     .description("drop the results of models other than the current one; on the embedded store, shrink it to --max-size")
@@ -202,22 +221,22 @@ function pruneCommand(): Command {
     .option('--cache <url>', 'the cache (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
     .option('--json', 'print the result as JSON')
     .action(async (flags: PruneFlags) => {
-      const keep = new Set<string>();
-      for (const m of flags.keep ?? [locateModel(undefined, await modelDirectory()).path]) keep.add(await modelIdOf(m));
+      const keep = await modelsToKeep(flags);
       const store = await open(flags);
       try {
         if (flags.maxSize !== undefined && !(store instanceof FileStore)) {
           throw new UsageError(`--max-size applies to the embedded store; ${store.backend} evicts by its own policy (set maxmemory and maxmemory-policy on Redis)`);
         }
-        const removed = await invalidate(store, { kind: 'keep-models', models: [...keep] }, warnLine);
+        // With --max-size alone and no model to name, only the size is pruned: no model's results are dropped.
+        const removed = keep ? await invalidate(store, { kind: 'keep-models', models: [...keep] }, warnLine) : 0;
         let lru: { removed: number; bytes: number } | null = null;
         if (flags.maxSize !== undefined && store instanceof FileStore) lru = await store.prune(flags.maxSize);
-        const kept = [...keep].join(', ');
+        const kept = keep ? [...keep] : null;
+        const models = kept ? `removed ${removed} result${removed === 1 ? '' : 's'} of other models (kept ${kept.join(', ')})` : 'no model installed: results of every model kept';
         print(
           flags,
-          { removed, kept: [...keep], ...(lru ? { evicted: lru.removed, bytes: lru.bytes } : {}) },
-          `removed ${removed} result${removed === 1 ? '' : 's'} of other models (kept ${kept})` +
-            (lru ? `; evicted ${lru.removed} least recently used entr${lru.removed === 1 ? 'y' : 'ies'}, ${formatBytes(lru.bytes)} left` : ''),
+          { removed, kept, ...(lru ? { evicted: lru.removed, bytes: lru.bytes } : {}) },
+          models + (lru ? `; evicted ${lru.removed} least recently used entr${lru.removed === 1 ? 'y' : 'ies'}, ${formatBytes(lru.bytes)} left` : ''),
         );
       } finally {
         await store.close();

@@ -112,10 +112,10 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
   const cache = resolveCacheSpec(flags.cache);
   const outDir = resolve(flags.out);
   const reportPath = resolve(flags.report ?? join(outDir, 'ddcolor-report.json'));
-  if (flags.report !== undefined) await ensureWritableFile(reportPath, '--report');
-  if (flags.metrics !== undefined) await ensureWritableFile(resolve(flags.metrics), '--metrics');
+  if (flags.report !== undefined) await ensureWritableFile(reportPath, '--report', outDir);
+  if (flags.metrics !== undefined) await ensureWritableFile(resolve(flags.metrics), '--metrics', outDir);
   const htmlPath = flags.html === undefined || flags.html === false ? null : resolve(typeof flags.html === 'string' ? flags.html : join(outDir, 'index.html'));
-  if (htmlPath && typeof flags.html === 'string') await ensureWritableFile(htmlPath, '--html');
+  if (htmlPath && typeof flags.html === 'string') await ensureWritableFile(htmlPath, '--html', outDir);
   const device = flags.device;
   // Without --batch-size the batch follows the provider the session gets (4 on CUDA, 1 on the CPU),
   // so --device auto on a GPU machine batches too; photos in flight cover a full batch plus two.
