@@ -92,7 +92,14 @@ test('exit 2 for usage and configuration errors, with a message that says what i
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
     assert.match(r.stderr, message, args.join(' '));
+    // One prefix for every error, commander's flag errors too.
+    assert.match(r.stderr, /^ddcolor: /, args.join(' '));
+    assert.doesNotMatch(r.stderr, /^error: /m, args.join(' '));
   }
+  // Each flag's default is said once.
+  const help = (await runCli(['colorize', '--help'])).stdout;
+  const threshold = help.split('\n').filter((l, i, all) => l.includes('--color-threshold') || all[i - 1]?.includes('--color-threshold')).join(' ');
+  assert.equal((threshold.match(/default/g) ?? []).length, 1, threshold);
 });
 
 test('--device cuda where CUDA cannot load: exit 2 before any photo is done, no output folder made, even when every photo is cached; the worker refuses to start', async (t) => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { statfsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -348,6 +348,7 @@ test('a fleet output folder on a disk that fills up (a real ENOSPC), then has sp
     assert.deepEqual(await outputs(out), (await readdir(photos)).sort());
     w.child.kill('SIGTERM');
     await w.done;
+    assert.equal(existsSync(join(out, '.ddcolor-tmp')), false, 'no empty .ddcolor-tmp left behind');
   } finally {
     execFileSync('umount', ['-l', small]);
   }

@@ -75,7 +75,7 @@ export function colorizeCommand(): Command {
     .option('--quality <1-100>', 'quality for jpg, webp and tiff outputs', parseIntIn(1, 100), 90)
     .option('--saturation <factor>', "scale the colours: 1 as the model made them, 1.2 livelier, 0.8 softer (0 to 4; changing it never re-infers)", parseSaturation, 1)
     .option('--skip-color', 'leave photos that are already in colour alone (toned, tinted and gray-as-RGB scans are still colorized)')
-    .option('--color-threshold <chroma>', 'with --skip-color: how colourful a photo must be to count as colour (a chroma; default 6)', parseColorThreshold, DEFAULT_COLOUR_THRESHOLD)
+    .option('--color-threshold <chroma>', 'with --skip-color: how colourful a photo must be to count as colour (a chroma)', parseColorThreshold, DEFAULT_COLOUR_THRESHOLD)
     .option('--force', 'ignore cached results and up-to-date outputs; infer everything again and refresh the cache')
     .option('--overwrite', 'replace outputs that ddcolor did not write or that were edited since (default: leave them and report the photo as failed)')
     .option('--report <file>', 'where to write the JSON report (default: <out>/ddcolor-report.json)')

@@ -49,8 +49,13 @@ export function buildProgram(): Command {
   program.addCommand(submitCommand());
   program.addCommand(workerCommand());
   program.addCommand(queueCommand());
-  // commander's own messages (flag errors, help) leave through the same sink as ddcolor's.
-  const output = { writeOut: (text: string) => void printOut(text), writeErr: (text: string) => void printErr(text) };
+  // commander's own messages (flag errors, help) leave through the same sink as ddcolor's, with
+  // the same prefix: every error line starts with "ddcolor:".
+  const output = {
+    writeOut: (text: string) => void printOut(text),
+    writeErr: (text: string) => void printErr(text),
+    outputError: (text: string, write: (t: string) => void) => write(text.replace(/^error: /, 'ddcolor: ')),
+  };
   program.configureOutput(output);
   for (const c of program.commands) {
     c.exitOverride().configureOutput(output);

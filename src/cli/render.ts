@@ -69,7 +69,8 @@ export class RunRenderer {
     switch (e.type) {
       case 'stage':
         if (e.stage === 'scan') {
-          if (this.mode === 'tty') this.spinner = ora({ text: 'scanning for photos', stream: this.err }).start();
+          // NO_COLOR (https://no-color.org): a spinner without its colour.
+          if (this.mode === 'tty') this.spinner = ora({ text: 'scanning for photos', stream: this.err, ...(process.env.NO_COLOR ? { color: false } : {}) }).start();
           else if (this.mode === 'plain') this.line('ddcolor: scanning for photos');
         } else if (e.stage === 'finish') {
           this.bar?.stop();

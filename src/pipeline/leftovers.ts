@@ -5,7 +5,7 @@
  * them. A run's own folder of temporary files is removed when it ends.
  */
 import { readdir, rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { TMP_PREFIX } from '../io/atomic-write.js';
 import { checkOwnFolder } from '../io/roots.js';
 
@@ -28,7 +28,11 @@ export async function clearLeftovers(outDir: string): Promise<number> {
   return removed;
 }
 
-/** Remove the run's folder of temporary files when nothing is left in it. */
+/**
+ * Remove the run's folder of temporary files when nothing is left in it; a fleet worker's, inside
+ * `.ddcolor-tmp`, takes that folder with it when no other worker has one there.
+ */
 export async function removeTmpDir(tmpDir: string): Promise<void> {
   await rmdir(tmpDir).catch(() => undefined);
+  if (basename(dirname(tmpDir)) === TMP_DIR) await rmdir(dirname(tmpDir)).catch(() => undefined);
 }
