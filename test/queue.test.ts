@@ -191,6 +191,19 @@ test('a worker with another model leaves the job to others and says so; submit w
   const warned = await runCli(['submit', join(album, 'photo-02.png'), '-o', join(dir, 'lru-out'), '--redis', lru.url, '--model', model, '--size', '128']);
   assert.equal(warned.code, 0, warned.stderr);
   assert.match(warned.stderr, /warning: queue Redis: maxmemory-policy allkeys-lru may evict any key, a job queue's too/);
+  // A setting that loses jobs is said every time, even under -q; BullMQ's own console noise is not printed.
+  const again = await runCli(['submit', join(album, 'photo-03.png'), '-o', join(dir, 'lru-out'), '--redis', lru.url, '--model', model, '--size', '128', '-q']);
+  assert.match(again.stderr, /allkeys-lru may evict any key/);
+  assert.doesNotMatch(warned.stderr + again.stderr, /IMPORTANT!/);
+  // A Redis without maxmemory is warned of once per server and setting, and not under -q.
+  const unbounded = await startRedis();
+  const submitTo = (name: string, ...extra: string[]) => runCli(['submit', join(album, name), '-o', join(dir, 'unbounded-out'), '--redis', unbounded.url, '--model', model, '--size', '128', ...extra]);
+  const quiet = await submitTo('photo-04.png', '-q');
+  assert.doesNotMatch(quiet.stderr, /maxmemory is not set/, quiet.stderr);
+  const first = await submitTo('photo-05.png');
+  assert.match(first.stderr, /warning: queue Redis: maxmemory is not set/);
+  const second = await submitTo('photo-06.png');
+  assert.doesNotMatch(second.stderr, /maxmemory is not set/, 'said once');
   const doctor = JSON.parse((await runCli(['doctor', '--json'], { REDIS_URL: lru.url })).stdout) as { checks: Array<{ name: string; fix?: string }> };
   assert.match(doctor.checks.find((c) => c.name === 'cache')?.fix ?? '', /allkeys-lru may evict any key, a job queue's too.*volatile-lru/);
   const none = await runCli(['submit', album, '-o', out, '--model', model]);

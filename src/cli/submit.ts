@@ -19,7 +19,7 @@ import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-f
 import { parseByteSize, parseColorThreshold, parseDuration, parseIntIn, parseSaturation, parseSizeFlag } from './parse.js';
 import { renderMode, RunRenderer, summary } from './render.js';
 import { DEFAULT_TTL, type ColorizeFlags } from './colorize.js';
-import { printOut, printErr } from './output.js';
+import { printErr, printMessage, printOut } from './output.js';
 
 /** colorize's model, size and output flags, and the queue's own. */
 interface SubmitFlags
@@ -116,9 +116,11 @@ export async function runSubmit(paths: string[], flags: SubmitFlags): Promise<nu
     queue: flags.queue,
     limits: { photos: flags.jobSize, bytes: flags.jobBytes },
     attempts: flags.attempts,
+    quietWarnings: flags.quiet ?? false,
   });
   for (const p of s.problems) renderer.note(`${p.path}: ${p.reason}`);
-  for (const w of s.warnings) renderer.warn(`queue Redis: ${w}`);
+  // Under -q, only a setting that loses jobs is worth a line in the nightly log (submit leaves the others out).
+  for (const w of s.warnings) printMessage(`warning: queue Redis: ${w.message}`);
   const where = describeSpec(redis).location;
   const given = flags.queueRedis ?? flags.redis;
   const queueArgs = `${flags.queue === 'ddcolor' ? '' : ` --queue ${flags.queue}`}${given ? ` --redis ${given}` : ''}`;

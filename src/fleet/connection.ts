@@ -68,11 +68,34 @@ export async function openQueueConnection(spec: CacheSpec, timeoutMs = 6000): Pr
   }
 }
 
-/** What is wrong with the queue's Redis memory settings (it must never evict queue keys); none when it will not say. */
-export async function queueMemoryWarnings(redis: QueueConnection): Promise<string[]> {
+/** A warning about the queue's Redis; `losesJobs` when its settings may evict queue keys (jobs would be lost). */
+export interface QueueWarning {
+  message: string;
+  losesJobs: boolean;
+}
+
+/** Where the warnings already given for a server's memory settings are remembered. */
+const WARNED_KEY = '{ddcolor}:warned';
+
+/**
+ * What is wrong with the queue's Redis memory settings (it must never evict queue keys); none when
+ * it will not say. Each warning is given once per server and setting (remembered in the server
+ * itself), except one whose setting loses jobs, which is given every time.
+ */
+export async function queueMemoryWarnings(redis: QueueConnection, onlyLosingJobs = false): Promise<QueueWarning[]> {
   try {
     const info = parseInfo(await redis.info('memory'));
-    return memoryWarnings({ usedMemory: 0, maxmemory: Number(info.get('maxmemory') ?? 0), policy: info.get('maxmemory_policy') ?? 'unknown', evictedKeys: 0 });
+    const maxmemory = Number(info.get('maxmemory') ?? 0);
+    const policy = info.get('maxmemory_policy') ?? 'unknown';
+    const out: QueueWarning[] = [];
+    for (const message of memoryWarnings({ usedMemory: 0, maxmemory, policy, evictedKeys: 0 })) {
+      const losesJobs = policy.split(',').some((p) => p.startsWith('allkeys-'));
+      // Not shown (a quiet caller): not remembered as said either.
+      if (onlyLosingJobs && !losesJobs) continue;
+      const isNew = (await redis.sadd(WARNED_KEY, `${policy}|${maxmemory}|${message.slice(0, 40)}`)) === 1;
+      if (losesJobs || isNew) out.push({ message, losesJobs });
+    }
+    return out;
   } catch {
     return [];
   }

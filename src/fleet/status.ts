@@ -34,7 +34,7 @@ function runStatus(p: RunProgress, now: number): RunStatus {
 }
 
 export async function queueStatus(redis: QueueConnection, queueName: string, runs = 10): Promise<QueueStatus> {
-  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX });
+  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
   try {
     const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
     // A worker's connection is named `<prefix>:<queue, base64>:w:<worker name>`.
@@ -62,7 +62,7 @@ export async function queueStatus(redis: QueueConnection, queueName: string, run
 
 /** Put every failed job back in the queue; returns how many. Their runs count them unfinished again. */
 export async function retryFailed(redis: QueueConnection, queueName: string): Promise<number> {
-  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX });
+  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
   try {
     const failed = await queue.getFailed(0, -1);
     for (const job of failed) await redis.srem(runFinishedKey(queueName, job.data.run), job.id!);
@@ -78,7 +78,7 @@ export async function retryFailed(redis: QueueConnection, queueName: string): Pr
  * jobs are all finished and gone. Returns how many jobs and runs went.
  */
 export async function cleanQueue(redis: QueueConnection, queueName: string, olderThanMs: number): Promise<{ jobs: number; runs: number }> {
-  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX });
+  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
   try {
     const completed = await queue.clean(olderThanMs, 0, 'completed');
     const failed = await queue.clean(olderThanMs, 0, 'failed');

@@ -13,7 +13,7 @@ import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
 import type { ModelInfo } from '../inference/session.js';
 import { FileStates, leftAlone, makingParams, type PlannedFile, planOutputs, scanPaths, type ScanProblem, type SkipReason } from '../pipeline/index.js';
 import type { FileRecord } from '../report/report.js';
-import { openQueueConnection, queueMemoryWarnings, type QueueConnection } from './connection.js';
+import { openQueueConnection, queueMemoryWarnings, type QueueConnection, type QueueWarning } from './connection.js';
 import { DoneState } from './done-state.js';
 import { cutIntoJobs, DEFAULT_JOB_LIMITS, jobId, runName, type JobData, type JobFile, type JobLimits, type JobParams } from './jobs.js';
 import { PREFIX, runFinishedKey, runKey, runsKey, runTotalsKey } from './keys.js';
@@ -23,6 +23,8 @@ export interface SubmitOptions {
   paths: string[];
   outDir: string;
   model: ModelInfo;
+  /** Warnings about the queue's Redis are wanted only when its settings lose jobs (a quiet caller, `-q`); the others are neither returned nor remembered as said. */
+  quietWarnings?: boolean;
   size: number;
   format: FormatChoice;
   quality: number;
@@ -59,7 +61,7 @@ export interface Submission {
   retried: number;
   problems: ScanProblem[];
   /** About the queue's Redis: a memory policy that would evict queue keys, or refuse writes. */
-  warnings: string[];
+  warnings: QueueWarning[];
 }
 
 export const DEFAULT_ATTEMPTS = 3;
@@ -168,7 +170,8 @@ export async function submit(opts: SubmitOptions): Promise<Submission> {
   const states = await FileStates.take(planned);
   const params = jobParams(opts);
   const redis = await openQueueConnection(opts.redis);
-  const queue = new Queue<JobData>(opts.queue, { connection: redis, prefix: PREFIX });
+  // skipVersionCheck: BullMQ would print its own eviction warning on the console each time; ddcolor says it once (queueMemoryWarnings).
+  const queue = new Queue<JobData>(opts.queue, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
   try {
     const done = await new DoneState(redis, outDir).load(planned.map((f) => f.outputRel));
     await done.loadBad(planned.map((f) => f.path));
@@ -179,7 +182,7 @@ export async function submit(opts: SubmitOptions): Promise<Submission> {
     await writePart(outDir, run, SUBMIT_PART, recordsPart(outDir, model, leftOut, { problems: scan.problems, started, cacheLocation: describeSpec(opts.redis).location }));
     const ids = jobs.map((_, k) => jobId(run, k));
     const existing = await countExisting(redis, opts.queue, ids);
-    const submission: Submission = { run, queue: opts.queue, outDir, photos: planned.length, upToDate: leftOut.length, queued: todo.length, jobs: jobs.length, alreadyQueued: existing, retried: 0, problems: scan.problems, warnings: await queueMemoryWarnings(redis) };
+    const submission: Submission = { run, queue: opts.queue, outDir, photos: planned.length, upToDate: leftOut.length, queued: todo.length, jobs: jobs.length, alreadyQueued: existing, retried: 0, problems: scan.problems, warnings: await queueMemoryWarnings(redis, opts.quietWarnings ?? false) };
     await recordRun(redis, opts.queue, submission, started);
     if (existing > 0) submission.retried = await rerunFinishedOf(queue, redis, opts.queue, outDir, run, ids);
     await enqueue(queue, { run, outDir, params }, jobs, ids, opts);

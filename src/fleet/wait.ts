@@ -34,7 +34,7 @@ async function activeDone(queue: Queue<JobData>, run: string): Promise<number> {
  * not trusted (anyone who can write to the Redis could name another).
  */
 export async function waitForRun(redis: QueueConnection, queueName: string, run: string, outDir: string, opts: WaitOptions = {}): Promise<RunReport | null> {
-  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX });
+  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
   try {
     for (let poll = 0; !opts.signal?.aborted; poll++) {
       const p = await runProgress(redis, queueName, run);
