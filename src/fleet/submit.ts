@@ -101,15 +101,27 @@ async function recordRun(redis: QueueConnection, queue: string, s: Submission, s
   await redis.zadd(runsKey(queue), 'NX', started, s.run);
 }
 
-/** How many of these job ids the queue holds already (a job's hash is `<prefix>:<queue>:<id>`). */
-async function countExisting(redis: QueueConnection, queue: string, ids: readonly string[]): Promise<number> {
-  let n = 0;
+/**
+ * Which of these job ids the queue holds already, and which of those are finished (in BullMQ's
+ * completed or failed set): one pipelined round trip per thousand ids.
+ */
+async function existingJobs(redis: QueueConnection, queue: string, ids: readonly string[]): Promise<{ count: number; finished: Array<{ id: string; state: 'completed' | 'failed' }> }> {
+  let count = 0;
+  const finished: Array<{ id: string; state: 'completed' | 'failed' }> = [];
   for (let i = 0; i < ids.length; i += 1000) {
+    const batch = ids.slice(i, i + 1000);
     const pipe = redis.pipeline();
-    for (const id of ids.slice(i, i + 1000)) pipe.exists(`${PREFIX}:${queue}:${id}`);
-    for (const [err, v] of (await pipe.exec()) ?? []) if (!err && v === 1) n++;
+    for (const id of batch) pipe.exists(`${PREFIX}:${queue}:${id}`).zscore(`${PREFIX}:${queue}:completed`, id).zscore(`${PREFIX}:${queue}:failed`, id);
+    const replies = (await pipe.exec()) ?? [];
+    batch.forEach((id, k) => {
+      const [exists, completed, failed] = [replies[3 * k], replies[3 * k + 1], replies[3 * k + 2]];
+      if (!exists || exists[0] || exists[1] !== 1) return;
+      count++;
+      if (completed && !completed[0] && completed[1] !== null) finished.push({ id, state: 'completed' });
+      else if (failed && !failed[0] && failed[1] !== null) finished.push({ id, state: 'failed' });
+    });
   }
-  return n;
+  return { count, finished };
 }
 
 /** The photos that need no job (with their records: up to date, in colour, failed before) and those that do. */
@@ -143,12 +155,11 @@ async function enqueue(queue: Queue<JobData>, base: Omit<JobData, 'files'>, jobs
  * to date. Each is put back in the queue with its tries renewed and its old report part dropped:
  * submitting the same work again once the fault is fixed does it. Returns how many.
  */
-async function rerunFinishedOf(queue: Queue<JobData>, redis: QueueConnection, queueName: string, outDir: string, run: string, ids: readonly string[]): Promise<number> {
+async function rerunFinishedOf(queue: Queue<JobData>, redis: QueueConnection, queueName: string, outDir: string, run: string, finished: ReadonlyArray<{ id: string; state: 'completed' | 'failed' }>): Promise<number> {
   let n = 0;
-  for (const id of ids) {
+  for (const { id, state } of finished) {
     const job = await queue.getJob(id);
-    const state = job ? await job.getState() : null;
-    if (!job || (state !== 'completed' && state !== 'failed')) continue;
+    if (!job) continue;
     await redis.multi().srem(runFinishedKey(queueName, run), id).hdel(runTotalsKey(queueName, run), id).hdel(runKey(queueName, run), 'finishedAt').exec();
     await rm(partPath(outDir, run, id), { force: true });
     await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
@@ -181,10 +192,10 @@ export async function submit(opts: SubmitOptions): Promise<Submission> {
     const model = { path: opts.model.path, id: opts.model.id, inputSize: opts.size, device: null, note: null };
     await writePart(outDir, run, SUBMIT_PART, recordsPart(outDir, model, leftOut, { problems: scan.problems, started, cacheLocation: describeSpec(opts.redis).location }));
     const ids = jobs.map((_, k) => jobId(run, k));
-    const existing = await countExisting(redis, opts.queue, ids);
-    const submission: Submission = { run, queue: opts.queue, outDir, photos: planned.length, upToDate: leftOut.length, queued: todo.length, jobs: jobs.length, alreadyQueued: existing, retried: 0, problems: scan.problems, warnings: await queueMemoryWarnings(redis, opts.quietWarnings ?? false) };
+    const existing = await existingJobs(redis, opts.queue, ids);
+    const submission: Submission = { run, queue: opts.queue, outDir, photos: planned.length, upToDate: leftOut.length, queued: todo.length, jobs: jobs.length, alreadyQueued: existing.count, retried: 0, problems: scan.problems, warnings: await queueMemoryWarnings(redis, opts.quietWarnings ?? false) };
     await recordRun(redis, opts.queue, submission, started);
-    if (existing > 0) submission.retried = await rerunFinishedOf(queue, redis, opts.queue, outDir, run, ids);
+    submission.retried = await rerunFinishedOf(queue, redis, opts.queue, outDir, run, existing.finished);
     await enqueue(queue, { run, outDir, params }, jobs, ids, opts);
     if (jobs.length === 0) await writeCombined(outDir, run);
     return submission;

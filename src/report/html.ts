@@ -6,7 +6,7 @@
  * so a page of thousands of photos opens fast. No CDN, no server: it opens from file://.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { writeTextAtomically } from '../io/atomic-write.js';
 import { redacted } from '../redact.js';
@@ -123,8 +123,15 @@ function* page(report: RunReport, cards: Card[], pageDir: string, thumbsRel: str
 
 /** Whether `path` is a page ddcolor wrote (its generator tag in the first bytes). */
 export async function isHtmlPage(path: string): Promise<boolean> {
-  const head = await readFile(path, { encoding: 'utf8' }).then((t) => t.slice(0, 400), () => '');
-  return head.includes('<meta name="generator" content="ddcolor">');
+  // The first bytes only: an archive's page can be tens of megabytes.
+  const file = await open(path, 'r').catch(() => null);
+  if (!file) return false;
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(400), 0, 400, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8').includes('<meta name="generator" content="ddcolor">');
+  } finally {
+    await file.close();
+  }
 }
 
 /** Write the page for `report` at `path` (thumbnails beside it); returns how many cards it has. */
