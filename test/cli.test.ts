@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { cudaProviderInstalled } from '../src/inference/session.js';
+import { sha256File } from '../src/io/hash.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { packageVersion } from '../src/version.js';
 import { ALBUM, ROOT, TLS_DIR, cleanup, runCli, startRedis, startTlsRedis, tempDir } from './helpers.js';
@@ -182,6 +183,57 @@ test('cache stats and invalidate on Redis, with --json', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /removed 4 cached results/);
   assert.equal(await server.client().get('not:ours'), '1');
+});
+
+test('cache invalidate --sha256 takes a prefix that names one cached file, refuses an ambiguous one, and says when none matches', async () => {
+  const server = await startRedis();
+  const cache = ['--cache', server.url];
+  const client = server.client();
+  const [M1, M2] = ['1111111111111111', '2222222222222222'];
+  // Two files whose hashes share their first 9 digits, each cached for two models; one more apart.
+  const a = 'abcdef012' + '1'.repeat(55);
+  const b = 'abcdef012' + '2'.repeat(55);
+  const c = '0123456' + '3'.repeat(57);
+  for (const sha of [a, b, c]) for (const m of [M1, M2]) await client.set(`ddcolor:v2:${m}:64:${sha}`, 'x');
+
+  let r = await runCli(['cache', 'invalidate', '--sha256', 'abcdef0', ...cache, '--json']);
+  assert.equal(r.code, 2, 'an ambiguous prefix is a usage error');
+  assert.match(r.stderr, /--sha256 abcdef0 is ambiguous: 2 cached files' hashes start with it \(abcdef0121+, abcdef0122+\); give more digits/);
+  const entries = async (): Promise<number> => (await client.keys('ddcolor:v2:*')).length;
+  assert.equal(await entries(), 6, 'nothing dropped');
+
+  r = await runCli(['cache', 'invalidate', '--sha256', 'ABCDEF0122', ...cache, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { removed: 2, scope: '1 file hash' });
+  assert.equal(await client.exists(`ddcolor:v2:${M1}:64:${b}`, `ddcolor:v2:${M2}:64:${b}`), 0);
+  assert.equal(await client.exists(`ddcolor:v2:${M1}:64:${a}`, `ddcolor:v2:${M2}:64:${a}`), 2, 'the other file that shared a shorter prefix stays');
+
+  r = await runCli(['cache', 'invalidate', '--sha256', 'abcdef0', '--model', M2, ...cache]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`removed 1 cached result \\(1 file hash, model ${M2}, all sizes\\)`));
+  assert.equal(await client.exists(`ddcolor:v2:${M1}:64:${a}`), 1);
+
+  r = await runCli(['cache', 'invalidate', '--sha256', 'fffffff', ...cache]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /--sha256 fffffff: no cached result's file hash starts with it/);
+  assert.match(r.stdout, /removed 0 cached results/);
+  r = await runCli(['cache', 'invalidate', '--sha256', '012345', ...cache]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /ddcolor: .*first 7 or more/);
+  assert.equal(await entries(), 3);
+});
+
+test('cache invalidate --sha256 with a prefix on the embedded store', async () => {
+  const cacheDir = join(dir, 'cache-prefix');
+  const r0 = await runCli(['colorize', join(ALBUM, 'family'), '-o', join(dir, 'out-prefix'), '--model', model, '--size', '64', '--cache', `file:${cacheDir}`, '-q']);
+  assert.equal(r0.code, 0, r0.stderr);
+  const family = (await readdir(join(ALBUM, 'family'))).sort();
+  const sha = await sha256File(join(ALBUM, 'family', family[0]!));
+  const r = await runCli(['cache', 'invalidate', '--sha256', sha.slice(0, 12), '--cache', `file:${cacheDir}`, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { removed: number }).removed, 1);
+  const s = JSON.parse((await runCli(['cache', 'stats', '--json', '--cache', `file:${cacheDir}`])).stdout) as { entries: number };
+  assert.equal(s.entries, family.length - 1);
 });
 
 test('cache stats on the embedded store', async () => {

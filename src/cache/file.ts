@@ -149,6 +149,11 @@ export class FileStore implements CacheStore {
     return files;
   }
 
+  async keysWhere(match: (key: string) => boolean): Promise<string[]> {
+    const keys = await mapLimit(await this.listFiles(), 16, (f) => readEntryKey(f.path));
+    return keys.filter((k): k is string => k !== null && match(k));
+  }
+
   async deleteWhere(match: (key: string) => boolean): Promise<number> {
     const files = await this.listFiles();
     const removed = await mapLimit(files, 16, async (f) => {

@@ -15,6 +15,9 @@ export class NoneStore implements CacheStore {
   async deleteWhere(): Promise<number> {
     return 0;
   }
+  async keysWhere(): Promise<string[]> {
+    return [];
+  }
   /** Nothing is shared, so every lock is granted. */
   async tryLock(keys: readonly string[]): Promise<boolean[]> {
     return keys.map(() => true);

@@ -441,6 +441,14 @@ export class RedisStore implements CacheStore {
     }
   }
 
+  async keysWhere(match: (key: string) => boolean): Promise<string[]> {
+    const found: string[] = [];
+    await this.scanKeys(async (_node, keys) => {
+      for (const k of keys) if (parseKey(k) !== null && match(k)) found.push(k);
+    });
+    return found;
+  }
+
   async deleteWhere(match: (key: string) => boolean): Promise<number> {
     let n = 0;
     await this.scanKeys(async (node, keys) => {

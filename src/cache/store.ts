@@ -52,6 +52,8 @@ export interface CacheStore {
   deleteKeys(keys: readonly string[]): Promise<number>;
   /** Delete every ddcolor entry whose parsed key passes `match`; returns how many were removed. */
   deleteWhere(match: (key: string) => boolean): Promise<number>;
+  /** Every ddcolor entry key that passes `match` (a full scan: for commands, never for a run). */
+  keysWhere(match: (key: string) => boolean): Promise<string[]>;
   /**
    * Take short-lived locks guarding these entry keys (SET NX PX on Redis, exclusive files on the
    * embedded store); true where this owner got the lock. A lock expires by itself after `ttlMs`,

@@ -199,6 +199,11 @@ export class TieredStore implements CacheStore {
     return this.shared.deleteWhere(match);
   }
 
+  /** The shared level holds every entry the local one may. */
+  keysWhere(match: (key: string) => boolean): Promise<string[]> {
+    return this.shared.keysWhere(match);
+  }
+
   tryLock(keys: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
     return this.shared.tryLock(keys, owner, ttlMs);
   }

@@ -4,7 +4,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { cacheKey } from '../cache/keys.js';
+import { cacheKey, parseKey } from '../cache/keys.js';
 import { FileStore } from '../cache/file.js';
 import { invalidate } from '../cache/invalidation.js';
 import { openCache, resolveCacheSpec } from '../cache/open.js';
@@ -86,9 +86,14 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** Shortest --sha256 prefix taken (as git's short hashes); a prefix is resolved against the cache. */
+const MIN_SHA_PREFIX = 7;
+
 function parseSha(value: string, previous: string[] = []): string[] {
-  const v = value.toLowerCase();
-  if (!isSha256(v)) throw new InvalidArgumentError(`expected a SHA-256 (64 hex digits), got "${value}"`);
+  const v = value.toLowerCase().replace(/…$|\.\.\.$/, '');
+  if (!new RegExp(`^[0-9a-f]{${MIN_SHA_PREFIX},64}$`).test(v)) {
+    throw new InvalidArgumentError(`expected a SHA-256 (64 hex digits, or the first ${MIN_SHA_PREFIX} or more), got "${value}"`);
+  }
   return [...previous, v];
 }
 
@@ -125,7 +130,7 @@ function invalidateCommand(): Command {
   return new Command('invalidate')
     .description('drop cached results: of photos, of file hashes, of a model, or all of them')
     .argument('[paths...]', 'photos or folders whose cached results to drop (for --model and --preset/--size)')
-    .option('--sha256 <hash>', 'drop the results of the file with this SHA-256, for every model and size (repeatable)', parseSha)
+    .option('--sha256 <hash>', 'drop the results of the file with this SHA-256 (or its first 7+ digits, if only one cached file starts so), every model and size (repeatable)', parseSha)
     .option('--model <file|id>', 'with paths: the model whose results to drop (default: the one colorize would use); alone: drop every result of this model, all sizes')
     .addOption(new Option('--preset <name>', 'model input size preset, with paths').choices(PRESET_NAMES).default('person'))
     .option('--size <px>', 'model input size, with paths (overrides --preset)', parseSizeFlag)
@@ -181,17 +186,50 @@ async function dropPhotos(paths: string[], flags: InvalidateFlags): Promise<{ re
 }
 
 /** Drop the results of these file hashes and/or of a model (every size), or all of them. */
-async function dropMatching(shas: string[], flags: InvalidateFlags): Promise<{ removed: number; scope: string }> {
+async function dropMatching(given: string[], flags: InvalidateFlags): Promise<{ removed: number; scope: string }> {
   const modelId = flags.model ? await modelIdOf(flags.model) : null;
   const store = await open(flags);
-  let removed: number;
+  let removed = 0;
+  let shas = given;
   try {
+    shas = await resolveShaPrefixes(store, given, modelId);
+    if (given.length > 0 && shas.length === 0) return { removed, scope: 'no cached result matched' };
     removed = await invalidate(store, { kind: 'match', shas, model: modelId }, warnLine);
   } finally {
     await store.close();
   }
   const scope = flags.all ? 'all ddcolor entries' : [shas.length ? `${shas.length} file hash${shas.length === 1 ? '' : 'es'}` : '', modelId ? `model ${modelId}, all sizes` : ''].filter(Boolean).join(', ');
   return { removed, scope };
+}
+
+/**
+ * Full hashes for --sha256 values: a full hash stands as given; a prefix is looked up among the
+ * cached results (of `modelId`, when given) and must name one file. A prefix that names none is
+ * said and left out; one that names several is a usage error listing them, and nothing is dropped.
+ */
+async function resolveShaPrefixes(store: CacheStore, given: string[], modelId: string | null): Promise<string[]> {
+  const prefixes = given.filter((v) => !isSha256(v));
+  if (prefixes.length === 0) return given;
+  const keys = await store.keysWhere((k) => {
+    const p = parseKey(k);
+    return p !== null && (!modelId || p.modelId === modelId) && prefixes.some((x) => p.sha256.startsWith(x));
+  });
+  const cached = new Set(keys.map((k) => parseKey(k)!.sha256));
+  const out: string[] = [];
+  for (const v of given) {
+    if (isSha256(v)) {
+      out.push(v);
+      continue;
+    }
+    const found = [...cached].filter((sha) => sha.startsWith(v)).sort();
+    if (found.length > 1) {
+      const shown = found.slice(0, 5).join(', ') + (found.length > 5 ? `, and ${found.length - 5} more` : '');
+      throw new UsageError(`--sha256 ${v} is ambiguous: ${found.length} cached files' hashes start with it (${shown}); give more digits`);
+    }
+    if (found.length === 0) printMessage(`--sha256 ${v}: no cached result's file hash starts with it`);
+    else out.push(found[0]!);
+  }
+  return out;
 }
 
 /**
