@@ -20,6 +20,7 @@ import { inspectModel, openSession } from '../src/inference/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/run.js';
 import { defaultConcurrency } from '../src/cli/colorize.js';
+import { MB } from '../src/units.js';
 
 const W = 4000;
 const H = 3000;
@@ -57,7 +58,7 @@ async function child(dir: string, kind: string, count: number): Promise<void> {
     const t = performance.now();
     // RSS sampled through the run, to tell growth (rising to the end) from a plateau.
     const samples: number[] = [];
-    const timer = setInterval(() => samples.push(process.memoryUsage.rss() / 2 ** 20), 250);
+    const timer = setInterval(() => samples.push(process.memoryUsage.rss() / MB), 250);
     const r = await colorize({
       paths: [join(dir, `photos-${count}`)],
       outDir: join(dir, `${kind}-${count}`),
@@ -79,7 +80,7 @@ async function child(dir: string, kind: string, count: number): Promise<void> {
     if (failed > 0 || hit + inferred !== count) throw new Error(`${kind} run of ${count}: ${failed} failed, ${hit + inferred} colorized`);
     console.error(`${kind} ${count}: ${((performance.now() - t) / 1000).toFixed(0)} s, ${r.totals.hit} hits, ${r.totals.inferred} inferred`);
   }
-  console.log(JSON.stringify({ peakMB: process.resourceUsage().maxRSS / 1024, tenths }));
+  console.log(JSON.stringify({ peakMB: (process.resourceUsage().maxRSS * 1024) / MB, tenths }));
 }
 
 interface Peak {

@@ -22,6 +22,7 @@ import { sha256File } from '../src/io/hash.js';
 import { inspectModel } from '../src/inference/session.js';
 import { buildConvModel, tintModel, type ConvLayer } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/run.js';
+import { GB, KB } from '../src/units.js';
 
 interface Figure {
   name: string;
@@ -208,7 +209,7 @@ async function redis(): Promise<void> {
       reads.push(n / ((performance.now() - t) / 1000));
     }
     const median = (v: number[]): number => [...v].sort((a, b) => a - b)[1]!;
-    console.log(`  (${(value.length / 1024).toFixed(1)} KB values; rounds: writes ${writes.map((v) => v.toFixed(0)).join(', ')}/s, lookups ${reads.map((v) => v.toFixed(0)).join(', ')}/s)`);
+    console.log(`  (${(value.length / KB).toFixed(1)} kB values; rounds: writes ${writes.map((v) => v.toFixed(0)).join(', ')}/s, lookups ${reads.map((v) => v.toFixed(0)).join(', ')}/s)`);
     report({ name: 'Redis cache writes (median of 3 rounds)', value: median(writes), unit: 'entries/s', target: '>= 10000' });
     report({ name: 'Redis lookups (median of 3 rounds)', value: median(reads), unit: 'keys/s', target: '>= 50000' });
     // The same lookups of 1 KB values: whether the limit is the keys or the bytes.
@@ -231,13 +232,13 @@ function cacheEntry(): void {
   const back = decodeAb(value, S);
   let err = 0;
   for (let i = 0; i < ab.length; i++) err += Math.abs(back.data[i]! - 128 - ab[i]!);
-  report({ name: 'cache entry at 512', value: value.length / 1024, unit: 'KB', target: '<= 48 KB' });
+  report({ name: 'cache entry at 512', value: value.length / KB, unit: 'kB', target: '<= 48 kB' });
   report({ name: 'cache entry mean ab error', value: err / ab.length, unit: 'Lab units', target: '< 1' });
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'ddcolor-bench-targets-'));
 try {
-  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / GB).toFixed(0)} GB, Node ${process.version}`);
   // `node dist/scripts/bench-targets.js redis rerun` runs only those parts (all by default).
   const only = new Set(process.argv.slice(2));
   const wanted = (part: string): boolean => only.size === 0 || only.has(part);

@@ -22,6 +22,7 @@ import { cacheKey } from '../src/cache/keys.js';
 import { RedisStore } from '../src/cache/redis.js';
 import { Manifest, MANIFEST_NAME } from '../src/pipeline/manifest.js';
 import { colorize } from '../src/pipeline/run.js';
+import { KB, MB } from '../src/units.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -50,7 +51,7 @@ time('model input at 512 from a 12 MP scan (cv2 bilinear, L)', () => preprocess(
 const ab = new Float32Array(2 * S * S).map((_, i) => Math.sin(i / 1000) * 40);
 const q = quantizeAb(ab, S, S);
 const value = time('encode ab 512x512 (quantized, deflated)', () => encodeAb(q), 5);
-console.log(`${'  cached value size'.padEnd(48)} ${(value.length / 1024).toFixed(1).padStart(8)} KB`);
+console.log(`${'  cached value size'.padEnd(48)} ${(value.length / KB).toFixed(1).padStart(8)} kB`);
 time('decode and verify ab 512x512', () => decodeAb(value, S), 5);
 const scratchRgb = new Uint8Array(W * H * 3);
 time('composite 12 MP colour, JavaScript', () => composite({ pixels: px, channels: 3, width: W, height: H }, q, scratchRgb));
@@ -79,7 +80,7 @@ try {
     const ms = performance.now() - t;
     console.log(`${`${label}, ${r.totals.files} photos`.padEnd(48)} ${ms.toFixed(0).padStart(8)} ms   ${JSON.stringify(r.totals)}`);
   }
-  console.log(`${'peak RSS'.padEnd(48)} ${(process.resourceUsage().maxRSS / 1024).toFixed(0).padStart(8)} MB`);
+  console.log(`${'peak RSS'.padEnd(48)} ${((process.resourceUsage().maxRSS * 1024) / MB).toFixed(0).padStart(8)} MB`);
   await benchRedisLookups(value);
   await benchManifest(join(dir, 'manifest'));
 } finally {
@@ -112,7 +113,7 @@ async function benchRedisLookups(value: Buffer): Promise<void> {
     let found = 0;
     for (let i = 0; i < n; i += 256) found += (await store.getMany(keys.slice(i, i + 256))).filter(Boolean).length;
     const ms = performance.now() - t;
-    console.log(`${`warm Redis lookups, ${n} keys (${(value.length / 1024).toFixed(0)} KB values)`.padEnd(48)} ${ms.toFixed(0).padStart(8)} ms   ${Math.round(n / (ms / 1000))} keys/s, ${found} found`);
+    console.log(`${`warm Redis lookups, ${n} keys (${(value.length / KB).toFixed(0)} kB values)`.padEnd(48)} ${ms.toFixed(0).padStart(8)} ms   ${Math.round(n / (ms / 1000))} keys/s, ${found} found`);
     await store.close();
   } finally {
     server.kill('SIGKILL');

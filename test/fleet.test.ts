@@ -277,7 +277,7 @@ test('invalidate by --sha256 and by --model (all sizes), prune other models and 
   assert.deepEqual((await stats()).byModel.map((m) => [m.modelId, m.entries]), [[tint.id, PHOTOS]]);
   r = await runCli(['cache', 'prune', '--keep', modelPath, '--max-size', '20KB', '--cache', cache, '--json']);
   const pruned = JSON.parse(r.stdout) as { evicted: number; bytes: number };
-  assert.ok(pruned.evicted > 0 && pruned.bytes <= 20 * 1024, JSON.stringify(pruned));
+  assert.ok(pruned.evicted > 0 && pruned.bytes <= 20 * 1000, JSON.stringify(pruned));
   // Pruning by size needs no model: with none installed (the tests' empty DDCOLOR_HOME), only the size is pruned.
   r = await runCli(['cache', 'prune', '--max-size', '10KB', '--cache', cache]);
   assert.equal(r.code, 0, r.stderr);

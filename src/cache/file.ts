@@ -21,8 +21,9 @@ import { FileLocks } from './file-locks.js';
 import { jitteredTtl, parseKey } from './keys.js';
 import { mapLimit } from './map-limit.js';
 import { groupUsage, hitRate, type CacheEntry, type CacheStats, type CacheStore } from './store.js';
+import { GB } from '../units.js';
 
-export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
+export const DEFAULT_MAX_BYTES = 2 * GB;
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.length > 0 ? env.XDG_CACHE_HOME : join(homedir(), '.cache');

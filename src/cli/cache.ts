@@ -16,7 +16,8 @@ import { PRESET_NAMES, resolveInputSize, type Preset } from '../inference/preset
 import { inspectModel } from '../inference/session.js';
 import { isSha256, sha256File } from '../io/hash.js';
 import { scanPaths } from '../pipeline/index.js';
-import { formatBytes, parseByteSize, parseSizeFlag } from './parse.js';
+import { parseByteSize, parseSizeFlag } from './parse.js';
+import { formatBytes } from '../units.js';
 import { printOut, printMessage } from './output.js';
 
 interface CommonFlags {

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { findCatalogEntry, installedPath, loadCatalog, loadRegistry, modelsHome } from '../models/catalog.js';
 import type { DownloadProgress } from '../models/download.js';
 import { pullModel, verifyModels } from '../models/install.js';
-import { formatBytes } from './parse.js';
+import { formatBytes } from '../units.js';
 import { printOut, printMessage } from './output.js';
 
 interface ListFlags {

@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import { InvalidOptionError } from '../errors.js';
 import { parseSize as parseModelSize } from '../inference/presets.js';
+import { MB, parseBytes } from '../units.js';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -35,13 +36,11 @@ export function parseSizeFlag(value: string): number {
   }
 }
 
-/** `500MB`, `2GB`, `1.5g`, `4096` (bytes); binary units. */
+/** A size flag: `500MB`, `2GB` (SI), `1.5GiB` (binary), `4096` (bytes); see units.ts. */
 export function parseByteSize(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?$/i.exec(value.trim());
-  if (!m) throw new InvalidArgumentError(`expected a size such as 500MB or 2GB, got "${value}"`);
-  const unit = (m[2] ?? 'b').toLowerCase()[0]!;
-  const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit] ?? 1;
-  return Math.round(Number(m[1]) * mult);
+  const bytes = parseBytes(value);
+  if (bytes === null) throw new InvalidArgumentError(`expected a size such as 500MB or 2GB (SI: 1 GB = 1000 MB; KiB, MiB, GiB also taken), got "${value}"`);
+  return bytes;
 }
 
 /** A saturation factor: a number from 0 to 4. */
@@ -58,10 +57,12 @@ export function parseColorThreshold(value: string): number {
   return n;
 }
 
+const MIN_MEMORY_BUDGET = 64 * MB;
+
 /** The memory budget for photos in flight: a size (parseByteSize) of at least 64 MB. */
 export function parseMemoryBudget(value: string): number {
   const bytes = parseByteSize(value);
-  if (bytes < 64 * 1024 ** 2) throw new InvalidArgumentError(`expected at least 64MB (photos larger than the budget still run, one at a time), got "${value}"`);
+  if (bytes < MIN_MEMORY_BUDGET) throw new InvalidArgumentError(`expected at least 64MB (photos larger than the budget still run, one at a time), got "${value}"`);
   return bytes;
 }
 
@@ -74,13 +75,3 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}

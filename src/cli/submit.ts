@@ -16,6 +16,7 @@ import { waitForRun } from '../fleet/wait.js';
 import { PRESET_NAMES, resolveInputSize } from '../inference/presets.js';
 import { reportText, type RunReport } from '../report/report.js';
 import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-flags.js';
+import { formatBytes } from '../units.js';
 import { parseByteSize, parseColorThreshold, parseDuration, parseIntIn, parseSaturation, parseSizeFlag } from './parse.js';
 import { renderMode, RunRenderer, summary } from './render.js';
 import { DEFAULT_TTL, type ColorizeFlags } from './colorize.js';
@@ -48,7 +49,7 @@ export function submitCommand(): Command {
     .option('--overwrite', 'replace outputs that ddcolor did not write or that were edited since')
     .addOption(new Option('--ttl <duration>', 'how long cached results live (0: forever)').argParser(parseDuration).default(parseDuration(DEFAULT_TTL), DEFAULT_TTL))
     .option('--job-size <n>', 'photos per job at most', parseIntIn(1, 100_000), DEFAULT_JOB_LIMITS.photos)
-    .option('--job-bytes <size>', 'input bytes per job at most, e.g. 1GB', parseByteSize, DEFAULT_JOB_LIMITS.bytes)
+    .addOption(new Option('--job-bytes <size>', 'input bytes per job at most, e.g. 500MB').argParser(parseByteSize).default(DEFAULT_JOB_LIMITS.bytes, formatBytes(DEFAULT_JOB_LIMITS.bytes)))
     .option('--attempts <n>', 'tries of a job whose machine failed (bad photos are never retried)', parseIntIn(1, 100), DEFAULT_ATTEMPTS)
     .option('--wait', 'stay until every job is finished: progress, then the combined report and the exit code of colorize')
     .option('--json', 'print the submission (or with --wait the combined report) as JSON, and nothing else on stdout')

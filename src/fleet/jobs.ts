@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { FORMAT_CHOICES } from '../image/encode.js';
+import { GB } from '../units.js';
 
 /**
  * Names that go into keys and paths (a run's name, a job's id): letters, digits, `-` and `_`,
@@ -85,7 +86,7 @@ export interface JobLimits {
   bytes: number;
 }
 
-export const DEFAULT_JOB_LIMITS: JobLimits = { photos: 50, bytes: 1024 ** 3 };
+export const DEFAULT_JOB_LIMITS: JobLimits = { photos: 50, bytes: GB };
 
 /** Cut `files` (in order) into jobs of at most `limits`. */
 export function cutIntoJobs(files: readonly JobFile[], limits: JobLimits): JobFile[][] {

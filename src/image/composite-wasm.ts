@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { AbPlanes } from '../chroma/codec.js';
 import { COMPOSITE_TABLES } from './lab.js';
 import { linearTaps } from './resize.js';
+import { formatBytes } from '../units.js';
 
 interface KernelExports {
   memory: WebAssembly.Memory;
@@ -60,7 +61,7 @@ function grow(memory: WebAssembly.Memory, bytes: number): void {
   try {
     memory.grow(Math.ceil((bytes - have) / 65536));
   } catch (err) {
-    throw new Error(`the composite needs ${Math.ceil(bytes / 2 ** 20)} MB of WebAssembly memory and cannot have it (${(err as Error).message})`);
+    throw new Error(`the composite needs ${formatBytes(bytes)} of WebAssembly memory and cannot have it (${(err as Error).message})`);
   }
 }
 

@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomically } from '../io/atomic-write.js';
-import { PACKAGE_MODELS_DIR, type ModelDirectory } from './locate.js';
+import type { ModelDirectory } from './locate.js';
+import { PACKAGE_MODELS_DIR } from './package-dir.js';
 
 export interface CatalogEntry {
   name: string;

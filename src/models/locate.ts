@@ -8,12 +8,14 @@
  * it does not colorize, and the caller is told so.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { formatBytes } from '../units.js';
+import { findCatalogEntry } from './catalog.js';
+import { PACKAGE_MODELS_DIR } from './package-dir.js';
 
-/** The package's models/ folder (dist/src/model -> package root). */
-export const PACKAGE_MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'models');
+export { PACKAGE_MODELS_DIR };
+
 export const DEFAULT_MODEL = join(PACKAGE_MODELS_DIR, 'ddcolor.onnx');
 export const TEST_MODEL = join(PACKAGE_MODELS_DIR, 'ddcolor-tiny-test.onnx');
 export const TEST_MODEL_NAME = 'tiny-test';
@@ -59,7 +61,13 @@ export function locateModel(flag: string | undefined, dir: ModelDirectory, env: 
   if (def) return { path: def.path, source: 'installed-default', name: def.name, warning: null };
   if (existsSync(DEFAULT_MODEL)) return { path: DEFAULT_MODEL, source: 'package', name: null, warning: null };
   throw new ConfigError(
-    `no DDColor model installed. Get one (about 110 MB) with: ddcolor models pull ${RECOMMENDED_MODEL}` +
+    `no DDColor model installed. Get one (${recommendedSize()}) with: ddcolor models pull ${RECOMMENDED_MODEL}` +
       ` (or pass --model <file.onnx>, or set DDCOLOR_MODEL). To try ddcolor without one: --model ${TEST_MODEL_NAME} (tints, does not colorize)`,
   );
+}
+
+/** The recommended model's download size, as the catalog gives it. */
+function recommendedSize(): string {
+  const bytes = findCatalogEntry(RECOMMENDED_MODEL)?.bytes;
+  return bytes ? formatBytes(bytes) : 'about 113 MB';
 }

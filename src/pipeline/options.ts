@@ -54,7 +54,7 @@ export interface ColorizeOptions {
   force: boolean;
   /** Replace outputs that ddcolor did not write, or that were changed since (default: leave them, and fail the photo). */
   overwrite?: boolean;
-  /** Bytes that photos in flight may hold at once, roughly (default: a quarter of RAM, at most 4 GiB). */
+  /** Bytes that photos in flight may hold at once, roughly (default: a quarter of RAM, at most 4 GB). */
   memoryBudget?: number;
   /** Refuse photos with more pixels than this. */
   maxPixels?: number;

@@ -12,6 +12,7 @@ import { writeTextAtomically } from '../io/atomic-write.js';
 import { redacted } from '../redact.js';
 import { thumbnail, uprightSize } from '../image/thumbnail.js';
 import type { FileRecord, RunReport } from './report.js';
+import { formatBytes } from '../units.js';
 
 export const THUMBS_DIR = '.ddcolor-thumbs';
 
@@ -59,9 +60,7 @@ export function fileLink(pageDir: string, file: string): string {
   return `./${names.join('/')}`;
 }
 
-function kb(bytes: number): string {
-  return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
-}
+
 
 /** A photo's status as the summary says it: "from cache", "skipped: up to date", "not processed". */
 function statusWords(r: Card['record']): string {
@@ -81,7 +80,7 @@ function renderCard(c: Card, pageDir: string, thumbsRel: string, index: number):
   const r = c.record;
   const name = basename(r.input);
   const status = statusWords(r);
-  const facts = [c.size ? `${c.size.width}×${c.size.height}` : null, c.outputBytes !== null ? kb(c.outputBytes) : null, r.ms !== undefined ? `${Math.round(r.ms)} ms` : null].filter(Boolean).join(' · ');
+  const facts = [c.size ? `${c.size.width}×${c.size.height}` : null, c.outputBytes !== null ? formatBytes(c.outputBytes) : null, r.ms !== undefined ? `${Math.round(r.ms)} ms` : null].filter(Boolean).join(' · ');
   const img = (file: string, alt: string, cls: string): string => `<img class="${cls}" src="${escape(`${thumbsRel}/${file}`)}" alt="${escape(alt)}" loading="lazy" decoding="async">`;
   const pictures =
     c.before && c.after
