@@ -10,7 +10,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createConnection, createServer, type Socket } from 'node:net';
-import { GENERATION_KEY, INVALIDATIONS_KEY, invalidate } from '../src/cache/invalidation.js';
+import { GENERATION_KEY, INVALIDATION_CHANNEL, INVALIDATIONS_KEY, invalidate } from '../src/cache/invalidation.js';
 import { cacheKey } from '../src/cache/keys.js';
 import { openCache } from '../src/cache/open.js';
 import { TieredStore } from '../src/cache/tiered.js';
@@ -90,6 +90,32 @@ test('an invalidation reaches a running local level at once, and one opened late
   assert.equal((await behind.getMany([key(6)]))[0]?.toString(), 'v6', 'still in Redis');
   await behind.close();
   await running.close();
+});
+
+test('an invalidation message that is not one (another program wrote to Redis) is never trusted: the local level assumes the worst and empties', async () => {
+  const root = join(dir, 'local-garbage');
+  const level = await openTiered(root);
+  await level.setMany([21, 22].map((i) => ({ key: key(i), value: Buffer.from(`v${i}`) })), 60_000);
+  assert.equal(await localEntries(root), 2);
+  const admin = redis.client();
+  // Well-formed JSON of the wrong shape: applied as it was, its "keys" string would drop nothing.
+  const gen = await admin.incr(GENERATION_KEY);
+  const bad = JSON.stringify({ gen, rule: { kind: 'keys', keys: key(21) } });
+  await admin.lpush(INVALIDATIONS_KEY, bad);
+  await admin.publish(INVALIDATION_CHANNEL, bad);
+  await until(async () => (await localEntries(root)) === 0);
+  assert.equal((await level.getMany([key(22)]))[0]?.toString(), 'v22', 'Redis still answers');
+  await level.close();
+  // A level opened later finds the bad entry in the log: it cannot replay it, so it starts empty.
+  const later = join(dir, 'local-garbage-later');
+  const early = await openTiered(later);
+  await early.getMany([key(22)]);
+  await early.close();
+  const gen2 = await admin.incr(GENERATION_KEY);
+  await admin.lpush(INVALIDATIONS_KEY, JSON.stringify({ gen: gen2, rule: { kind: 'match', shas: ['not-a-hash'], model: null } }));
+  const reopened = await openTiered(later);
+  assert.equal(await localEntries(later), 0);
+  await reopened.close();
 });
 
 test('two workers, an invalidate between their runs: the second run infers again instead of serving the invalidated results', async () => {

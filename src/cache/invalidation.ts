@@ -5,7 +5,8 @@
  * opened later replays what it missed (or starts empty when the log no longer reaches back).
  */
 import type { Redis, Cluster } from 'ioredis';
-import { parseKey } from './keys.js';
+import * as z from 'zod';
+import { KEY_PREFIX, parseKey } from './keys.js';
 import { RedisStore } from './redis.js';
 import type { CacheStore } from './store.js';
 
@@ -73,11 +74,27 @@ export async function invalidate(store: CacheStore, rule: InvalidationRule, warn
   return removed;
 }
 
+/** A model id as a key holds it (cache/keys.ts): one segment, no colon. */
+const modelId = z.string().regex(/^[^:\s]{1,128}$/);
+
+/** An invalidation as published and logged: other programs can write to Redis, so it is checked whole. */
+const invalidationSchema = z.strictObject({
+  gen: z.int().min(1),
+  rule: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('keys'), keys: z.array(z.string().startsWith(KEY_PREFIX).max(512)) }),
+    z.strictObject({ kind: z.literal('match'), shas: z.array(z.string().regex(/^[0-9a-f]{64}$/)), model: modelId.nullable() }),
+    z.strictObject({ kind: z.literal('keep-models'), models: z.array(modelId) }),
+  ]),
+});
+
+/** A published or logged invalidation, or null when it is not one (the caller then assumes the worst). */
 export function parseInvalidation(text: string): Invalidation | null {
+  let v: unknown;
   try {
-    const v = JSON.parse(text) as Invalidation;
-    return typeof v.gen === 'number' && typeof v.rule === 'object' && v.rule !== null ? v : null;
+    v = JSON.parse(text);
   } catch {
     return null;
   }
+  const r = invalidationSchema.safeParse(v);
+  return r.success ? r.data : null;
 }

@@ -89,8 +89,9 @@ export class TieredStore implements CacheStore {
     const sub: Redis | Cluster = client instanceof Cluster ? client.duplicate(undefined, { enableOfflineQueue: true, lazyConnect: false }) : client.duplicate({ enableOfflineQueue: true, lazyConnect: false });
     sub.on('error', () => undefined);
     sub.on('message', (_channel: string, text: string) => {
+      // A message that is not an invalidation still says something was dropped: drop it all here.
       const inv = parseInvalidation(text);
-      if (inv) this.applying = this.applying.then(() => this.apply(inv)).catch(() => undefined);
+      this.applying = this.applying.then(() => (inv ? this.apply(inv) : this.dropAll())).catch(() => undefined);
     });
     // Dropped: whatever is published now is not heard. Back (ioredis subscribes again): catch up first.
     sub.on('close', () => {
@@ -132,6 +133,10 @@ export class TieredStore implements CacheStore {
     if (complete) for (const inv of missed) await applyRule(this.local, inv.rule);
     else await this.local.deleteWhere(() => true);
     await this.setGeneration(current);
+  }
+
+  private async dropAll(): Promise<void> {
+    await this.local.deleteWhere(() => true);
   }
 
   private async apply(inv: Invalidation): Promise<void> {
