@@ -53,6 +53,20 @@ export class InterruptedError extends DdcolorError {
 }
 
 /**
+ * A record read from Redis (the queue's or the fleet's) that is not what ddcolor writes there:
+ * another program wrote it, or it was damaged. Names the key, never echoes what it holds.
+ */
+export class DamagedRecordError extends DdcolorError {
+  override readonly name = 'DamagedRecordError';
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super('input', `${key}: not a record ddcolor wrote (${reason})`);
+  }
+}
+
+/**
  * An option given to the library that is not what it expects: names the option (`quality`), what
  * was given and what was expected. The CLI says the same with its flag's name (`--quality`).
  */

@@ -10,7 +10,7 @@ import { printOut } from './output.js';
 
 export function renderQueueStatus(s: QueueStatus): string {
   const j = s.jobs;
-  const lines = [`Queue ${s.queue}: ${j.waiting} waiting, ${j.active} active, ${j.delayed} delayed, ${j.completed} done, ${j.failed} failed`];
+  const lines = [`Queue ${s.queue}: ${j.waiting} waiting, ${j.active} active, ${j.delayed} delayed, ${j.completed} completed, ${j.failed} failed`];
   lines.push(s.workers.length === 0 ? 'Workers: none yet' : 'Workers:');
   for (const w of s.workers) lines.push(`  ${w.name.padEnd(32)} ${w.online ? 'online ' : 'offline'} ${w.photos} photos`);
   if (s.runs.length > 0) lines.push('Runs (newest first):');
@@ -22,6 +22,8 @@ export function renderQueueStatus(s: QueueStatus): string {
       `  ${r.run}  ${t.files}/${r.photos} photos, jobs ${r.finishedJobs}/${r.jobs}${rate}, ${eta}; ${t.inferred} inferred, ${t.hit} from cache, ${t.skipped + r.upToDate} up to date, ${t.failed} failed  -> ${r.outDir}`,
     );
   }
+  if (s.problems.length > 0) lines.push('Records in Redis that are not ddcolor\'s (left out above):');
+  for (const p of s.problems) lines.push(`  ${p.key}: ${p.reason}`);
   return lines.join('\n') + '\n';
 }
 

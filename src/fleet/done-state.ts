@@ -8,31 +8,39 @@
  * before the latest too: a worker killed between recording an output and renaming it into place
  * leaves the earlier output on disk, which the earlier entry still describes.
  */
+import * as z from 'zod';
 import { errorMessage, TransientError } from '../errors.js';
 import type { QueueConnection } from './connection.js';
 import { badKey, doneKey } from './keys.js';
-import type { ManifestEntry, OutputRecords } from '../pipeline/index.js';
+import { manifestEntrySchema, type ManifestEntry, type OutputRecords } from '../pipeline/index.js';
 
 const BATCH = 1000;
 
-/** The stored value: the latest entry, then the one before it (if any). */
-type Stored = [ManifestEntry] | [ManifestEntry, ManifestEntry];
-
-function parse(value: string | null): Stored | null {
-  if (!value) return null;
-  try {
-    const v: unknown = JSON.parse(value);
-    return Array.isArray(v) && v.length >= 1 && typeof v[0] === 'object' ? (v as Stored) : null;
-  } catch {
-    return null; // a damaged value is as good as none: the output is checked again
-  }
-}
+/**
+ * The stored value: the latest entry, then the one before it (if any). Values are read from Redis,
+ * which other programs can write to: one that does not parse is as good as none (the output is
+ * checked again, the input tried again).
+ */
+const storedSchema = z.union([z.tuple([manifestEntrySchema]), z.tuple([manifestEntrySchema, manifestEntrySchema])]);
+type Stored = z.output<typeof storedSchema>;
 
 /** An input that failed for good, as it was then: the same file is not tried again. */
-export interface BadInput {
-  size: number;
-  mtimeMs: number;
-  error: string;
+const badInputSchema = z.strictObject({
+  size: z.int().min(0),
+  mtimeMs: z.number().min(0),
+  error: z.string().max(4096),
+});
+export type BadInput = z.output<typeof badInputSchema>;
+
+/** A value of one of the hashes, parsed, or null when there is none or it does not parse. */
+function parseValue<T>(schema: z.ZodType<T>, value: string | null | undefined): T | null {
+  if (!value) return null;
+  try {
+    const r = schema.safeParse(JSON.parse(value));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
 }
 
 export class DoneState implements OutputRecords {
@@ -55,12 +63,8 @@ export class DoneState implements OutputRecords {
       const paths = inputs.slice(i, i + BATCH);
       const values = paths.length > 0 ? await this.redis.hmget(this.badKey, ...paths) : [];
       paths.forEach((path, k) => {
-        try {
-          const v = values[k] ? (JSON.parse(values[k]) as BadInput) : null;
-          if (v && typeof v.error === 'string') this.bad.set(path, v);
-        } catch {
-          // a damaged value: the input is tried again
-        }
+        const v = parseValue(badInputSchema, values[k]);
+        if (v) this.bad.set(path, v);
       });
     }
     return this;
@@ -84,7 +88,7 @@ export class DoneState implements OutputRecords {
       const rels = outputs.slice(i, i + BATCH);
       const values = rels.length > 0 ? await this.redis.hmget(this.key, ...rels) : [];
       rels.forEach((rel, k) => {
-        const stored = parse(values[k] ?? null);
+        const stored = parseValue(storedSchema, values[k]);
         if (stored) this.entries.set(rel, stored);
       });
     }

@@ -70,15 +70,6 @@ export function parseJobData(data: unknown): { ok: true; data: JobData } | { ok:
   return { ok: false, reason: `not a ddcolor job (${issues.join('; ')})` };
 }
 
-/** What a job returns when it is done: its photos' totals (the records are in its report part). */
-export interface JobResult {
-  hit: number;
-  inferred: number;
-  skipped: number;
-  failed: number;
-  notProcessed: number;
-}
-
 export interface JobLimits {
   /** At most this many photos a job. */
   photos: number;

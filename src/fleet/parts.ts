@@ -11,6 +11,9 @@ import { hitRate } from '../cache/store.js';
 import { emptyTimings, emptyTotals, REPORT_SCHEMA, writeReport, type FileRecord, type RunReport, type StageTimings, type Totals } from '../report/report.js';
 import { writeTextAtomically } from '../io/atomic-write.js';
 import { checkOwnFolder } from '../io/roots.js';
+import { environmentWords, errorMessage } from '../errors.js';
+import { reportSchema } from '../report/schema.js';
+import { parseJson } from './records.js';
 
 export const RUNS_DIR = '.ddcolor-runs';
 export const SUBMIT_PART = 'submit';
@@ -19,13 +22,22 @@ export function partPath(outDir: string, run: string, part: string): string {
   return join(outDir, RUNS_DIR, run, `${part}.json`);
 }
 
-/** A part as written; null when there is none (or it cannot be read: the job's photos are then done again). */
-export async function readPart(outDir: string, run: string, part: string): Promise<RunReport | null> {
+/** A part as written, or why it cannot be used (missing, unreadable, or not a report part ddcolor wrote). */
+async function loadPart(path: string): Promise<{ ok: true; report: RunReport } | { ok: false; reason: string }> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(partPath(outDir, run, part), 'utf8')) as RunReport;
-  } catch {
-    return null;
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    return { ok: false, reason: environmentWords(err)?.words ?? errorMessage(err) };
   }
+  const parsed = parseJson(reportSchema, text);
+  return parsed.ok ? { ok: true, report: parsed.data } : { ok: false, reason: `not a report part ddcolor wrote (${parsed.reason})` };
+}
+
+/** A part as written; null when there is none or it is not one (the job's photos are then done again). */
+export async function readPart(outDir: string, run: string, part: string): Promise<RunReport | null> {
+  const loaded = await loadPart(partPath(outDir, run, part));
+  return loaded.ok ? loaded.report : null;
 }
 
 export async function writePart(outDir: string, run: string, part: string, report: RunReport): Promise<void> {
@@ -121,11 +133,16 @@ export async function writeCombined(outDir: string, run: string, reportPath = jo
   const dir = await checkOwnFolder(join(outDir, RUNS_DIR, run));
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
   const parts: RunReport[] = [];
+  const unusable: RunReport['problems'] = [];
   for (const n of names) {
-    const p = await readPart(outDir, run, n.slice(0, -'.json'.length));
-    if (p) parts.push(p);
+    const path = partPath(outDir, run, n.slice(0, -'.json'.length));
+    const loaded = await loadPart(path);
+    if (loaded.ok) parts.push(loaded.report);
+    else unusable.push({ path, reason: loaded.reason });
   }
   const report = combine(parts);
+  // A part that could not be used is said in the report: its photos are missing from it.
+  report.problems.push(...unusable);
   await writeReport(reportPath, report);
   return report;
 }

@@ -6,13 +6,16 @@
 import type { Queue } from 'bullmq';
 import { emptyTotals, type FileRecord, type RunReport, type Totals } from '../report/report.js';
 import type { QueueConnection } from './connection.js';
-import { parseJobData, SAFE_NAME, type JobData, type JobResult } from './jobs.js';
+import { DamagedRecordError } from '../errors.js';
+import { parseJobData, SAFE_NAME, type JobData } from './jobs.js';
 import { runFinishedKey, runKey, runsKey, runTotalsKey, workersKey } from './keys.js';
 import { readPart, recordsPart, writePart } from './parts.js';
+import { isSafeName, jobResultSchema, parseJson, runMetaSchema, why, type JobResult, type RecordProblem } from './records.js';
 
 export interface RunProgress {
   run: string;
   outDir: string;
+  /** Epoch milliseconds. */
   submittedAt: number;
   /** When its last job finished (null before). */
   finishedAt: number | null;
@@ -22,6 +25,8 @@ export interface RunProgress {
   photos: number;
   upToDate: number;
   totals: Totals;
+  /** Finished jobs' totals that are not ddcolor's (left out of `totals`). */
+  problems: RecordProblem[];
 }
 
 /**
@@ -39,41 +44,43 @@ export async function finishJob(redis: QueueConnection, queue: string, data: Job
   const added = replies[1]![1] as number;
   const finished = replies[replies.length - 2]![1] as number;
   const jobs = replies[replies.length - 1]![1] as string | null;
-  const last = added === 1 && finished >= Number(jobs ?? Infinity);
+  // The run's job count is Redis data: one that is not a count never makes a job the last.
+  const last = added === 1 && jobs !== null && /^\d{1,16}$/.test(jobs) && finished >= Number(jobs);
   if (last) await redis.hset(runKey(queue, data.run), 'finishedAt', String(Date.now()));
   return last;
 }
 
+/**
+ * The run's progress from its records; null when there is no such run. A run's hash that is not
+ * ddcolor's throws a `DamagedRecordError` naming the key; a finished job's totals that are not
+ * are left out and named in `problems`.
+ */
 export async function runProgress(redis: QueueConnection, queue: string, run: string): Promise<RunProgress | null> {
-  const meta = await redis.hgetall(runKey(queue, run));
-  if (!meta.outDir) return null;
-  const perJob = await redis.hvals(runTotalsKey(queue, run));
+  const key = runKey(queue, run);
+  const [hash, perJob, finishedJobs] = await Promise.all([redis.hgetall(key), redis.hgetall(runTotalsKey(queue, run)), redis.scard(runFinishedKey(queue, run))]);
+  if (Object.keys(hash).length === 0) return null;
+  const meta = runMetaSchema.safeParse(hash);
+  if (!meta.success) throw new DamagedRecordError(key, why(meta.error));
   const totals = emptyTotals();
-  for (const v of perJob) {
-    const r = JSON.parse(v) as JobResult;
-    totals.hit += r.hit;
-    totals.inferred += r.inferred;
-    totals.skipped += r.skipped;
-    totals.failed += r.failed;
-    totals.notProcessed += r.notProcessed;
+  const problems: RecordProblem[] = [];
+  for (const [job, text] of Object.entries(perJob)) {
+    const r = parseJson(jobResultSchema, text);
+    if (!r.ok) {
+      problems.push({ key: runTotalsKey(queue, run), reason: isSafeName(job) ? `job ${job}: ${r.reason}` : `a job id that is not ddcolor's: ${r.reason}` });
+      continue;
+    }
+    for (const k of ['hit', 'inferred', 'skipped', 'failed', 'notProcessed'] as const) totals[k] += r.data[k];
   }
   totals.files = totals.hit + totals.inferred + totals.skipped + totals.failed + totals.notProcessed;
-  return {
-    run,
-    outDir: meta.outDir,
-    submittedAt: Number(meta.submittedAt),
-    finishedAt: meta.finishedAt ? Number(meta.finishedAt) : null,
-    jobs: Number(meta.jobs),
-    finishedJobs: await redis.scard(runFinishedKey(queue, run)),
-    photos: Number(meta.photos),
-    upToDate: Number(meta.upToDate ?? 0),
-    totals,
-  };
+  const m = meta.data;
+  return { run, outDir: m.outDir, submittedAt: m.submittedAt, finishedAt: m.finishedAt ?? null, jobs: m.jobs, finishedJobs, photos: m.photos, upToDate: m.upToDate, totals, problems };
 }
 
 /** The queue's runs, newest first. */
-export async function listRuns(redis: QueueConnection, queue: string, limit = 20): Promise<string[]> {
-  return redis.zrevrange(runsKey(queue), 0, limit - 1);
+export async function listRuns(redis: QueueConnection, queue: string, limit = 20): Promise<{ runs: string[]; problems: RecordProblem[] }> {
+  const names = await redis.zrevrange(runsKey(queue), 0, limit - 1);
+  const unsafe = names.filter((n) => !isSafeName(n)).length;
+  return { runs: names.filter(isSafeName), problems: unsafe > 0 ? [{ key: runsKey(queue), reason: `${unsafe} run name${unsafe === 1 ? ' that is' : 's that are'} not letters, digits, "-" and "_"` }] : [] };
 }
 
 /**

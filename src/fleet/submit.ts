@@ -96,9 +96,13 @@ function noWorkReason(file: PlannedFile, i: number, states: FileStates, done: Do
 /** Record the run beside the queue (kept as it is when the same run is submitted again). */
 async function recordRun(redis: QueueConnection, queue: string, s: Submission, started: number): Promise<void> {
   const key = runKey(queue, s.run);
-  await redis.hsetnx(key, 'submittedAt', String(started));
-  await redis.hset(key, { outDir: s.outDir, jobs: String(s.jobs), photos: String(s.queued), upToDate: String(s.upToDate) });
-  await redis.zadd(runsKey(queue), 'NX', started, s.run);
+  // One transaction: a reader never sees a run's hash half written.
+  await redis
+    .multi()
+    .hsetnx(key, 'submittedAt', String(started))
+    .hset(key, { outDir: s.outDir, jobs: String(s.jobs), photos: String(s.queued), upToDate: String(s.upToDate) })
+    .zadd(runsKey(queue), 'NX', started, s.run)
+    .exec();
 }
 
 /**

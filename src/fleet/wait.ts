@@ -18,7 +18,8 @@ export interface WaitOptions {
 }
 
 function isProgress(v: unknown): v is { done: number } {
-  return typeof v === 'object' && v !== null && typeof (v as { done?: unknown }).done === 'number';
+  const done = typeof v === 'object' && v !== null ? (v as { done?: unknown }).done : undefined;
+  return typeof done === 'number' && Number.isSafeInteger(done) && done >= 0;
 }
 
 /** Photos done by the run's active jobs so far. */

@@ -15,3 +15,4 @@ export { leftAlone, makingParams } from './up-to-date.js';
 export type { SkipReason } from './photo.js';
 export { TMP_DIR } from './leftovers.js';
 export type { ManifestEntry, OutputParams, OutputRecords } from './manifest.js';
+export { manifestEntrySchema } from './manifest.js';

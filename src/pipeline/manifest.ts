@@ -15,30 +15,38 @@
 import { createReadStream } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import * as z from 'zod';
 import { syncPath, writeTextAtomically } from '../io/atomic-write.js';
 
 export const MANIFEST_NAME = '.ddcolor-manifest.ndjson';
 
-export interface ManifestEntry {
+/**
+ * One output's entry. Entries are read back from the manifest file and, for a fleet, from Redis
+ * (fleet/done-state.ts), which other programs can write to: every entry read is parsed with this
+ * schema, and one that does not match is as good as none (the output is checked again).
+ */
+export const manifestEntrySchema = z.object({
   /** Output path relative to the output folder. */
-  output: string;
-  input: string;
-  inputSize: number;
-  inputMtimeMs: number;
-  sha256: string;
-  modelId: string;
-  modelSize: number;
+  output: z.string().min(1).max(4096),
+  input: z.string().min(1).max(4096),
+  inputSize: z.int().min(0),
+  inputMtimeMs: z.number().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  modelId: z.string().regex(/^[^:\s]{1,128}$/),
+  modelSize: z.int().min(0),
   /** The pre- and post-processing version that made the output (1 for lines written by ddcolor 0.1, which lack it). */
-  processing: number;
-  format: string;
-  quality: number;
+  processing: z.int().min(1).default(1),
+  format: z.string().min(1).max(16),
+  quality: z.int().min(0).max(100),
   /** The chroma scale of the composite (1 in lines written before it existed). */
-  saturation: number;
-  outputSize: number;
-  outputMtimeMs: number;
+  saturation: z.number().min(0).default(1),
+  /** -1 (both) for a photo left alone. */
+  outputSize: z.int().min(-1),
+  outputMtimeMs: z.number().min(-1),
   /** Set when the photo was left alone as already in colour (--skip-color): no output (sizes -1). */
-  colourfulness?: number;
-}
+  colourfulness: z.number().min(0).optional(),
+});
+export type ManifestEntry = z.output<typeof manifestEntrySchema>;
 
 /** What an output is made with, as an entry records it. */
 export interface OutputParams {
@@ -58,22 +66,6 @@ export function madeWith(e: ManifestEntry, params: OutputParams, format: string)
     e.quality === params.quality &&
     e.saturation === params.saturation &&
     e.format === format
-  );
-}
-
-function isEntry(v: unknown): v is ManifestEntry {
-  if (typeof v !== 'object' || v === null) return false;
-  const e = v as Record<string, unknown>;
-  return (
-    typeof e.output === 'string' &&
-    typeof e.input === 'string' &&
-    typeof e.sha256 === 'string' &&
-    typeof e.modelId === 'string' &&
-    typeof e.format === 'string' &&
-    ['inputSize', 'inputMtimeMs', 'modelSize', 'quality', 'outputSize', 'outputMtimeMs'].every((k) => typeof e[k] === 'number') &&
-    (e.processing === undefined || typeof e.processing === 'number') &&
-    (e.saturation === undefined || typeof e.saturation === 'number') &&
-    (e.colourfulness === undefined || typeof e.colourfulness === 'number')
   );
 }
 
@@ -145,18 +137,18 @@ export class Manifest implements OutputRecords {
       this.dirty = true; // a torn line from a killed run
       return;
     }
-    if (!isEntry(v)) {
+    const parsed = manifestEntrySchema.safeParse(v);
+    if (!parsed.success) {
       this.dirty = true;
       return;
     }
-    v.processing ??= 1;
-    v.saturation ??= 1;
-    const before = this.entries.get(v.output);
+    const entry = parsed.data;
+    const before = this.entries.get(entry.output);
     if (before) {
       this.dirty = true;
-      this.earlier.set(v.output, [...(this.earlier.get(v.output) ?? []), before]);
+      this.earlier.set(entry.output, [...(this.earlier.get(entry.output) ?? []), before]);
     }
-    this.entries.set(v.output, this.intern(v));
+    this.entries.set(entry.output, this.intern(entry));
   }
 
   /** Why the manifest could not be read (it is then never rewritten), or null. */

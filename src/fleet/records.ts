@@ -1,0 +1,72 @@
+/**
+ * The fleet's own records in Redis, as schemas: a run's hash, a finished job's totals, a worker's
+ * count. Anyone who can write to the queue's Redis can write these keys too, so every value is
+ * parsed before it is counted, compared or printed; one that does not parse is named as a problem
+ * (by key, never by echoing what it holds) and left out, never turned into NaN or a crash.
+ */
+import * as z from 'zod';
+import { SAFE_NAME } from './jobs.js';
+
+/** A count or a time as Redis keeps it in a hash: decimal digits. */
+const decimal = z.string().regex(/^\d{1,16}$/, 'digits').transform(Number);
+
+/** A run's hash (`{ddcolor}:<queue>:run:<run>`), written by `submit` and by the job that finishes it. */
+export const runMetaSchema = z.object({
+  outDir: z.string().min(1).max(4096),
+  /** Epoch milliseconds. */
+  submittedAt: decimal,
+  finishedAt: decimal.optional(),
+  jobs: decimal,
+  photos: decimal,
+  upToDate: decimal.default(0),
+});
+export type RunMeta = z.output<typeof runMetaSchema>;
+
+const count = z.int().min(0);
+
+/** What a job returns when it is done: its photos' totals (the records are in its report part). */
+export const jobResultSchema = z.strictObject({ hit: count, inferred: count, skipped: count, failed: count, notProcessed: count });
+export type JobResult = z.output<typeof jobResultSchema>;
+
+/** A record of Redis that is not what ddcolor wrote: its key and why, in words. */
+export interface RecordProblem {
+  key: string;
+  reason: string;
+}
+
+/** The first few issues of a failed parse, in words (never the value itself). */
+export function why(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || 'value'}: ${i.message}`)
+    .join('; ');
+}
+
+/** A JSON value of a hash or list, parsed against `schema`; the reason when it is not one. */
+export function parseJson<T>(schema: z.ZodType<T>, text: string): { ok: true; data: T } | { ok: false; reason: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  const r = schema.safeParse(v);
+  return r.success ? { ok: true, data: r.data } : { ok: false, reason: why(r.error) };
+}
+
+/** A name kept in a key or a hash field (a run, a worker): letters, digits, `-` and `_` only. */
+export function isSafeName(name: string): boolean {
+  return SAFE_NAME.test(name);
+}
+
+/** The workers' counts (`{ddcolor}:<queue>:workers`): the ones with a safe name and a whole count. */
+export function parseWorkerCounts(key: string, hash: Record<string, string>): { counts: Map<string, number>; problems: RecordProblem[] } {
+  const counts = new Map<string, number>();
+  const problems: RecordProblem[] = [];
+  for (const [name, value] of Object.entries(hash)) {
+    if (!isSafeName(name)) problems.push({ key, reason: 'a worker name that is not letters, digits, "-" and "_"' });
+    else if (!/^\d{1,16}$/.test(value)) problems.push({ key, reason: `worker ${name}: a count that is not a whole number` });
+    else counts.set(name, Number(value));
+  }
+  return { counts, problems };
+}
