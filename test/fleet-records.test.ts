@@ -59,12 +59,12 @@ test('queue status with records another program wrote: they are named by key, le
   await r.hset(runKey(q, 'run-bad'), { outDir: '/out/bad', jobs: 'many', photos: '9', submittedAt: 'yesterday' });
   await r.zadd(runsKey(q), 1, 'run-good', 2, 'run-bad', 3, 'run-x:\u001b[2J');
   // Worker names and counts: one fine, one an escape sequence, one a count that is not a number.
-  await r.hset(workersKey(q), { 'gpu-1': '12', '\u001b[31mred\u001b[0m': '5', 'gpu-2': 'NaN' });
+  await r.hset(workersKey(q), { 'gpu-1.lan:4100': '12', '\u001b[31mred\u001b[0m': '5', 'gpu-2.lan:4200': 'NaN' });
 
   const json = await runCli(['queue', 'status', '--queue', q, '--redis', server.url, '--json']);
   assert.equal(json.code, 0, json.stderr);
   const s = JSON.parse(json.stdout) as { workers: Array<{ name: string; online: boolean; photos: number }>; runs: Array<{ run: string; totals: { files: number }; finishedJobs: number; jobs: number; submittedAt: string }>; problems: Array<{ key: string; reason: string }> };
-  assert.deepEqual(s.workers, [{ name: 'gpu-1', online: false, photos: 12 }]);
+  assert.deepEqual(s.workers, [{ name: 'gpu-1.lan:4100', online: false, photos: 12 }]);
   assert.deepEqual(s.runs.map((x) => [x.run, x.totals.files, x.finishedJobs, x.jobs, x.submittedAt]), [['run-good', 3, 3, 3, '2026-01-01T00:00:00.000Z']]);
   const keys = s.problems.map((p) => p.key).sort();
   assert.deepEqual(keys, [runKey(q, 'run-bad'), runTotalsKey(q, 'run-good'), runTotalsKey(q, 'run-good'), runsKey(q), workersKey(q), workersKey(q)].sort());
@@ -107,7 +107,7 @@ test("the fleet's record of outputs: an entry that is not ddcolor's never claims
 test('a report part that is not one: the combined report names it among its problems and keeps the other parts', async () => {
   const out = await tempDir();
   const run = 'run-parts';
-  const model = { path: 'm.onnx', id: 'c'.repeat(16), inputSize: 512, device: null, note: null };
+  const model = { path: 'm.onnx', id: 'c'.repeat(16), inputSize: 512, device: null, note: null, testModel: null };
   const record = { input: '/in/a.png', output: join(out, 'a.png'), sha256: null, status: 'failed' as const, error: '/in/a.png: not an image', code: 'NOT_AN_IMAGE' };
   await writePart(out, run, 'submit', recordsPart(out, model, [record]));
   await mkdir(join(out, '.ddcolor-runs', run), { recursive: true });

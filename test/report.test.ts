@@ -14,7 +14,7 @@ function report(files: FileRecord[]): RunReport {
     finishedAt: '2026-11-24T02:10:00.000Z',
     durationMs: 600_000,
     interrupted: false,
-    model: { path: '/models/ddcolor.onnx', id: '3594b9b53e35242b', inputSize: 512, device: 'cpu', note: null },
+    model: { path: '/models/ddcolor.onnx', id: '3594b9b53e35242b', inputSize: 512, device: 'cpu', note: null, testModel: null },
     cache: { backend: 'redis', location: '10.0.0.5:6379', degraded: false, errors: 0, error: null },
     output: '/archive/colorized',
     totals: { ...emptyTotals(), files: files.length, inferred: files.length },

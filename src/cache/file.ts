@@ -206,6 +206,7 @@ export class FileStore implements CacheStore {
       misses,
       hitRate: hitRate(hits, misses),
       byModel: groupUsage(usage),
+      redis: null,
       maxBytes: this.maxBytes,
       warnings,
     };

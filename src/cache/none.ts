@@ -26,7 +26,7 @@ export class NoneStore implements CacheStore {
   async refreshLocks(): Promise<void> {}
   async addCounters(): Promise<void> {}
   async stats(): Promise<CacheStats> {
-    return { backend: 'none', location: 'none', entries: 0, bytes: 0, hits: 0, misses: 0, hitRate: null, byModel: [], warnings: [] };
+    return { backend: 'none', location: 'none', entries: 0, bytes: 0, hits: 0, misses: 0, hitRate: null, byModel: [], redis: null, maxBytes: null, warnings: [] };
   }
   async close(): Promise<void> {}
 }

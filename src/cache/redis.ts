@@ -508,9 +508,11 @@ export class RedisStore implements CacheStore {
       });
     });
     const byModel = [...totals.values()].sort((a, b) => b.bytes - a.bytes);
+    // Counters are Redis data: one another program set to a non-count reads as 0, never NaN.
     const counters = await this.client.hgetall(STATS_KEY);
-    const hits = Number(counters.hits ?? 0);
-    const misses = Number(counters.misses ?? 0);
+    const asCount = (v: string | undefined): number => (v !== undefined && /^\d{1,16}$/.test(v) ? Number(v) : 0);
+    const hits = asCount(counters.hits);
+    const misses = asCount(counters.misses);
     const redis = await this.memoryInfo();
     return {
       backend: 'redis',
@@ -522,6 +524,7 @@ export class RedisStore implements CacheStore {
       hitRate: hitRate(hits, misses),
       byModel,
       redis,
+      maxBytes: null,
       warnings: memoryWarnings(redis),
     };
   }

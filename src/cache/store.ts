@@ -34,9 +34,10 @@ export interface CacheStats {
   /** hits / (hits + misses), or null before any lookup. */
   hitRate: number | null;
   byModel: ModelUsage[];
-  redis?: RedisMemoryInfo;
-  /** Embedded store: its size cap in bytes. */
-  maxBytes?: number;
+  /** Redis: its memory and eviction policy (null for the other backends). */
+  redis: RedisMemoryInfo | null;
+  /** Embedded store: its size cap in bytes (null for the other backends). */
+  maxBytes: number | null;
   warnings: string[];
 }
 

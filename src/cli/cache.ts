@@ -274,7 +274,7 @@ function pruneCommand(): Command {
         const models = kept ? `removed ${removed} result${removed === 1 ? '' : 's'} of other models (kept ${kept.join(', ')})` : 'no model installed: results of every model kept';
         print(
           flags,
-          { removed, kept, ...(lru ? { evicted: lru.removed, bytes: lru.bytes } : {}) },
+          { removed, kept, evicted: lru?.removed ?? null, bytes: lru?.bytes ?? null },
           models + (lru ? `; evicted ${lru.removed} least recently used entr${lru.removed === 1 ? 'y' : 'ies'}, ${formatBytes(lru.bytes)} left` : ''),
         );
       } finally {

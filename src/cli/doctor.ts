@@ -33,9 +33,14 @@ export interface Check {
   fix?: string;
 }
 
+/** A check as `doctor --json` prints it: every key present, `fix` null when there is nothing to do. */
+export interface CheckResult extends Omit<Check, 'fix'> {
+  fix: string | null;
+}
+
 export interface DoctorReport {
   ok: boolean;
-  checks: Check[];
+  checks: CheckResult[];
 }
 
 async function providers(dir: string): Promise<Check[]> {
@@ -149,7 +154,7 @@ export async function runDoctor(): Promise<DoctorReport> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  return { ok: !checks.some((c) => c.status === 'fail'), checks };
+  return { ok: !checks.some((c) => c.status === 'fail'), checks: checks.map((c) => ({ ...c, fix: c.fix ?? null })) };
 }
 
 export function renderDoctor(r: DoctorReport): string {

@@ -59,12 +59,22 @@ export function isSafeName(name: string): boolean {
   return SAFE_NAME.test(name);
 }
 
-/** The workers' counts (`{ddcolor}:<queue>:workers`): the ones with a safe name and a whole count. */
+/**
+ * A worker's name as workers give it (`<host>:<pid>`): letters, digits, `.`, `_`, `:` and `-`.
+ * Nothing that a terminal would take as a control sequence.
+ */
+export const WORKER_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$/;
+
+export function isWorkerName(name: string): boolean {
+  return WORKER_NAME.test(name);
+}
+
+/** The workers' counts (`{ddcolor}:<queue>:workers`): the ones with a worker's name and a whole count. */
 export function parseWorkerCounts(key: string, hash: Record<string, string>): { counts: Map<string, number>; problems: RecordProblem[] } {
   const counts = new Map<string, number>();
   const problems: RecordProblem[] = [];
   for (const [name, value] of Object.entries(hash)) {
-    if (!isSafeName(name)) problems.push({ key, reason: 'a worker name that is not letters, digits, "-" and "_"' });
+    if (!isWorkerName(name)) problems.push({ key, reason: 'a worker name that is not letters, digits, ".", "_", ":" and "-"' });
     else if (!/^\d{1,16}$/.test(value)) problems.push({ key, reason: `worker ${name}: a count that is not a whole number` });
     else counts.set(name, Number(value));
   }

@@ -108,7 +108,7 @@ export async function settleLostJobs(redis: QueueConnection, queue: Queue<JobDat
 }
 
 function lostJobPart(data: JobData, why: string): RunReport {
-  const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null };
+  const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null, testModel: null };
   const files: FileRecord[] = data.files.map((f) => ({ input: f.path, output: null, sha256: null, status: 'not-processed', error: `${f.path}: not processed (${why})` }));
   return recordsPart(data.outDir, model, files);
 }

@@ -8,7 +8,7 @@ import type { QueueConnection } from './connection.js';
 import { parseJobData, type JobData } from './jobs.js';
 import { PREFIX, runFinishedKey, runKey, runsKey, runTotalsKey, workersKey } from './keys.js';
 import { DamagedRecordError } from '../errors.js';
-import { isSafeName, parseWorkerCounts, type RecordProblem } from './records.js';
+import { isSafeName, isWorkerName, parseWorkerCounts, type RecordProblem } from './records.js';
 import { listRuns, runProgress, type RunProgress } from './runs.js';
 
 /** A run as `queue status` shows it: times as ISO 8601, like the report's. */
@@ -71,7 +71,7 @@ export async function queueStatus(redis: QueueConnection, queueName: string, run
   try {
     const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
     // A worker's connection is named `<prefix>:<queue, base64>:w:<worker name>`: a client name, so Redis data too.
-    const online = new Set((await queue.getWorkers()).map((w) => String(w.rawname ?? '').split(':w:')[1] ?? '').filter(isSafeName));
+    const online = new Set((await queue.getWorkers()).map((w) => String(w.rawname ?? '').split(':w:')[1] ?? '').filter(isWorkerName));
     const done = parseWorkerCounts(workersKey(queueName), await redis.hgetall(workersKey(queueName)));
     const problems = [...done.problems];
     const names = [...new Set([...done.counts.keys(), ...online])].filter((n) => n !== 'none').sort();

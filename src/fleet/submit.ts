@@ -193,7 +193,7 @@ export async function submit(opts: SubmitOptions): Promise<Submission> {
     const { leftOut, todo } = sortPhotos(planned, states, done, params);
     const run = runName(outDir, params, todo);
     const jobs = cutIntoJobs(todo, opts.limits ?? DEFAULT_JOB_LIMITS);
-    const model = { path: opts.model.path, id: opts.model.id, inputSize: opts.size, device: null, note: null };
+    const model = { path: opts.model.path, id: opts.model.id, inputSize: opts.size, device: null, note: null, testModel: opts.model.testModel };
     await writePart(outDir, run, SUBMIT_PART, recordsPart(outDir, model, leftOut, { problems: scan.problems, started, cacheLocation: describeSpec(opts.redis).location }));
     const ids = jobs.map((_, k) => jobId(run, k));
     const existing = await existingJobs(redis, opts.queue, ids);

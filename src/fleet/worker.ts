@@ -212,7 +212,7 @@ async function runJob(r: Running, job: Job<JobData>, checked: CheckedJob): Promi
   const { bad, rest } = knownBad(data, planned, records);
   r.opts.onEvent?.({ type: 'job-start', id: job.id!, run: data.run, photos: rest.length });
   const report = await runPhotos(r, job, checked, rest, records, r.stopping.signal);
-  const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null };
+  const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null, testModel: r.opts.model.testModel };
   const refused = [...bad, ...checked.refused];
   const merged = combine([earlier, refused.length > 0 ? recordsPart(outDir, model, refused, { cacheLocation: describeSpec(r.opts.cache).location }) : null, report].filter((p): p is RunReport => p !== null));
   await writePart(outDir, data.run, job.id!, merged);

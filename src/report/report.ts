@@ -69,7 +69,7 @@ export interface RunReport {
     device: ExecutionProvider | null;
     note: string | null;
     /** For one of ddcolor's test networks, what it does instead of colorizing ("tints photos sepia; does not colorize"). */
-    testModel?: string | null;
+    testModel: string | null;
   };
   cache: {
     backend: CacheBackend;

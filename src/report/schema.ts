@@ -39,7 +39,7 @@ export const reportSchema = z.object({
     inputSize: count,
     device: z.enum(['cuda', 'cpu']).nullable(),
     note: z.string().nullable(),
-    testModel: z.string().nullable().optional(),
+    testModel: z.string().nullable(),
   }),
   cache: z.object({
     backend: z.enum(['redis', 'file', 'none']),
