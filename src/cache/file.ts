@@ -21,7 +21,7 @@ import { FileLocks } from './file-locks.js';
 import { jitteredTtl, parseKey } from './keys.js';
 import { mapLimit } from './map-limit.js';
 import { groupUsage, hitRate, type CacheEntry, type CacheStats, type CacheStore } from './store.js';
-import { GB } from '../units.js';
+import { formatBytes, GB } from '../units.js';
 
 export const DEFAULT_MAX_BYTES = 2 * GB;
 
@@ -196,7 +196,7 @@ export class FileStore implements CacheStore {
     const { hits, misses } = await this.counters();
     const bytes = files.reduce((a, f) => a + f.size, 0);
     const warnings: string[] = [];
-    if (bytes > this.maxBytes) warnings.push(`the store holds ${bytes} bytes, over its cap of ${this.maxBytes}`);
+    if (bytes > this.maxBytes) warnings.push(`the store holds ${formatBytes(bytes)}, over its cap of ${formatBytes(this.maxBytes)}`);
     return {
       backend: 'file',
       location: this.location,
