@@ -7,9 +7,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pMap from 'p-map';
 import { writeFileAtomically } from '../io/atomic-write.js';
 import { ownerIsGone } from '../io/owner.js';
-import { mapLimit } from './map-limit.js';
 
 interface Held {
   owner: string;
@@ -48,7 +48,7 @@ export class FileLocks {
   async sweep(): Promise<number> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
     let removed = 0;
-    await mapLimit(names, 16, async (name) => {
+    await pMap(names, async (name) => {
       const path = join(this.dir, name);
       const held = await this.read(path);
       if (held && this.live(held)) return;
@@ -61,7 +61,7 @@ export class FileLocks {
         await rm(aside, { force: true });
         removed++;
       }
-    });
+    }, { concurrency: 16 });
     return removed;
   }
 
@@ -97,23 +97,23 @@ export class FileLocks {
 
   async tryLock(keys: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
     await mkdir(this.dir, { recursive: true });
-    return mapLimit(keys, 16, (k) => this.lockOne(k, owner, ttlMs));
+    return pMap(keys, (k) => this.lockOne(k, owner, ttlMs), { concurrency: 16 });
   }
 
   async unlock(keys: readonly string[], owner: string): Promise<void> {
-    await mapLimit(keys, 16, async (k) => {
+    await pMap(keys, async (k) => {
       const path = this.pathFor(k);
       const held = await this.read(path);
       if (held?.owner === owner) await unlink(path).catch(() => undefined);
-    });
+    }, { concurrency: 16 });
   }
 
   async refresh(keys: readonly string[], owner: string, ttlMs: number): Promise<void> {
-    await mapLimit(keys, 16, async (k) => {
+    await pMap(keys, async (k) => {
       const path = this.pathFor(k);
       const held = await this.read(path);
       if (held?.owner !== owner) return;
       await writeFileAtomically(path, `${owner}\n${this.now() + ttlMs}\n`, this.tmp);
-    });
+    }, { concurrency: 16 });
   }
 }

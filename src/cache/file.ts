@@ -15,11 +15,11 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import pMap from 'p-map';
 import { writeFileAtomically } from '../io/atomic-write.js';
 import { decodeEntry, encodeEntry, readEntryKey } from './file-entry.js';
 import { FileLocks } from './file-locks.js';
 import { jitteredTtl, parseKey } from './keys.js';
-import { mapLimit } from './map-limit.js';
 import { groupUsage, hitRate, type CacheEntry, type CacheStats, type CacheStore } from './store.js';
 import { formatBytes, GB } from '../units.js';
 
@@ -93,27 +93,27 @@ export class FileStore implements CacheStore {
   }
 
   async getMany(keys: readonly string[]): Promise<Array<Buffer | null>> {
-    return mapLimit(keys, 16, (k) => this.readEntry(k));
+    return pMap(keys, (k) => this.readEntry(k), { concurrency: 16 });
   }
 
   async setMany(entries: readonly CacheEntry[], ttlMs: number): Promise<void> {
-    await mapLimit(entries, 8, async ({ key, value }) => {
+    await pMap(entries, async ({ key, value }) => {
       const path = this.pathFor(key);
       const expiresAt = ttlMs > 0 ? this.now() + jitteredTtl(ttlMs) : Number.MAX_VALUE;
       await writeFileAtomically(path, encodeEntry(key, value, expiresAt), join(this.base, 'tmp'));
-    });
+    }, { concurrency: 8 });
     if (entries.length > 0) this.wrote = true;
   }
 
   async deleteKeys(keys: readonly string[]): Promise<number> {
-    const removed = await mapLimit(keys, 16, async (k) => {
+    const removed = await pMap(keys, async (k) => {
       try {
         await unlink(this.pathFor(k));
         return 1;
       } catch {
         return 0;
       }
-    });
+    }, { concurrency: 16 });
     return removed.reduce<number>((a, b) => a + b, 0);
   }
 
@@ -139,11 +139,11 @@ export class FileStore implements CacheStore {
       for (const b of level2) {
         const dir = join(top, a, b);
         const names = await readdir(dir).catch(() => [] as string[]);
-        const stats = await mapLimit(names, 32, async (n) => {
+        const stats = await pMap(names, async (n) => {
           const p = join(dir, n);
           const s = await stat(p).catch(() => null);
           return s ? { path: p, size: s.size, mtimeMs: s.mtimeMs } : null;
-        });
+        }, { concurrency: 32 });
         for (const s of stats) if (s) files.push(s);
       }
     }
@@ -151,18 +151,18 @@ export class FileStore implements CacheStore {
   }
 
   async keysWhere(match: (key: string) => boolean): Promise<string[]> {
-    const keys = await mapLimit(await this.listFiles(), 16, (f) => readEntryKey(f.path));
+    const keys = await pMap(await this.listFiles(), (f) => readEntryKey(f.path), { concurrency: 16 });
     return keys.filter((k): k is string => k !== null && match(k));
   }
 
   async deleteWhere(match: (key: string) => boolean): Promise<number> {
     const files = await this.listFiles();
-    const removed = await mapLimit(files, 16, async (f) => {
+    const removed = await pMap(files, async (f) => {
       const key = await readEntryKey(f.path);
       if (key === null || !match(key)) return 0;
       await unlink(f.path).catch(() => undefined);
       return 1;
-    });
+    }, { concurrency: 16 });
     return removed.reduce<number>((a, b) => a + b, 0);
   }
 
@@ -187,7 +187,7 @@ export class FileStore implements CacheStore {
 
   async stats(): Promise<CacheStats> {
     const files = await this.listFiles();
-    const keyed = await mapLimit(files, 16, async (f) => ({ key: await readEntryKey(f.path), bytes: f.size }));
+    const keyed = await pMap(files, async (f) => ({ key: await readEntryKey(f.path), bytes: f.size }), { concurrency: 16 });
     const usage: Array<{ modelId: string; size: number; bytes: number }> = [];
     for (const k of keyed) {
       const parsed = k.key ? parseKey(k.key) : null;
@@ -247,9 +247,9 @@ export class FileStore implements CacheStore {
 /** Remove files in `dir` last modified before `before` (ms since the epoch). */
 async function sweepOld(dir: string, before: number): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  await mapLimit(names, 16, async (name) => {
+  await pMap(names, async (name) => {
     const path = join(dir, name);
     const st = await stat(path).catch(() => null);
     if (st && st.mtimeMs < before) await rm(path, { force: true });
-  });
+  }, { concurrency: 16 });
 }

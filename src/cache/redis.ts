@@ -15,10 +15,10 @@
  * node, so keys are grouped by node, then by slot: each node's round trips, nodes in parallel.
  */
 import calculateSlot from 'cluster-key-slot';
+import pMap from 'p-map';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ConfigError } from '../errors.js';
 import { ownerIsGone } from '../io/owner.js';
-import { mapLimit } from './map-limit.js';
 import { KEY_PREFIX, STATS_KEY, jitteredTtl, lockKeyFor, parseKey } from './keys.js';
 import { hitRate, type CacheEntry, type CacheStats, type CacheStore, type ModelUsage, type RedisMemoryInfo } from './store.js';
 
@@ -269,7 +269,7 @@ export class RedisStore implements CacheStore {
     if (keys.length === 0) return;
     await Promise.all(
       this.plan(keys, Math.min(perTrip, this.batchKeys)).map(async (node) => {
-        await mapLimit(trips(node.groups, perTrip), TRIPS_IN_FLIGHT, (trip) => this.roundTrip(trip, add, take));
+        await pMap(trips(node.groups, perTrip), (trip) => this.roundTrip(trip, add, take), { concurrency: TRIPS_IN_FLIGHT });
       }),
     );
   }

@@ -1,24 +1,28 @@
-/** A concurrency limit for the pipeline's heavy stages (decode, composite, encode). */
+/**
+ * A concurrency limit for the pipeline's heavy stages (decode, composite, encode): p-limit, plus
+ * the back-pressure the producer needs (`settle()`: wait until the photos running and queued are
+ * within the limit, so a scan of a million files never queues a million tasks).
+ */
+import pLimit, { type LimitFunction } from 'p-limit';
+
 export class Limiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly limited: LimitFunction;
   private readonly idle: Array<() => void> = [];
 
-  constructor(readonly limit: number) {}
+  constructor(readonly limit: number) {
+    this.limited = pLimit(limit);
+  }
 
   /** Tasks running or queued. */
   get load(): number {
-    return this.active + this.waiting.length;
+    return this.limited.activeCount + this.limited.pendingCount;
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
     try {
-      return await fn();
+      return await this.limited(fn);
     } finally {
-      this.active--;
-      this.waiting.shift()?.();
+      // p-limit has started the next task (if any) before this continues: the load is current.
       if (this.load <= this.limit) for (const wake of this.idle.splice(0)) wake();
     }
   }
