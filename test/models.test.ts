@@ -163,7 +163,7 @@ test('a catalog pull on a machine that cannot reach the publisher says what else
   await assert.rejects(pullModel({ source: 'far-away', env: { ...env, DDCOLOR_MODELS_MIRROR: `http://127.0.0.1:${port}/m` }, catalog }), /check the mirror DDCOLOR_MODELS_MIRROR=http:\/\/127\.0\.0\.1:\d+\/m/);
 });
 
-test('catalog pulls use $DDCOLOR_MODELS_MIRROR and the catalog checksum; HTTP_PROXY is honoured', async () => {
+test('catalog pulls use $DDCOLOR_MODELS_MIRROR and the catalog checksum; HTTP_PROXY and NO_PROXY are honoured', async () => {
   const env = await home();
   const catalog: Catalog = {
     models: [{ name: 'test-export', description: 'test', inputSize: 64, fixedShape: false, precision: 'fp32', bytes: MODEL.length, sha256: SHA, license: 'MIT', url: 'https://example.invalid/tiny-test-export.onnx', file: 'tiny-test-export.onnx' }],
@@ -190,6 +190,11 @@ test('catalog pulls use $DDCOLOR_MODELS_MIRROR and the catalog checksum; HTTP_PR
     const viaProxy = await pullModel({ source: `${base}/good.onnx`, sha256: SHA, name: 'proxied', env: { ...env, HTTP_PROXY: `http://127.0.0.1:${port}` } });
     assert.deepEqual(await readFile(viaProxy.path), MODEL);
     assert.ok(proxied >= 1, 'went through the proxy');
+    // NO_PROXY names the host: straight there, the proxy never sees it (lower-case names too).
+    const before = proxied;
+    const direct = await pullModel({ source: `${base}/good.onnx`, sha256: SHA, name: 'direct', env: { ...env, http_proxy: `http://127.0.0.1:${port}`, no_proxy: 'example.invalid, 127.0.0.1' } });
+    assert.deepEqual(await readFile(direct.path), MODEL);
+    assert.equal(proxied, before, 'NO_PROXY is honoured');
   } finally {
     proxy.closeAllConnections();
     await new Promise((resolve) => proxy.close(resolve));

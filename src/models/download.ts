@@ -1,16 +1,13 @@
 /**
- * Downloading a model: to `<dest>.part`, resumed with an HTTP range request when a previous
- * download was cut off, redirects followed, HTTPS_PROXY / HTTP_PROXY (and NO_PROXY) honoured. The
- * size and SHA-256 are checked before the file is renamed into place; a download that arrives
- * short or altered is deleted and never used.
+ * Downloading a model with undici: to `<dest>.part`, resumed with an HTTP range request when a
+ * previous download was cut off, redirects followed, and HTTP_PROXY / HTTPS_PROXY / NO_PROXY
+ * honoured as curl and company proxies expect (undici's EnvHttpProxyAgent: plain forwarding for
+ * http, a CONNECT tunnel for https). The size and SHA-256 are checked before the file is renamed
+ * into place; a download that arrives short or altered is deleted and never used.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
-import { isIP } from 'node:net';
+import { mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
+import { EnvHttpProxyAgent, interceptors, request, type Dispatcher } from 'undici';
 import { ConfigError } from '../errors.js';
 import { sha256File } from '../io/hash.js';
 
@@ -38,41 +35,30 @@ export interface DownloadResult {
   resumedFrom: number;
 }
 
-function proxyFor(url: URL, env: NodeJS.ProcessEnv): URL | null {
-  const noProxy = (env.NO_PROXY ?? env.no_proxy ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (noProxy.some((n) => n === '*' || url.hostname === n || url.hostname.endsWith(n.startsWith('.') ? n : `.${n}`))) return null;
-  const value = url.protocol === 'https:' ? env.HTTPS_PROXY ?? env.https_proxy : env.HTTP_PROXY ?? env.http_proxy;
-  return value ? new URL(value) : null;
+const MAX_REDIRECTS = 5;
+
+/**
+ * The proxy settings of `env` (never the process's own when another is given), with timeouts and
+ * redirects. An empty value means no proxy, as for curl.
+ */
+function dispatcherFor(env: NodeJS.ProcessEnv, timeoutMs: number): { agent: EnvHttpProxyAgent; dispatcher: Dispatcher } {
+  const agent = new EnvHttpProxyAgent({
+    httpProxy: env.http_proxy ?? env.HTTP_PROXY ?? '',
+    httpsProxy: env.https_proxy ?? env.HTTPS_PROXY ?? '',
+    noProxy: env.no_proxy ?? env.NO_PROXY ?? '',
+    proxyTunnel: false,
+    connectTimeout: timeoutMs,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  return { agent, dispatcher: agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })) };
 }
 
-/** GET `url` (through a proxy when the environment says so), with extra headers. */
-function get(url: URL, headers: Record<string, string>, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<IncomingMessage> {
-  const proxy = proxyFor(url, env);
-  return new Promise((resolve, reject) => {
-    const fail = (err: Error): void => reject(err);
-    if (proxy && url.protocol === 'https:') {
-      // Tunnel through the proxy with CONNECT, then speak TLS to the server.
-      const auth = proxy.username ? { 'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}` } : {};
-      const req = http.request({ host: proxy.hostname, port: proxy.port || 80, method: 'CONNECT', path: `${url.hostname}:${url.port || 443}`, headers: auth, timeout: timeoutMs });
-      req.on('connect', (res, socket) => {
-        if (res.statusCode !== 200) return fail(new Error(`proxy ${proxy.host} refused CONNECT: HTTP ${res.statusCode}`));
-        const servername = isIP(url.hostname) ? undefined : url.hostname;
-        const r = https.get(url, { headers, createConnection: () => tlsConnect({ socket, servername }), timeout: timeoutMs }, resolve);
-        r.on('error', fail);
-      });
-      req.on('timeout', () => req.destroy(new Error(`proxy ${proxy.host} did not answer within ${timeoutMs} ms`)));
-      req.on('error', fail);
-      req.end();
-      return;
-    }
-    const target = proxy
-      ? { host: proxy.hostname, port: proxy.port || 80, path: url.href, headers: { ...headers, host: url.host } }
-      : { host: url.hostname, port: url.port || (url.protocol === 'https:' ? 443 : 80), path: url.pathname + url.search, headers };
-    const mod = url.protocol === 'https:' && !proxy ? https : http;
-    const req = mod.get({ ...target, timeout: timeoutMs }, resolve);
-    req.on('timeout', () => req.destroy(new Error(`${url.host} did not answer within ${timeoutMs} ms`)));
-    req.on('error', fail);
-  });
+/** What went wrong on the way, in the words of the system (`getaddrinfo ENOTFOUND host`, `connect ECONNREFUSED …`). */
+function reasonOf(err: unknown): string {
+  const e = err as { message?: string; code?: string; cause?: { message?: string } };
+  const message = e.cause?.message ?? e.message ?? String(err);
+  return e.code && !message.includes(e.code) ? `${message} (${e.code})` : message;
 }
 
 async function sizeOf(path: string): Promise<number> {
@@ -81,6 +67,50 @@ async function sizeOf(path: string): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/**
+ * GET `url` into `part`, which holds `have` bytes of an earlier try (returns how many were kept): appended to when the server
+ * resumes (206), started over when it sends the whole file (200). Every chunk is written before
+ * the next is read, so a cut connection keeps every byte that arrived.
+ */
+async function fetchInto(url: string, part: string, have: number, expected: number | null, dispatcher: Dispatcher, options: DownloadOptions): Promise<number> {
+  const headers: Record<string, string> = { 'user-agent': 'ddcolor', ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(url, { headers, dispatcher });
+  } catch (err) {
+    throw new UnreachableError(url, reasonOf(err));
+  }
+  const code = res.statusCode;
+  if (code === 416 && have > 0 && expected !== null && have === expected) {
+    // The previous download was already complete: just verify it.
+    await res.body.dump();
+    return 0;
+  }
+  if (code !== 200 && code !== 206) {
+    await res.body.dump();
+    const what = code === 404 ? 'not found (HTTP 404)' : code >= 300 && code < 400 ? `too many redirects (more than ${MAX_REDIRECTS})` : `HTTP ${code}`;
+    throw new ConfigError(`download of ${url} failed: ${what}`);
+  }
+  if (code === 200 && have > 0) options.onRestart?.('the server does not resume downloads (no range support): starting over');
+  const resumedFrom = code === 206 ? have : 0;
+  const lengthHeader = Number(res.headers['content-length']);
+  const total = Number.isFinite(lengthHeader) && lengthHeader > 0 ? resumedFrom + lengthHeader : expected;
+  let received = resumedFrom;
+  const file = await open(part, code === 206 ? 'a' : 'w');
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      await file.writeFile(chunk); // all of it, from the current position
+      received += chunk.length;
+      options.onProgress?.({ received, total, resumedFrom });
+    }
+  } catch (err) {
+    throw new ConfigError(`download of ${url} was cut off after ${received} bytes (${reasonOf(err)}); run the same command again to resume`);
+  } finally {
+    await file.close();
+  }
+  return resumedFrom;
 }
 
 /** Download `url` to `dest`, verified; rejects with a message that says expected vs got. */
@@ -95,65 +125,12 @@ export async function download(url: string, dest: string, options: DownloadOptio
     await truncate(part, 0);
     have = 0;
   }
-  let current = new URL(url);
-  let res: IncomingMessage;
-  for (let redirects = 0; ; redirects++) {
-    const headers: Record<string, string> = { 'user-agent': 'ddcolor', ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
-    try {
-      res = await get(current, headers, env, timeoutMs);
-    } catch (err) {
-      throw new UnreachableError(url, (err as Error).message);
-    }
-    const code = res.statusCode ?? 0;
-    if (code >= 300 && code < 400 && res.headers.location) {
-      res.resume();
-      if (redirects >= 5) throw new ConfigError(`download of ${url} failed: too many redirects`);
-      current = new URL(res.headers.location, current);
-      continue;
-    }
-    break;
-  }
-  const code = res.statusCode ?? 0;
-  const resumedFrom = code === 206 ? have : 0;
-  if (code === 416 && have > 0 && expected !== null && have === expected) {
-    // The previous download was already complete: just verify it.
-    res.resume();
-  } else if (code === 200 || code === 206) {
-    if (code === 200 && have > 0) {
-      options.onRestart?.('the server does not resume downloads (no range support): starting over');
-      await truncate(part, 0);
-    }
-    const lengthHeader = Number(res.headers['content-length']);
-    const total = Number.isFinite(lengthHeader) && lengthHeader > 0 ? resumedFrom + lengthHeader : expected;
-    let received = resumedFrom;
-    const out = createWriteStream(part, { flags: code === 206 ? 'a' : 'w' });
-    await new Promise<void>((resolve, reject) => {
-      res.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        options.onProgress?.({ received, total, resumedFrom });
-      });
-      res.on('error', reject);
-      res.on('aborted', () => reject(new Error('the connection was cut off')));
-      res.on('close', () => {
-        if (!res.complete) reject(new Error('the connection was cut off'));
-      });
-      out.on('error', reject);
-      out.on('finish', resolve);
-      res.pipe(out);
-    }).catch(async (err: Error) => {
-      // Keep every byte that arrived: flush the file (destroying it would drop buffered writes),
-      // so the next attempt resumes from there.
-      res.unpipe(out);
-      await new Promise<void>((resolve) => out.end(resolve)).catch(() => undefined);
-      throw new ConfigError(`download of ${url} was cut off after ${received} bytes (${err.message}); run the same command again to resume`);
-    });
-    if (res.complete === false) {
-      throw new ConfigError(`download of ${url} was cut off after ${received} bytes; run the same command again to resume`);
-    }
-  } else {
-    res.resume();
-    const what = code === 404 ? 'not found (HTTP 404)' : `HTTP ${code}`;
-    throw new ConfigError(`download of ${url} failed: ${what}`);
+  const { agent, dispatcher } = dispatcherFor(env, timeoutMs);
+  let resumedFrom: number;
+  try {
+    resumedFrom = await fetchInto(url, part, have, expected, dispatcher, options);
+  } finally {
+    await agent.destroy().catch(() => undefined);
   }
   const bytes = await sizeOf(part);
   if (expected !== null && bytes !== expected) {
