@@ -73,6 +73,30 @@ test('lookups are pipelined MGETs: one round trip for a batch, never one command
   await store.close();
 });
 
+test('locks: only the owner releases or extends one, and the scripts go by EVALSHA (loaded once), never the whole script each time', async (t) => {
+  const server = await startRedis();
+  const store = await RedisStore.single(server.url).open();
+  t.after(() => store.close());
+  const admin = server.client();
+  const keys = Array.from({ length: 30 }, (_, i) => cacheKey('m', 512, sha(1000 + i)));
+  assert.ok((await store.tryLock(keys, 'me', 2_000)).every(Boolean));
+  await admin.config('RESETSTAT');
+  await store.refreshLocks(keys, 'other', 600_000);
+  await store.refreshLocks(keys.slice(0, 10), 'me', 600_000);
+  const lockKeys = await admin.keys('*lock*');
+  const ttls = await Promise.all(lockKeys.map((k) => admin.pttl(k)));
+  assert.equal(ttls.filter((t) => t > 100_000).length, 10, 'only the owner extends, and only the locks it names');
+  await store.unlock(keys, 'other');
+  assert.ok((await store.tryLock(keys, 'other', 2_000)).every((l) => !l), 'only the owner releases');
+  await store.unlock(keys, 'me');
+  assert.ok((await store.tryLock(keys, 'other', 2_000)).every(Boolean));
+  const stats = await admin.info('commandstats');
+  const evalsha = Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  const whole = Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  assert.equal(evalsha + whole, 30 + 10 + 30 + 30, 'one script call per lock refreshed or released');
+  assert.ok(whole <= 2, `each script is sent whole at most once (to load it), then by its hash: ${whole} sent whole`);
+});
+
 test('large entries are looked up and written in round trips of about half a megabyte, intact', async () => {
   const server = await startRedis();
   const store = await RedisStore.single(server.url).open();

@@ -16,7 +16,7 @@
  */
 import calculateSlot from 'cluster-key-slot';
 import pMap from 'p-map';
-import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ChainableCommander, type ClientContext, type ClusterOptions, type RedisOptions, type Result } from 'ioredis';
 import { ConfigError } from '../errors.js';
 import { ownerIsGone } from '../io/owner.js';
 import { KEY_PREFIX, STATS_KEY, jitteredTtl, lockKeyFor, parseKey } from './keys.js';
@@ -76,10 +76,23 @@ export function memoryWarnings(info: RedisMemoryInfo): string[] {
   return w;
 }
 
-/** Compare-and-delete: release a lock only if this run still owns it. */
-const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-/** Compare-and-extend: keep a lock this run still owns. */
-const REFRESH = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+/**
+ * The lock scripts, defined once per client with ioredis' defineCommand: sent by EVALSHA (a
+ * 40-byte hash instead of the script), loaded by ioredis where a server does not know them yet.
+ */
+const LOCK_SCRIPTS = {
+  /** Compare-and-delete: release a lock only if this run still owns it. */
+  ddcolorUnlock: { numberOfKeys: 1, lua: "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end" },
+  /** Compare-and-extend: keep a lock this run still owns (ARGV[2]: milliseconds). */
+  ddcolorRefreshLock: { numberOfKeys: 1, lua: "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end" },
+};
+
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    ddcolorUnlock(key: string, owner: string): Result<number, Context>;
+    ddcolorRefreshLock(key: string, owner: string, ttlMs: string): Result<number, Context>;
+  }
+}
 
 type Client = Redis | Cluster;
 
@@ -164,6 +177,7 @@ export class RedisStore implements CacheStore {
     client.on('error', (err: Error) => {
       this.lastError = err;
     });
+    for (const [name, script] of Object.entries(LOCK_SCRIPTS)) client.defineCommand(name, script);
   }
 
   static single(url: string, timeouts: RedisTimeouts = DEFAULT_TIMEOUTS, location?: string): RedisStore {
@@ -406,7 +420,7 @@ export class RedisStore implements CacheStore {
     await this.perNode(
       keys.map(lockKeyFor),
       (pipe, g) => {
-        for (const k of g.keys) pipe.eval(UNLOCK, 1, k, owner);
+        for (const k of g.keys) pipe.ddcolorUnlock(k, owner);
         return g.keys.length;
       },
       () => undefined,
@@ -417,7 +431,7 @@ export class RedisStore implements CacheStore {
     await this.perNode(
       keys.map(lockKeyFor),
       (pipe, g) => {
-        for (const k of g.keys) pipe.eval(REFRESH, 1, k, owner, String(ttlMs));
+        for (const k of g.keys) pipe.ddcolorRefreshLock(k, owner, String(ttlMs));
         return g.keys.length;
       },
       () => undefined,
