@@ -10,12 +10,18 @@
  * together), so only the one that creates `<out>/.ddcolor-lock.takeover` exclusively may remove
  * the dead lock, after checking under it that the lock is still the dead one; then every run
  * competes for a new lock with an exclusive create again, and one wins.
+ *
+ * The lock is created with its content already in it (io/create-exclusive.ts): no run ever reads
+ * it empty. Why not proper-lockfile: its lock is a folder whose only content is its mtime, so a
+ * busy folder could not say which run holds it (pid, host, start), and a run killed on this
+ * machine would block the folder for the whole stale time instead of being seen gone at once.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { removeOnAbandon } from '../io/atomic-write.js';
+import { createExclusive } from '../io/create-exclusive.js';
 import { ConfigError, InterruptedError } from '../errors.js';
 import { processAlive } from '../io/owner.js';
 
@@ -102,8 +108,7 @@ export async function lockOutputFolder(outDir: string, options: OutputLockOption
   const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), token: randomBytes(8).toString('hex') };
   let told = false;
   for (;;) {
-    try {
-      await writeFile(path, JSON.stringify(me) + '\n', { flag: 'wx' });
+    if (await createExclusive(path, JSON.stringify(me) + '\n', outDir)) {
       const forget = removeOnAbandon(path);
       const heartbeat = setInterval(() => {
         const now = new Date();
@@ -115,8 +120,6 @@ export async function lockOutputFolder(outDir: string, options: OutputLockOption
         forget();
         if (sameHolder(await holder(path), me)) await rm(path, { force: true });
       };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const h = await holder(path);
     const idle = await idleMs(path);
