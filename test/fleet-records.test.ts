@@ -16,6 +16,8 @@ import type { JobData } from '../src/fleet/jobs.js';
 import { badKey, doneKey, runFinishedKey, runKey, runsKey, runTotalsKey, workersKey } from '../src/fleet/keys.js';
 import { partPath, recordsPart, writeCombined, writePart } from '../src/fleet/parts.js';
 import { finishJob, runProgress } from '../src/fleet/runs.js';
+import { Queue, Worker } from 'bullmq';
+import { PREFIX } from '../src/fleet/keys.js';
 import { waitForRun } from '../src/fleet/wait.js';
 import { cleanup, runCli, startRedis, tempDir, type RedisServer } from './helpers.js';
 
@@ -117,4 +119,37 @@ test('a report part that is not one: the combined report names it among its prob
   assert.equal(report.problems.length, 1);
   assert.equal(report.problems[0]!.path, partPath(out, run, 'job-1'));
   assert.match(report.problems[0]!.reason, /not a report part ddcolor wrote/);
+});
+
+test('submit --wait is woken by the queue\'s events: the run\'s last job completing ends a wait whose heartbeat is ten minutes', async () => {
+  const q = 'events';
+  const run = 'run-events';
+  const out = await tempDir();
+  const model = { path: 'm.onnx', id: 'c'.repeat(16), inputSize: 512, device: 'cpu' as const, note: null, testModel: null };
+  const result = { hit: 0, inferred: 1, skipped: 0, failed: 0, notProcessed: 0 };
+  await conns[0]!.hset(runKey(q, run), { outDir: out, jobs: '1', photos: '1', submittedAt: String(Date.now()) });
+  const guard = AbortSignal.timeout(60_000);
+  const waiting = waitForRun(conns[0]!, q, run, out, { pollMs: 600_000, signal: guard });
+  // The waiter has looked once and sleeps; now a worker does the run's one job.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const worker = new Worker(
+    q,
+    async (job) => {
+      const record = { input: '/in/a.png', output: join(out, 'a.png'), sha256: 'd'.repeat(64), status: 'inferred' as const, error: null };
+      await writePart(out, run, job.id!, recordsPart(out, model, [record]));
+      await finishJob(conns[1]!, q, { run } as JobData, job.id!, result, 'w1', 1);
+      return result;
+    },
+    { connection: await openQueueConnection({ kind: 'redis', url: server.url }), prefix: PREFIX },
+  );
+  const queue = new Queue(q, { connection: conns[3]!, prefix: PREFIX });
+  try {
+    await queue.add('photos', {}, { jobId: `${run}-00000` });
+    const report = await waiting;
+    assert.equal(guard.aborted, false, 'woken by the event, not by the heartbeat or the guard');
+    assert.equal(report?.totals.inferred, 1);
+  } finally {
+    await worker.close();
+    await queue.close();
+  }
 });

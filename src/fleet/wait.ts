@@ -1,8 +1,16 @@
 /**
- * Waiting for a run (`submit --wait`): progress from the finished jobs' totals and the active
- * jobs' own progress, until every job of the run is finished; then the combined report.
+ * Waiting for a run (`submit --wait`): woken by BullMQ's QueueEvents (a job of the run completed,
+ * failed or reported progress), never by a tight poll; then progress from the finished jobs'
+ * totals and the active jobs' own progress, until every job of the run is finished; then the
+ * combined report.
+ *
+ * Events only wake the waiter: what it reports is read from the run's records (checked like all
+ * Redis data, fleet/records.ts). A slow heartbeat covers what no event announces (an event stream
+ * trimmed or written to by another program, a lost connection).
  */
-import { Queue } from 'bullmq';
+import { EventEmitter, once } from 'node:events';
+import { Queue, QueueEvents } from 'bullmq';
+import { Cluster } from 'ioredis';
 import type { RunReport } from '../report/report.js';
 import type { QueueConnection } from './connection.js';
 import type { JobData } from './jobs.js';
@@ -11,6 +19,7 @@ import { writeCombined } from './parts.js';
 import { runProgress, settleLostJobs, type RunProgress } from './runs.js';
 
 export interface WaitOptions {
+  /** Longest wait between two looks at the run when no event comes (default 5 s). */
   pollMs?: number;
   signal?: AbortSignal;
   /** Photos done so far (finished jobs and the active ones' progress) out of the run's photos. */
@@ -29,6 +38,57 @@ async function activeDone(queue: Queue<JobData>, run: string): Promise<number> {
   return n;
 }
 
+/** What the queue's events say about one run: that something happened, and whether a job failed. */
+class RunEvents extends EventEmitter {
+  failed = false;
+  private readonly events: QueueEvents;
+
+  constructor(
+    private readonly connection: QueueConnection,
+    queueName: string,
+    run: string,
+  ) {
+    super();
+    this.events = new QueueEvents(queueName, { connection, prefix: PREFIX });
+    const mine = (jobId: unknown): boolean => typeof jobId === 'string' && jobId.startsWith(`${run}-`);
+    this.events.on('completed', ({ jobId }) => mine(jobId) && this.emit('change'));
+    this.events.on('progress', ({ jobId }) => mine(jobId) && this.emit('change'));
+    this.events.on('failed', ({ jobId }) => {
+      if (!mine(jobId)) return;
+      this.failed = true;
+      this.emit('change');
+    });
+    // A broken event stream only costs the heartbeat's delay.
+    this.events.on('error', () => undefined);
+  }
+
+  /** Listening from now on: whatever happens after this resolves is heard. */
+  async ready(): Promise<void> {
+    await this.events.waitUntilReady();
+  }
+
+  /** Resolves at the next event of the run, after `ms`, or when `signal` aborts, whichever comes first. */
+  async next(ms: number, signal?: AbortSignal): Promise<void> {
+    const stop = new AbortController();
+    const abort = (): void => stop.abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    const timer = setTimeout(abort, ms);
+    try {
+      await once(this, 'change', { signal: stop.signal });
+    } catch {
+      // the heartbeat or the caller's signal
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.events.close();
+    this.connection.disconnect();
+  }
+}
+
 /**
  * Resolves to the run's combined report once all its jobs are finished; null when interrupted or
  * unknown. `outDir` is the run's folder as the caller submitted it: the folder named in Redis is
@@ -36,20 +96,28 @@ async function activeDone(queue: Queue<JobData>, run: string): Promise<number> {
  */
 export async function waitForRun(redis: QueueConnection, queueName: string, run: string, outDir: string, opts: WaitOptions = {}): Promise<RunReport | null> {
   const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
+  // QueueEvents blocks on its connection: a connection of its own.
+  const events = new RunEvents(redis instanceof Cluster ? redis.duplicate() : redis.duplicate(), queueName, run);
   try {
-    for (let poll = 0; !opts.signal?.aborted; poll++) {
+    await events.ready();
+    for (let look = 0; !opts.signal?.aborted; look++) {
       const p = await runProgress(redis, queueName, run);
       if (!p) return null;
-      if (p.finishedJobs < p.jobs && poll % 10 === 9) await settleLostJobs(redis, queue, run, outDir);
+      // A job that failed for good without a worker finishing it: its photos are settled as not processed.
+      if (p.finishedJobs < p.jobs && (events.failed || look % 12 === 11)) {
+        events.failed = false;
+        await settleLostJobs(redis, queue, run, outDir);
+      }
       if (p.finishedJobs >= p.jobs) {
         opts.onProgress?.(p, p.photos);
         return writeCombined(outDir, run);
       }
       opts.onProgress?.(p, p.totals.files + (await activeDone(queue, run)));
-      await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 500));
+      await events.next(opts.pollMs ?? 5000, opts.signal);
     }
     return null;
   } finally {
+    await events.close();
     await queue.close();
   }
 }
