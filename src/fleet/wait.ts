@@ -34,7 +34,8 @@ function isProgress(v: unknown): v is { done: number } {
 /** Photos done by the run's active jobs so far. */
 async function activeDone(queue: Queue<JobData>, run: string): Promise<number> {
   let n = 0;
-  for (const job of await queue.getActive()) if (job.data.run === run && isProgress(job.progress)) n += job.progress.done;
+  // Jobs are Redis data: one whose data is not an object is not this run's.
+  for (const job of await queue.getActive()) if ((job.data as Partial<JobData> | null)?.run === run && isProgress(job.progress)) n += job.progress.done;
   return n;
 }
 
