@@ -2,6 +2,7 @@
  * `ddcolor doctor`: one screen that tells a new user what works here, and what to do about what
  * does not. Exit 0 when `colorize` can run, 1 otherwise.
  */
+import { cudaAdvice, findCudaStack, type CudaStack } from '../inference/cuda-libs.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +44,20 @@ export interface DoctorReport {
   checks: CheckResult[];
 }
 
+/**
+ * On a machine with an NVIDIA driver: its CUDA version, the runtimes found, and whether the
+ * libraries the CUDA provider loads are there (with how to add them). Null without a driver.
+ */
+export function cudaLibrariesCheck(stack: CudaStack): Check | null {
+  if (!stack.driver) return null;
+  const runtimes = stack.runtimes.length > 0 ? `CUDA runtime ${stack.runtimes.join(', ')} found` : 'no CUDA runtime found';
+  const about = `driver ${stack.driver} (CUDA ${stack.driverCudaMajor ?? '?'}), ${runtimes}`;
+  const advice = cudaAdvice(stack);
+  return advice
+    ? { name: 'CUDA libraries', status: 'warn', detail: `${about}; the CUDA 12 provider lacks ${stack.missing.join(', ')}`, fix: advice }
+    : { name: 'CUDA libraries', status: 'ok', detail: `${about}; the CUDA 12 provider's libraries are all there` };
+}
+
 async function providers(dir: string): Promise<Check[]> {
   const path = join(dir, 'probe.onnx');
   await writeFile(path, tintModel(32));
@@ -64,9 +79,11 @@ async function providers(dir: string): Promise<Check[]> {
       await s.release();
       checks.push({ name: 'CUDA provider', status: 'ok', detail: 'loads' });
     } catch (err) {
-      checks.push({ name: 'CUDA provider', status: 'warn', detail: `installed but does not load: ${errorMessage(err)}`, fix: 'check the NVIDIA driver, CUDA 12 and cuDNN 9' });
+      checks.push({ name: 'CUDA provider', status: 'warn', detail: `installed but does not load: ${errorMessage(err)}`, fix: cudaAdvice(findCudaStack()) ?? 'check the NVIDIA driver, CUDA 12 and cuDNN 9' });
     }
   }
+  const libraries = cudaLibrariesCheck(findCudaStack());
+  if (libraries) checks.push(libraries);
   return checks;
 }
 

@@ -7,6 +7,7 @@
  * the model id (both part of every cache key) are known at once; `openSession` creates the
  * session only when a photo actually needs inferring.
  */
+import { cudaAdvice, findCudaStack } from './cuda-libs.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -184,7 +185,9 @@ async function cudaSession(source: Uint8Array | string, threads?: number): Promi
   try {
     return await create(source, 'cuda', threads);
   } catch (err) {
-    throw new ConfigError(`device cuda: the CUDA provider does not load here (${errorMessage(err)}); check the NVIDIA driver, CUDA 12 and cuDNN 9`);
+    // onnxruntime names the first library it missed; say which are missing, and how to add them.
+    const advice = cudaAdvice(findCudaStack());
+    throw new ConfigError(`device cuda: the CUDA provider does not load here (${errorMessage(err)}); ${advice ?? 'check the NVIDIA driver, CUDA 12 and cuDNN 9'}`);
   }
 }
 
