@@ -5,9 +5,11 @@
  * http, a CONNECT tunnel for https). The size and SHA-256 are checked before the file is renamed
  * into place; a download that arrives short or altered is deleted and never used.
  */
-import { mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { dirname } from 'node:path';
-import { EnvHttpProxyAgent, interceptors, request, type Dispatcher } from 'undici';
+import { EnvHttpProxyAgent, interceptors, stream, type Dispatcher } from 'undici';
 import { ConfigError } from '../errors.js';
 import { sha256File } from '../io/hash.js';
 
@@ -69,46 +71,59 @@ async function sizeOf(path: string): Promise<number> {
   }
 }
 
+/** Write all of `chunk` at the end of what `fd` holds (a write may take part of it). */
+function writeAll(fd: number, chunk: Buffer): void {
+  for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+}
+
 /**
- * GET `url` into `part`, which holds `have` bytes of an earlier try (returns how many were kept): appended to when the server
- * resumes (206), started over when it sends the whole file (200). Every chunk is written before
- * the next is read, so a cut connection keeps every byte that arrived.
+ * GET `url` into `part`, which holds `have` bytes of an earlier try (returns how many were kept):
+ * appended to when the server resumes (206), started over when it sends the whole file (200).
+ * Each chunk is written to the file as undici hands it over, synchronously, before the next: a
+ * connection cut midway keeps every byte that arrived (a stream's buffer would be dropped with it).
  */
 async function fetchInto(url: string, part: string, have: number, expected: number | null, dispatcher: Dispatcher, options: DownloadOptions): Promise<number> {
   const headers: Record<string, string> = { 'user-agent': 'ddcolor', ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
-  let res: Dispatcher.ResponseData;
+  let code = 0;
+  let resumedFrom = 0;
+  let received = 0;
+  let fd: number | null = null;
   try {
-    res = await request(url, { headers, dispatcher });
+    await stream(url, { method: 'GET', headers, dispatcher, opaque: null }, ({ statusCode, headers: got }) => {
+      code = statusCode;
+      if (code !== 200 && code !== 206) return new Writable({ write: (_chunk, _enc, done) => done() });
+      if (code === 200 && have > 0) options.onRestart?.('the server does not resume downloads (no range support): starting over');
+      resumedFrom = received = code === 206 ? have : 0;
+      const length = Number(got['content-length']);
+      const total = Number.isFinite(length) && length > 0 ? resumedFrom + length : expected;
+      const out = openSync(part, code === 206 ? 'a' : 'w');
+      fd = out;
+      return new Writable({
+        write(chunk: Buffer, _enc, done) {
+          try {
+            writeAll(out, chunk);
+          } catch (err) {
+            done(err as Error);
+            return;
+          }
+          received += chunk.length;
+          options.onProgress?.({ received, total, resumedFrom });
+          done();
+        },
+      });
+    });
   } catch (err) {
-    throw new UnreachableError(url, reasonOf(err));
+    if (code === 0) throw new UnreachableError(url, reasonOf(err));
+    if (fd !== null) throw new ConfigError(`download of ${url} was cut off after ${received} bytes (${reasonOf(err)}); run the same command again to resume`);
+    throw new ConfigError(`download of ${url} failed: HTTP ${code} (${reasonOf(err)})`);
+  } finally {
+    if (fd !== null) closeSync(fd);
   }
-  const code = res.statusCode;
-  if (code === 416 && have > 0 && expected !== null && have === expected) {
-    // The previous download was already complete: just verify it.
-    await res.body.dump();
-    return 0;
-  }
+  // The previous download was already complete: it is only verified.
+  if (code === 416 && have > 0 && expected !== null && have === expected) return 0;
   if (code !== 200 && code !== 206) {
-    await res.body.dump();
     const what = code === 404 ? 'not found (HTTP 404)' : code >= 300 && code < 400 ? `too many redirects (more than ${MAX_REDIRECTS})` : `HTTP ${code}`;
     throw new ConfigError(`download of ${url} failed: ${what}`);
-  }
-  if (code === 200 && have > 0) options.onRestart?.('the server does not resume downloads (no range support): starting over');
-  const resumedFrom = code === 206 ? have : 0;
-  const lengthHeader = Number(res.headers['content-length']);
-  const total = Number.isFinite(lengthHeader) && lengthHeader > 0 ? resumedFrom + lengthHeader : expected;
-  let received = resumedFrom;
-  const file = await open(part, code === 206 ? 'a' : 'w');
-  try {
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      await file.writeFile(chunk); // all of it, from the current position
-      received += chunk.length;
-      options.onProgress?.({ received, total, resumedFrom });
-    }
-  } catch (err) {
-    throw new ConfigError(`download of ${url} was cut off after ${received} bytes (${reasonOf(err)}); run the same command again to resume`);
-  } finally {
-    await file.close();
   }
   return resumedFrom;
 }
