@@ -6,6 +6,7 @@
  */
 import type { Redis, Cluster } from 'ioredis';
 import * as z from 'zod';
+import { parseJson } from '../parse-json.js';
 import { KEY_PREFIX, parseKey } from './keys.js';
 import { RedisStore } from './redis.js';
 import type { CacheStore } from './store.js';
@@ -89,12 +90,6 @@ const invalidationSchema = z.strictObject({
 
 /** A published or logged invalidation, or null when it is not one (the caller then assumes the worst). */
 export function parseInvalidation(text: string): Invalidation | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const r = invalidationSchema.safeParse(v);
-  return r.success ? r.data : null;
+  const parsed = parseJson(invalidationSchema, text);
+  return parsed.ok ? parsed.data : null;
 }

@@ -71,6 +71,7 @@ async function providers(dir: string): Promise<Check[]> {
   } catch (err) {
     checks.push({ name: 'CPU provider', status: 'fail', detail: errorMessage(err), fix: 'reinstall: npm ci' });
   }
+  const stack = findCudaStack();
   if (!cudaProviderInstalled()) {
     checks.push({ name: 'CUDA provider', status: 'warn', detail: 'not installed (CPU only)', fix: process.platform === 'linux' && process.arch === 'x64' ? CUDA_INSTALL_HELP : 'CUDA is available for Linux x64 only' });
   } else {
@@ -79,10 +80,10 @@ async function providers(dir: string): Promise<Check[]> {
       await s.release();
       checks.push({ name: 'CUDA provider', status: 'ok', detail: 'loads' });
     } catch (err) {
-      checks.push({ name: 'CUDA provider', status: 'warn', detail: `installed but does not load: ${errorMessage(err)}`, fix: cudaAdvice(findCudaStack()) ?? 'check the NVIDIA driver, CUDA 12 and cuDNN 9' });
+      checks.push({ name: 'CUDA provider', status: 'warn', detail: `installed but does not load: ${errorMessage(err)}`, fix: cudaAdvice(stack) ?? 'check the NVIDIA driver, CUDA 12 and cuDNN 9' });
     }
   }
-  const libraries = cudaLibrariesCheck(findCudaStack());
+  const libraries = cudaLibrariesCheck(stack);
   if (libraries) checks.push(libraries);
   return checks;
 }

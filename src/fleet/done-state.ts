@@ -10,6 +10,7 @@
  */
 import * as z from 'zod';
 import { errorMessage, TransientError } from '../errors.js';
+import { parseJson } from '../parse-json.js';
 import type { QueueConnection } from './connection.js';
 import { badKey, doneKey } from './keys.js';
 import { manifestEntrySchema, type ManifestEntry, type OutputRecords } from '../pipeline/index.js';
@@ -34,13 +35,8 @@ export type BadInput = z.output<typeof badInputSchema>;
 
 /** A value of one of the hashes, parsed, or null when there is none or it does not parse. */
 function parseValue<T>(schema: z.ZodType<T>, value: string | null | undefined): T | null {
-  if (!value) return null;
-  try {
-    const r = schema.safeParse(JSON.parse(value));
-    return r.success ? r.data : null;
-  } catch {
-    return null;
-  }
+  const parsed = value ? parseJson(schema, value) : null;
+  return parsed?.ok ? parsed.data : null;
 }
 
 export class DoneState implements OutputRecords {

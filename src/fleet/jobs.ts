@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { FORMAT_CHOICES } from '../image/encode.js';
+import { why } from '../parse-json.js';
 import { GB } from '../units.js';
 
 /**
@@ -66,8 +67,7 @@ export type JobData = z.infer<typeof jobDataSchema>;
 export function parseJobData(data: unknown): { ok: true; data: JobData } | { ok: false; reason: string } {
   const parsed = jobDataSchema.safeParse(data);
   if (parsed.success) return { ok: true, data: parsed.data };
-  const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || 'data'}: ${i.message}`);
-  return { ok: false, reason: `not a ddcolor job (${issues.join('; ')})` };
+  return { ok: false, reason: `not a ddcolor job (${why(parsed.error)})` };
 }
 
 export interface JobLimits {

@@ -7,6 +7,8 @@
 import * as z from 'zod';
 import { SAFE_NAME } from './jobs.js';
 
+export { parseJson, why } from '../parse-json.js';
+
 /** A count or a time as Redis keeps it in a hash: decimal digits. */
 const decimal = z.string().regex(/^\d{1,16}$/, 'digits').transform(Number);
 
@@ -32,26 +34,6 @@ export type JobResult = z.output<typeof jobResultSchema>;
 export interface RecordProblem {
   key: string;
   reason: string;
-}
-
-/** The first few issues of a failed parse, in words (never the value itself). */
-export function why(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.join('.') || 'value'}: ${i.message}`)
-    .join('; ');
-}
-
-/** A JSON value of a hash or list, parsed against `schema`; the reason when it is not one. */
-export function parseJson<T>(schema: z.ZodType<T>, text: string): { ok: true; data: T } | { ok: false; reason: string } {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'not JSON' };
-  }
-  const r = schema.safeParse(v);
-  return r.success ? { ok: true, data: r.data } : { ok: false, reason: why(r.error) };
 }
 
 /** A name kept in a key or a hash field (a run, a worker): letters, digits, `-` and `_` only. */

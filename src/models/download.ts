@@ -58,9 +58,8 @@ function dispatcherFor(env: NodeJS.ProcessEnv, timeoutMs: number): { agent: EnvH
 
 /** What went wrong on the way, in the words of the system (`getaddrinfo ENOTFOUND host`, `connect ECONNREFUSED …`). */
 function reasonOf(err: unknown): string {
-  const e = err as { message?: string; code?: string; cause?: { message?: string } };
-  const message = e.cause?.message ?? e.message ?? String(err);
-  return e.code && !message.includes(e.code) ? `${message} (${e.code})` : message;
+  const e = err as { message?: string; cause?: { message?: string } };
+  return e.cause?.message ?? e.message ?? String(err);
 }
 
 async function sizeOf(path: string): Promise<number> {
