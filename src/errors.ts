@@ -67,6 +67,20 @@ export class DamagedRecordError extends DdcolorError {
 }
 
 /**
+ * A run that no worker could finish: its own job failed (its folder outside the worker's output
+ * roots, a report that could not be written), with BullMQ's reason.
+ */
+export class RunFailedError extends DdcolorError {
+  override readonly name = 'RunFailedError';
+  constructor(
+    readonly run: string,
+    readonly reason: string,
+  ) {
+    super('input', `run ${run}: a worker could not finish it (${reason})`);
+  }
+}
+
+/**
  * An option given to the library that is not what it expects: names the option (`quality`), what
  * was given and what was expected. The CLI says the same with its flag's name (`--quality`).
  */

@@ -1,7 +1,7 @@
 /**
  * The fleet's records of runs and outputs, on a real redis-server: when many workers finish a
- * run's last jobs at the same moment, exactly one of them is told it finished the run (and writes
- * the combined report), and every job's totals are counted once. And every record is Redis data
+ * run's last jobs at the same moment, the run's own job is taken exactly once (and writes the
+ * combined report), and every job's totals are counted once. And every record is Redis data
  * that another program may have written: what is not ddcolor's is named and left out, never
  * counted, trusted, printed raw or allowed to stop `queue status` or `submit --wait`.
  */
@@ -12,11 +12,13 @@ import { after, before, test } from 'node:test';
 import { DamagedRecordError } from '../src/errors.js';
 import { openQueueConnection, type QueueConnection } from '../src/fleet/connection.js';
 import { DoneState } from '../src/fleet/done-state.js';
-import type { JobData } from '../src/fleet/jobs.js';
-import { badKey, doneKey, runFinishedKey, runKey, runsKey, runTotalsKey, workersKey } from '../src/fleet/keys.js';
+import { jobId } from '../src/fleet/jobs.js';
+import { badKey, doneKey, runsKey, workersKey } from '../src/fleet/keys.js';
 import { partPath, recordsPart, writeCombined, writePart } from '../src/fleet/parts.js';
-import { finishJob, runProgress } from '../src/fleet/runs.js';
-import { Queue, Worker } from 'bullmq';
+import { RUN_JOB, type RunData } from '../src/fleet/records.js';
+import { finishRun, runFlow, runProgress } from '../src/fleet/runs.js';
+import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { PREFIX } from '../src/fleet/keys.js';
 import { waitForRun } from '../src/fleet/wait.js';
 import { cleanup, runCli, startRedis, tempDir, type RedisServer } from './helpers.js';
@@ -33,33 +35,63 @@ after(async () => {
   await cleanup();
 });
 
-test('workers finishing a run\'s last jobs at once: exactly one is told the run is finished', async () => {
+/** A run as `submit` adds it: its own job with `jobs` jobs of one photo each, each job's data a ddcolor job's. */
+async function addFlow(queueName: string, run: string, outDir: string, jobs: number): Promise<void> {
+  const flow = new FlowProducer({ connection: conns[3]!, prefix: PREFIX });
+  const params = { modelId: 'c'.repeat(16), modelName: 'm.onnx', size: 64, format: 'png' as const, quality: 90, saturation: 1, skipColor: false, force: false, overwrite: false, ttlMs: 1000 };
+  const parts = Array.from({ length: jobs }, (_, k) => ({ id: jobId(run, k), data: { run, outDir, params, files: [{ path: `/in/${k}.png`, rel: `${k}.png`, outputRel: `${k}.png`, format: 'png' as const, size: 1, mtimeMs: 1 }] } }));
+  await flow.add(runFlow(queueName, { run, outDir, submittedAt: 1767225600000, jobs, photos: jobs, upToDate: 0 }, parts, { attempts: 1, backoffMs: 10 }));
+  await flow.close();
+  await conns[3]!.zadd(runsKey(queueName), 1767225600000, run);
+}
+
+/** Workers on connections of their own, each job returning what `result` says; closed by the caller. */
+function workers(queueName: string, n: number, result: (job: Job) => unknown): Worker[] {
+  return Array.from({ length: n }, () => new Worker(queueName, async (job) => result(job), { connection: (conns[0] as Redis).duplicate({ maxRetriesPerRequest: null }), prefix: PREFIX, concurrency: 4 }));
+}
+
+test('four workers finishing a run\'s jobs at once: the run\'s own job is taken exactly once, after the last, and every job\'s totals count once', async () => {
+  const q = 'race';
   const result = { hit: 1, inferred: 0, skipped: 0, failed: 0, notProcessed: 0 };
-  for (let k = 0; k < 40; k++) {
-    const run = `run-race-${k}`;
-    const data = { run } as JobData;
-    await conns[0]!.hset(runKey('q', run), { outDir: '/x', jobs: '4', photos: '4', submittedAt: '1' });
-    // Four workers, each on its own connection, finish the run's four jobs at the same moment.
-    const last = await Promise.all(conns.map((c, i) => finishJob(c, 'q', data, `job-${i}`, result, `w${i}`, 1)));
-    assert.equal(last.filter(Boolean).length, 1, `${run}: ${JSON.stringify(last)}`);
-    // A job finished again (its worker was presumed dead) does not finish the run a second time.
-    assert.equal(await finishJob(conns[0]!, 'q', data, 'job-0', result, 'w0', 0), false);
-    const p = (await runProgress(conns[0]!, 'q', run))!;
-    assert.deepEqual([p.finishedJobs, p.totals.hit], [4, 4]);
+  const runs = Array.from({ length: 10 }, (_, k) => `run-${'0'.repeat(15)}${k}`);
+  const finishing = new Map<string, number>();
+  const ws = workers(q, 4, (job) => {
+    if (job.name !== RUN_JOB) return result;
+    finishing.set(job.id!, (finishing.get(job.id!) ?? 0) + 1);
+    return { hit: -1 };
+  });
+  const queue = new Queue(q, { connection: conns[2]!, prefix: PREFIX });
+  try {
+    for (const run of runs) await addFlow(q, run, '/x', 12);
+    const guard = Date.now() + 60_000;
+    while ([...finishing.values()].length < runs.length && Date.now() < guard) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(runs.map((r) => finishing.get(r)), runs.map(() => 1));
+    for (const run of runs) {
+      const p = (await runProgress(queue, run))!;
+      // The run's own job returned something that is not totals: the children's totals are counted instead, and the value named.
+      assert.deepEqual([p.finished, p.finishedJobs, p.jobs, p.totals.hit, p.totals.files], [true, 12, 12, 12, 12], run);
+    }
+  } finally {
+    await Promise.all(ws.map((w) => w.close()));
+    await queue.close();
   }
 });
 
 test('queue status with records another program wrote: they are named by key, left out of the counts, and never printed raw', async () => {
   const r = conns[0]!;
   const q = 'garbage';
-  const result = JSON.stringify({ hit: 2, inferred: 1, skipped: 0, failed: 0, notProcessed: 0 });
-  // A good run, one of whose finished jobs has totals that are not ddcolor's.
-  await r.hset(runKey(q, 'run-good'), { outDir: '/out/good', jobs: '3', photos: '9', submittedAt: '1767225600000' });
-  await r.hset(runTotalsKey(q, 'run-good'), { 'run-good-00000': result, 'run-good-00001': '{"hit":"lots"}', 'run-good-00002': 'not json' });
-  await r.sadd(runFinishedKey(q, 'run-good'), 'run-good-00000', 'run-good-00001', 'run-good-00002');
-  // A run whose hash is not ddcolor's, and a run name that would climb out of its key.
-  await r.hset(runKey(q, 'run-bad'), { outDir: '/out/bad', jobs: 'many', photos: '9', submittedAt: 'yesterday' });
-  await r.zadd(runsKey(q), 1, 'run-good', 2, 'run-bad', 3, 'run-x:\u001b[2J');
+  const good = `run-${'a'.repeat(16)}`;
+  // A good run, two of whose finished jobs return totals that are not ddcolor's.
+  await addFlow(q, good, '/out/good', 3);
+  const ws = workers(q, 1, (job) => (job.name === RUN_JOB ? null : job.id!.endsWith('0') ? { hit: 2, inferred: 1, skipped: 0, failed: 0, notProcessed: 0 } : job.id!.endsWith('1') ? { hit: 'lots' } : 'not totals'));
+  const queue = new Queue(q, { connection: conns[2]!, prefix: PREFIX });
+  for (let until = Date.now() + 30_000; Date.now() < until && (await queue.getJobCountByTypes('completed')) < 3; ) await new Promise((res) => setTimeout(res, 50));
+  await Promise.all(ws.map((w) => w.close()));
+  // A run whose own job is not ddcolor's, and a run name that would climb out of its key.
+  await queue.add(RUN_JOB, { run: 'run-bad', outDir: '/out/bad', jobs: 'many', photos: 9, upToDate: 0, submittedAt: 'yesterday' }, { jobId: 'run-bad' });
+  await queue.close();
+  await r.zadd(runsKey(q), 2, 'run-bad', 3, 'run-x:\u001b[2J');
   // Worker names and counts: one fine, one an escape sequence, one a count that is not a number.
   await r.hset(workersKey(q), { 'gpu-1.lan:4100': '12', '\u001b[31mred\u001b[0m': '5', 'gpu-2.lan:4200': 'NaN' });
 
@@ -67,25 +99,28 @@ test('queue status with records another program wrote: they are named by key, le
   assert.equal(json.code, 0, json.stderr);
   const s = JSON.parse(json.stdout) as { workers: Array<{ name: string; online: boolean; photos: number }>; runs: Array<{ run: string; totals: { files: number }; finishedJobs: number; jobs: number; submittedAt: string }>; problems: Array<{ key: string; reason: string }> };
   assert.deepEqual(s.workers, [{ name: 'gpu-1.lan:4100', online: false, photos: 12 }]);
-  assert.deepEqual(s.runs.map((x) => [x.run, x.totals.files, x.finishedJobs, x.jobs, x.submittedAt]), [['run-good', 3, 3, 3, '2026-01-01T00:00:00.000Z']]);
+  assert.deepEqual(s.runs.map((x) => [x.run, x.totals.files, x.finishedJobs, x.jobs, x.submittedAt]), [[good, 3, 3, 3, '2026-01-01T00:00:00.000Z']]);
   const keys = s.problems.map((p) => p.key).sort();
-  assert.deepEqual(keys, [runKey(q, 'run-bad'), runTotalsKey(q, 'run-good'), runTotalsKey(q, 'run-good'), runsKey(q), workersKey(q), workersKey(q)].sort());
-  assert.match(s.problems.find((p) => p.key === runKey(q, 'run-bad'))!.reason, /jobs: digits/);
+  const jobKey = (id: string): string => `${PREFIX}:${q}:${id}`;
+  assert.deepEqual(keys, [jobKey('run-bad'), jobKey(good), jobKey(good), jobKey(good), runsKey(q), workersKey(q), workersKey(q)].sort());
+  assert.match(s.problems.find((p) => p.key === jobKey('run-bad'))!.reason, /submittedAt: .*jobs: /);
 
   const text = await runCli(['queue', 'status', '--queue', q, '--redis', server.url]);
   assert.equal(text.code, 0, text.stderr);
   assert.doesNotMatch(text.stdout, /\u001b/, 'nothing from Redis reaches the terminal raw');
-  assert.match(text.stdout, /0 completed, 0 failed/);
+  assert.match(text.stdout, /4 completed, 0 failed/);
   assert.match(text.stdout, /not ddcolor's/);
-  assert.ok(text.stdout.includes(`${runKey(q, 'run-bad')}: submittedAt: digits; jobs: digits`), text.stdout);
+  assert.ok(text.stdout.includes(`${jobKey('run-bad')}: submittedAt:`), text.stdout);
 });
 
-test('submit --wait on a run whose record another program overwrote stops with the key named, instead of waiting forever', async () => {
+test('submit --wait on a run whose own job another program overwrote stops with the key named, instead of waiting forever', async () => {
   const q = 'garbage-wait';
   const run = 'run-overwritten';
-  await conns[0]!.hset(runKey(q, run), { outDir: '/out/w', jobs: 'NaN', photos: '2', submittedAt: '1' });
+  const queue = new Queue(q, { connection: conns[2]!, prefix: PREFIX });
+  await queue.add(RUN_JOB, { run, outDir: '/out/w', jobs: 'NaN', photos: 2, upToDate: 0, submittedAt: 1 }, { jobId: run });
+  await queue.close();
   const guard = AbortSignal.timeout(20_000);
-  await assert.rejects(waitForRun(conns[0]!, q, run, '/out/w', { signal: guard, pollMs: 20 }), (err: unknown) => err instanceof DamagedRecordError && err.key === runKey(q, run) && /jobs: digits/.test(err.message));
+  await assert.rejects(waitForRun(conns[0]!, q, run, '/out/w', { signal: guard, pollMs: 20 }), (err: unknown) => err instanceof DamagedRecordError && err.key === `${PREFIX}:${q}:${run}` && /jobs: /.test(err.message));
   assert.equal(guard.aborted, false);
 });
 
@@ -121,35 +156,34 @@ test('a report part that is not one: the combined report names it among its prob
   assert.match(report.problems[0]!.reason, /not a report part ddcolor wrote/);
 });
 
-test('submit --wait is woken by the queue\'s events: the run\'s last job completing ends a wait whose heartbeat is ten minutes', async () => {
+test('submit --wait is woken by the queue\'s events: a worker finishing the run ends a wait whose heartbeat is ten minutes, and the run\'s lost job is reported', async () => {
   const q = 'events';
-  const run = 'run-events';
+  const run = `run-${'e'.repeat(16)}`;
   const out = await tempDir();
   const model = { path: 'm.onnx', id: 'c'.repeat(16), inputSize: 512, device: 'cpu' as const, note: null, testModel: null };
   const result = { hit: 0, inferred: 1, skipped: 0, failed: 0, notProcessed: 0 };
-  await conns[0]!.hset(runKey(q, run), { outDir: out, jobs: '1', photos: '1', submittedAt: String(Date.now()) });
+  await addFlow(q, run, out, 2);
   const guard = AbortSignal.timeout(60_000);
   const waiting = waitForRun(conns[0]!, q, run, out, { pollMs: 600_000, signal: guard });
-  // The waiter has looked once and sleeps; now a worker does the run's one job.
+  // The waiter has looked once and sleeps; now a worker does the run's jobs (the second is lost) and finishes the run.
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const worker = new Worker(
-    q,
-    async (job) => {
-      const record = { input: '/in/a.png', output: join(out, 'a.png'), sha256: 'd'.repeat(64), status: 'inferred' as const, error: null };
-      await writePart(out, run, job.id!, recordsPart(out, model, [record]));
-      await finishJob(conns[1]!, q, { run } as JobData, job.id!, result, 'w1', 1);
-      return result;
-    },
-    { connection: await openQueueConnection({ kind: 'redis', url: server.url }), prefix: PREFIX },
-  );
   const queue = new Queue(q, { connection: conns[3]!, prefix: PREFIX });
+  const [worker] = workers(q, 1, async (job) => {
+    if (job.name === RUN_JOB) return (await finishRun(queue, job, job.data as RunData, out)).totals;
+    if (job.id!.endsWith('1')) throw new Error('the machine caught fire');
+    const record = { input: '/in/0.png', output: join(out, '0.png'), sha256: 'd'.repeat(64), status: 'inferred' as const, error: null };
+    await writePart(out, run, job.id!, recordsPart(out, model, [record]));
+    return result;
+  });
   try {
-    await queue.add('photos', {}, { jobId: `${run}-00000` });
     const report = await waiting;
     assert.equal(guard.aborted, false, 'woken by the event, not by the heartbeat or the guard');
-    assert.equal(report?.totals.inferred, 1);
+    assert.deepEqual([report?.totals.inferred, report?.totals.notProcessed], [1, 1]);
+    assert.match(report!.files.find((f) => f.input === '/in/1.png')!.error ?? '', /not processed \(job run-e+-00001 failed: the machine caught fire\)/);
+    const p = (await runProgress(queue, run))!;
+    assert.deepEqual([p.finished, p.finishedJobs, p.totals.inferred, p.totals.notProcessed], [true, 2, 1, 1]);
   } finally {
-    await worker.close();
+    await worker!.close();
     await queue.close();
   }
 });

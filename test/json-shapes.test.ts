@@ -59,6 +59,7 @@ const queueStatusSchema = z.object({
       upToDate: count,
       totals: totalsSchema,
       finished: z.boolean(),
+      error: z.string().nullable(),
       photosPerSecond: z.number().min(0).nullable(),
       etaSeconds: count.nullable(),
     }),

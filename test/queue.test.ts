@@ -145,7 +145,7 @@ test('three workers, one killed mid-job: every good photo once and intact, each 
   const run = status.runs[0]!;
   assert.equal(run.finished, true);
   assert.equal(run.finishedJobs, run.jobs);
-  assert.equal(status.jobs.completed, run.jobs);
+  assert.equal(status.jobs.completed, run.jobs + 1, "the run's jobs, and the run's own job");
   assert.equal(status.jobs.failed + status.jobs.waiting + status.jobs.active, 0);
   assert.equal(run.totals.failed, BAD.length);
   assert.equal(run.totals.hit + run.totals.inferred + run.totals.skipped + run.totals.failed, good + BAD.length);
@@ -235,7 +235,7 @@ test('a job that fails for good: submit --wait reports its photos not processed;
   status = JSON.parse((await runCli(['queue', 'status', '--redis', redis.url, '--queue', 'fails', '--json'])).stdout) as Status;
   await until(async () => {
     status = JSON.parse((await runCli(['queue', 'status', '--redis', redis.url, '--queue', 'fails', '--json'])).stdout) as Status;
-    return status.jobs.completed === 1;
+    return status.jobs.completed === 2 && status.runs[0]?.finished === true;
   });
   assert.equal(status.jobs.failed, 0);
   const combined = JSON.parse(await readFile(join(out, 'ddcolor-report.json'), 'utf8')) as Report;

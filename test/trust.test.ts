@@ -11,7 +11,9 @@ import { after, before, test } from 'node:test';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { openQueueConnection, type QueueConnection } from '../src/fleet/connection.js';
-import { type JobData } from '../src/fleet/jobs.js';
+import { jobId, type JobData } from '../src/fleet/jobs.js';
+import { RUN_JOB } from '../src/fleet/records.js';
+import { runFlow } from '../src/fleet/runs.js';
 import { badKey, PREFIX } from '../src/fleet/keys.js';
 import { startWorker, type FleetWorker, type WorkerEvent } from '../src/fleet/worker.js';
 import { resolveRoots } from '../src/io/roots.js';
@@ -259,27 +261,41 @@ test('a fleet under the README\'s ACL user (ddcolor\'s keys only): submit and wo
   asFleet.disconnect();
 });
 
-test('submit --wait settles lost jobs of its own run only: a failed job in Redis that names the run but another folder writes nothing there', async () => {
-  const { Worker } = await import('bullmq');
-  const { settleLostJobs } = await import('../src/fleet/runs.js');
+test('a run\'s lost jobs are settled in its own folder only: a failed job in Redis that names the run but another folder writes nothing there', async () => {
+  const { DelayedError, FlowProducer, Worker } = await import('bullmq');
   const queueName = 'trust-lost';
-  const queue = new Queue<JobData>(queueName, { connection: conn, prefix: PREFIX });
   const ours = goodJob(join(outputs, 'lost-ours'));
   const hostile = { ...goodJob(join(outside, 'planted')), run: ours.run };
-  await queue.add('x', ours, { jobId: 'lost-1', attempts: 1 });
-  await queue.add('x', hostile, { jobId: 'lost-2', attempts: 1 });
-  const failing = new Worker(queueName, async () => {
-    throw new Error('no worker finished it');
+  const flow = new FlowProducer({ connection: conn, prefix: PREFIX });
+  await flow.add(runFlow(queueName, { run: ours.run, outDir: ours.outDir, submittedAt: Date.now(), jobs: 2, photos: 2, upToDate: 0 }, [{ id: jobId(ours.run, 0), data: ours }], { attempts: 1, backoffMs: 10 }));
+  await flow.close();
+  // Another program adds a job of its own to the run, naming another folder.
+  const queue = new Queue(queueName, { connection: conn, prefix: PREFIX });
+  await queue.add('x', hostile, { jobId: jobId(ours.run, 1), attempts: 1, parent: { id: ours.run, queue: `${PREFIX}:${queueName}` }, ignoreDependencyOnFailure: true });
+  const failing = new Worker(queueName, async (job, token) => {
+    if (job.name !== RUN_JOB) throw new Error('no worker finished it');
+    // The run's own job is left for the worker below.
+    await job.moveToDelayed(Date.now() + 300, token);
+    throw new DelayedError();
   }, { connection: (conn as Redis).duplicate({ maxRetriesPerRequest: null }), prefix: PREFIX });
   await new Promise<void>((resolve) => {
     let n = 0;
     failing.on('failed', () => ++n === 2 && resolve());
   });
   await failing.close();
-  const settled = await settleLostJobs(conn, queue, ours.run, ours.outDir);
-  await queue.close();
-  assert.equal(settled, 1, 'only the job of this run and folder');
-  assert.ok((await stat(join(outputs, 'lost-ours', '.ddcolor-runs', ours.run, 'lost-1.json'))).size > 0);
+  // A worker with roots takes the run's own job and finishes the run.
+  const finishing = startWorker({ redis: conn, queue: queueName, model, device: 'cpu', roots: await resolveRoots([inputs], [outputs]), cache: { kind: 'none' }, concurrency: 1, threads: 1 });
+  try {
+    const parent = (await queue.getJob(ours.run))!;
+    for (let until = Date.now() + 30_000; (await parent.getState()) !== 'completed' && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await parent.getState(), 'completed');
+  } finally {
+    await finishing.stop();
+    await queue.close();
+  }
+  assert.ok((await stat(join(outputs, 'lost-ours', '.ddcolor-runs', ours.run, `${jobId(ours.run, 0)}.json`))).size > 0);
+  const report = JSON.parse(await readFile(join(outputs, 'lost-ours', 'ddcolor-report.json'), 'utf8')) as { files: Array<{ input: string; status: string }> };
+  assert.deepEqual(report.files.map((f) => f.status), ['not-processed'], 'only the photo of the run\'s own job');
   assert.deepEqual(await readdir(outside).then((n) => n.sort()), ['secret.png', 'victim.txt'], 'nothing written in the folder the hostile job named');
 });
 

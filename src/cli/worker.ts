@@ -65,8 +65,11 @@ function describe(e: WorkerEvent, quiet: boolean): string | null {
       return quiet ? null : `job ${e.id}: ${e.photos} photo${e.photos === 1 ? '' : 's'}`;
     case 'job-done': {
       const t = e.totals;
-      const end = e.runFinished ? `; ${e.run} finished, its report is written` : '';
-      return quiet ? null : `job ${e.id} done in ${formatDuration(e.ms)}: ${t.inferred} inferred, ${t.hit} from cache, ${t.skipped} up to date, ${t.failed} failed${end}`;
+      return quiet ? null : `job ${e.id} done in ${formatDuration(e.ms)}: ${t.inferred} inferred, ${t.hit} from cache, ${t.skipped} up to date, ${t.failed} failed`;
+    }
+    case 'run-done': {
+      const t = e.totals;
+      return quiet ? null : `${e.run} finished, its report is written: ${t.inferred} inferred, ${t.hit} from cache, ${t.skipped} up to date, ${t.failed} failed, ${t.notProcessed} not processed`;
     }
     case 'job-retry':
       return `warning: job ${e.id} will be tried again: ${e.reason}`;

@@ -111,3 +111,8 @@ export function runName(outDir: string, params: JobParams, files: ReadonlyArray<
 export function jobId(run: string, k: number): string {
   return `${run}-${String(k).padStart(5, '0')}`;
 }
+
+/** The run a job id names (`jobId`'s inverse); null for an id that is not a run's job's. */
+export function runOfJobId(id: string): string | null {
+  return /^(run-[0-9a-f]{16})-\d{5,}$/.exec(id)?.[1] ?? null;
+}

@@ -9,22 +9,7 @@ import { createHash } from 'node:crypto';
 /** BullMQ's key prefix (its keys are `{ddcolor}:<queue>:…`). */
 export const PREFIX = '{ddcolor}';
 
-/** A submission ("run") of a queue: a hash of what it is (folder, counts, when). */
-export function runKey(queue: string, run: string): string {
-  return `${PREFIX}:${queue}:run:${run}`;
-}
-
-/** The ids of the run's jobs that are finished (done, or failed for good). */
-export function runFinishedKey(queue: string, run: string): string {
-  return `${PREFIX}:${queue}:run:${run}:finished`;
-}
-
-/** The run's totals, summed as its jobs finish. */
-export function runTotalsKey(queue: string, run: string): string {
-  return `${PREFIX}:${queue}:run:${run}:totals`;
-}
-
-/** The queue's runs by the time they were submitted (a sorted set). */
+/** The queue's runs by the time they were submitted (a sorted set: an index; each run is its own job, fleet/runs.ts). */
 export function runsKey(queue: string): string {
   return `${PREFIX}:${queue}:runs`;
 }

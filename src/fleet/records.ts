@@ -1,5 +1,5 @@
 /**
- * The fleet's own records in Redis, as schemas: a run's hash, a finished job's totals, a worker's
+ * The fleet's own records in Redis, as schemas: a run's job, a finished job's totals, a worker's
  * count. Anyone who can write to the queue's Redis can write these keys too, so every value is
  * parsed before it is counted, compared or printed; one that does not parse is named as a problem
  * (by key, never by echoing what it holds) and left out, never turned into NaN or a crash.
@@ -9,22 +9,27 @@ import { SAFE_NAME } from './jobs.js';
 
 export { parseJson, why } from '../parse-json.js';
 
-/** A count or a time as Redis keeps it in a hash: decimal digits. */
-const decimal = z.string().regex(/^\d{1,16}$/, 'digits').transform(Number);
+const count = z.int().min(0);
 
-/** A run's hash (`{ddcolor}:<queue>:run:<run>`), written by `submit` and by the job that finishes it. */
-export const runMetaSchema = z.object({
+/** The name of a run's parent job (fleet/runs.ts); its parts are named after the run. */
+export const RUN_JOB = 'ddcolor-run';
+
+/**
+ * A run's own job: the parent of its parts in a BullMQ flow. What `submit` found (the folder, the
+ * counts, when) is its data; a worker takes it once every part is finished, and its return value
+ * is the run's totals.
+ */
+export const runDataSchema = z.strictObject({
+  run: z.string().regex(SAFE_NAME, 'letters, digits, "-" and "_" only'),
   outDir: z.string().min(1).max(4096),
   /** Epoch milliseconds. */
-  submittedAt: decimal,
-  finishedAt: decimal.optional(),
-  jobs: decimal,
-  photos: decimal,
-  upToDate: decimal.default(0),
+  submittedAt: count,
+  jobs: count,
+  /** Photos in jobs, and photos left out because their outputs were up to date. */
+  photos: count,
+  upToDate: count,
 });
-export type RunMeta = z.output<typeof runMetaSchema>;
-
-const count = z.int().min(0);
+export type RunData = z.output<typeof runDataSchema>;
 
 /** What a job returns when it is done: its photos' totals (the records are in its report part). */
 export const jobResultSchema = z.strictObject({ hit: count, inferred: count, skipped: count, failed: count, notProcessed: count });

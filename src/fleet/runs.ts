@@ -1,79 +1,242 @@
 /**
- * A run's progress beside the queue: which of its jobs are finished and with what totals, and how
- * many photos each worker has done. A job that finishes twice (run again after its worker was
- * presumed dead) overwrites its own totals: nothing is counted twice.
+ * A run is a BullMQ flow: a parent job, whose id is the run's name and whose data is what `submit`
+ * found (runDataSchema), with the run's jobs as its children. BullMQ keeps the books:
+ * - a job that completes hands its totals (its return value) to the parent, in the same script
+ *   that completes it, so a job done twice (run again after its worker was presumed dead) counts
+ *   once;
+ * - a job that fails for good (out of tries, refused, or stalled too often because its worker
+ *   died) is recorded in the parent as an ignored failure (`ignoreDependencyOnFailure`);
+ * - once no child is pending, the parent moves to the wait list, and a worker finishes the run
+ *   (`finishRun`: a part for each lost job, the combined report). The run's completion is the
+ *   parent's completion, an event `submit --wait` hears.
+ *
+ * Everything read back (the parent's data, the children's return values and data) is Redis data
+ * and is parsed first: what is not ddcolor's is named as a problem, never counted.
  */
-import type { Queue } from 'bullmq';
+import { rm } from 'node:fs/promises';
+import { Job, type FlowJob, type FlowProducer, type Queue } from 'bullmq';
 import { emptyTotals, type FileRecord, type RunReport, type Totals } from '../report/report.js';
 import type { QueueConnection } from './connection.js';
 import { DamagedRecordError } from '../errors.js';
-import { parseJobData, SAFE_NAME, type JobData } from './jobs.js';
-import { runFinishedKey, runKey, runsKey, runTotalsKey, workersKey } from './keys.js';
-import { readPart, recordsPart, writePart } from './parts.js';
-import { isSafeName, jobResultSchema, parseJson, runMetaSchema, why, type JobResult, type RecordProblem } from './records.js';
+import { jobId, parseJobData, SAFE_NAME, type JobData } from './jobs.js';
+import { PREFIX, runsKey } from './keys.js';
+import { partPath, readPart, recordsPart, writeCombined, writePart } from './parts.js';
+import { isSafeName, jobResultSchema, RUN_JOB, runDataSchema, why, type JobResult, type RecordProblem, type RunData } from './records.js';
+
+/** The queue as the fleet reads it: every job's data is checked before use, so none is assumed. */
+export type FleetQueue = Queue<unknown, unknown>;
 
 export interface RunProgress {
   run: string;
   outDir: string;
   /** Epoch milliseconds. */
   submittedAt: number;
-  /** When its last job finished (null before). */
+  /** When a worker finished the run (null before). */
   finishedAt: number | null;
+  /** Every job is finished and the run's report is written. */
+  finished: boolean;
+  /** Why a worker could not finish the run, when its own job failed (null otherwise). */
+  error: string | null;
   jobs: number;
   finishedJobs: number;
   /** Photos in jobs, and the totals of those in finished jobs. */
   photos: number;
   upToDate: number;
   totals: Totals;
-  /** Finished jobs' totals that are not ddcolor's (left out of `totals`). */
+  /** Finished jobs' records that are not ddcolor's (left out of `totals`). */
   problems: RecordProblem[];
 }
 
-/**
- * Mark a job finished with its totals, in one transaction (MULTI: the keys share the `{ddcolor}`
- * slot); true for exactly one job of a run: the one whose finishing made the count complete. Two
- * workers finishing a run's last two jobs at once can no longer both think they were last.
- */
-export async function finishJob(redis: QueueConnection, queue: string, data: JobData, id: string, result: JobResult, worker: string, photosDone: number): Promise<boolean> {
-  const tx = redis.multi().hset(runTotalsKey(queue, data.run), id, JSON.stringify(result)).sadd(runFinishedKey(queue, data.run), id);
-  if (photosDone > 0) tx.hincrby(workersKey(queue), worker, photosDone);
-  tx.scard(runFinishedKey(queue, data.run)).hget(runKey(queue, data.run), 'jobs');
-  const replies = await tx.exec();
-  if (!replies) throw new Error(`job ${id}: the fleet's record of the run could not be updated (transaction aborted)`);
-  for (const [err] of replies) if (err) throw err;
-  const added = replies[1]![1] as number;
-  const finished = replies[replies.length - 2]![1] as number;
-  const jobs = replies[replies.length - 1]![1] as string | null;
-  // The run's job count is Redis data: one that is not a count never makes a job the last.
-  const last = added === 1 && jobs !== null && /^\d{1,16}$/.test(jobs) && finished >= Number(jobs);
-  if (last) await redis.hset(runKey(queue, data.run), 'finishedAt', String(Date.now()));
-  return last;
+const RESULT_KEYS = ['hit', 'inferred', 'skipped', 'failed', 'notProcessed'] as const;
+
+export function resultOf(t: Totals): JobResult {
+  return { hit: t.hit, inferred: t.inferred, skipped: t.skipped, failed: t.failed, notProcessed: t.notProcessed };
+}
+
+function add(totals: Totals, r: JobResult): void {
+  for (const k of RESULT_KEYS) totals[k] += r[k];
+  totals.files += RESULT_KEYS.reduce((n, k) => n + r[k], 0);
+}
+
+/** The key of a job of the queue, as BullMQ names its children in a parent's records. */
+function jobKey(queueName: string, id: string): string {
+  return `${PREFIX}:${queueName}:${id}`;
+}
+
+/** A run's flow: the parent (the run) and its jobs, each failing alone (a lost job never fails the run). */
+export function runFlow(queueName: string, run: RunData, parts: ReadonlyArray<{ id: string; data: JobData }>, retry: { attempts: number; backoffMs: number }): FlowJob {
+  const backoff = { type: 'exponential' as const, delay: retry.backoffMs };
+  return {
+    name: RUN_JOB,
+    queueName,
+    data: run,
+    opts: { jobId: run.run },
+    children: parts.map((p) => ({ name: run.run, queueName, data: p.data, opts: { jobId: p.id, attempts: retry.attempts, backoff, ignoreDependencyOnFailure: true } })),
+  };
+}
+
+/** A finished job of a run to put back in the queue: its id and the set BullMQ holds it in. */
+export interface FinishedJob {
+  id: string;
+  state: 'completed' | 'failed';
 }
 
 /**
- * The run's progress from its records; null when there is no such run. A run's hash that is not
- * ddcolor's throws a `DamagedRecordError` naming the key; a finished job's totals that are not
- * are left out and named in `problems`.
+ * Put finished jobs of a run back in the queue, with their tries renewed (and, with `dropParts`,
+ * their report parts dropped, so every photo is tried again). While the run is in progress BullMQ
+ * moves each back among its pending jobs. A run already finished would not notice: its own job
+ * goes first and comes back after, with the same jobs (`tree`), those that are done counting as
+ * done at once (BullMQ gives a duplicate child's return value to its new parent).
  */
-export async function runProgress(redis: QueueConnection, queue: string, run: string): Promise<RunProgress | null> {
-  const key = runKey(queue, run);
-  const [hash, perJob, finishedJobs] = await Promise.all([redis.hgetall(key), redis.hgetall(runTotalsKey(queue, run)), redis.scard(runFinishedKey(queue, run))]);
-  if (Object.keys(hash).length === 0) return null;
-  const meta = runMetaSchema.safeParse(hash);
-  if (!meta.success) throw new DamagedRecordError(key, why(meta.error));
-  const totals = emptyTotals();
-  const problems: RecordProblem[] = [];
-  for (const [job, text] of Object.entries(perJob)) {
-    const r = parseJson(jobResultSchema, text);
-    if (!r.ok) {
-      problems.push({ key: runTotalsKey(queue, run), reason: isSafeName(job) ? `job ${job}: ${r.reason}` : `a job id that is not ddcolor's: ${r.reason}` });
+async function putBack(queue: FleetQueue, flow: FlowProducer, tree: FlowJob, run: RunData, jobs: readonly FinishedJob[], dropParts: boolean): Promise<number> {
+  const parent = await queue.getJob(run.run);
+  if (parent && run.jobs > 0 && (await parent.getState()) !== 'waiting-children') {
+    try {
+      await parent.remove({ removeChildren: false });
+    } catch (err) {
+      throw new Error(`run ${run.run}: a worker is finishing it right now; try again in a moment (${err instanceof Error ? err.message : String(err)})`);
+    }
+  }
+  let n = 0;
+  for (const { id, state } of jobs) {
+    const job = await queue.getJob(id);
+    if (!job) continue;
+    if (dropParts) await rm(partPath(run.outDir, run.run, id), { force: true });
+    await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+    n++;
+  }
+  await flow.add(tree);
+  return n;
+}
+
+/**
+ * Add a run's flow; the same run again adds nothing. Jobs of it that are finished (`again`: the
+ * same photos, still not done, so the machine failed them or another file blocked them) are put
+ * back in the queue and their report parts dropped; a run that was finished is opened again.
+ * Returns how many jobs were put back.
+ */
+export async function addRun(redis: QueueConnection, queue: FleetQueue, flow: FlowProducer, tree: FlowJob, run: RunData, again: readonly FinishedJob[]): Promise<number> {
+  const n = await putBack(queue, flow, tree, run, again, true);
+  await redis.zadd(runsKey(queue.name), 'NX', run.submittedAt, run.run);
+  return n;
+}
+
+/**
+ * Put a run's failed jobs back in the queue (`queue retry-failed`), opening the run again if it
+ * was finished; its flow is rebuilt from the jobs the queue still holds. Returns how many; null
+ * when the run's own job is gone.
+ */
+export async function retryRun(queue: FleetQueue, flow: FlowProducer, run: string, failed: readonly string[]): Promise<number | null> {
+  const found = await runJob(queue, run);
+  if (!found) return null;
+  const parts: Array<{ id: string; data: JobData }> = [];
+  let attempts = 1;
+  let backoffMs = 0;
+  for (let k = 0; k < found.data.jobs; k++) {
+    const job = await queue.getJob(jobId(run, k));
+    const parsed = parseJobData(job?.data);
+    if (!job?.id || !parsed.ok) continue;
+    parts.push({ id: job.id, data: parsed.data });
+    attempts = job.opts.attempts ?? attempts;
+    backoffMs = typeof job.opts.backoff === 'object' ? (job.opts.backoff.delay ?? backoffMs) : backoffMs;
+  }
+  const tree = runFlow(queue.name, found.data, parts, { attempts, backoffMs });
+  return putBack(queue, flow, tree, found.data, failed.map((id) => ({ id, state: 'failed' as const })), false);
+}
+
+/** The run's parent job and its data, checked; null when there is no such run. */
+async function runJob(queue: FleetQueue, run: string): Promise<{ job: Job<unknown, unknown>; data: RunData } | null> {
+  const job = await queue.getJob(run);
+  if (!job) return null;
+  const parsed = runDataSchema.safeParse(job.data);
+  if (job.name !== RUN_JOB || !parsed.success || parsed.data.run !== run) {
+    throw new DamagedRecordError(jobKey(queue.name, run), parsed.success ? `not a run's job (${job.name === RUN_JOB ? 'another run' : 'its name'})` : why(parsed.error));
+  }
+  return { job, data: parsed.data };
+}
+
+/** The children's totals, each parsed; a value that is not a job's totals is named, not counted. */
+function childTotals(queueName: string, run: string, values: Record<string, unknown>, totals: Totals, problems: RecordProblem[]): void {
+  for (const [key, value] of Object.entries(values)) {
+    const r = jobResultSchema.safeParse(value);
+    if (r.success) add(totals, r.data);
+    else problems.push({ key: jobKey(queueName, run), reason: `${key.startsWith(`${PREFIX}:${queueName}:${run}-`) && isSafeName(key.slice(key.lastIndexOf(':') + 1)) ? key.slice(key.lastIndexOf(':') + 1) : 'a job that is not ddcolor\'s'}: ${why(r.error)}` });
+  }
+}
+
+/** A job of the run that failed for good: its id, BullMQ's reason and its data (null when it is gone or not this run's). */
+interface LostJob {
+  id: string;
+  reason: string;
+  data: JobData | null;
+}
+
+/** The run's jobs that BullMQ failed for good before a worker finished them. */
+async function lostJobs(queue: FleetQueue, parent: Job<unknown, unknown>, run: RunData, problems: RecordProblem[]): Promise<LostJob[]> {
+  const lost: LostJob[] = [];
+  const prefix = `${PREFIX}:${queue.name}:`;
+  for (const [key, reason] of Object.entries(await parent.getIgnoredChildrenFailures())) {
+    const id = key.startsWith(prefix) ? key.slice(prefix.length) : '';
+    if (!SAFE_NAME.test(id) || !id.startsWith(`${run.run}-`)) {
+      problems.push({ key: jobKey(queue.name, run.run), reason: 'a failed job that is not one of the run\'s' });
       continue;
     }
-    for (const k of ['hit', 'inferred', 'skipped', 'failed', 'notProcessed'] as const) totals[k] += r.data[k];
+    const parsed = parseJobData((await Job.fromId(queue, id))?.data);
+    const mine = parsed.ok && parsed.data.run === run.run && parsed.data.outDir === run.outDir;
+    lost.push({ id, reason: typeof reason === 'string' && reason !== '' ? reason : 'no worker finished it', data: mine ? parsed.data : null });
   }
-  totals.files = totals.hit + totals.inferred + totals.skipped + totals.failed + totals.notProcessed;
-  const m = meta.data;
-  return { run, outDir: m.outDir, submittedAt: m.submittedAt, finishedAt: m.finishedAt ?? null, jobs: m.jobs, finishedJobs, photos: m.photos, upToDate: m.upToDate, totals, problems };
+  return lost;
+}
+
+/**
+ * The run's progress from its job; null when there is no such run. A run's job that is not
+ * ddcolor's throws a `DamagedRecordError` naming the key; a finished job's totals that are not
+ * are left out and named in `problems`. A lost job's photos count as not processed.
+ */
+export async function runProgress(queue: FleetQueue, run: string): Promise<RunProgress | null> {
+  const found = await runJob(queue, run);
+  if (!found) return null;
+  const { job, data } = found;
+  const [state, values] = await Promise.all([job.getState(), job.getChildrenValues()]);
+  const problems: RecordProblem[] = [];
+  const totals = emptyTotals();
+  const finished = state === 'completed' || data.jobs === 0;
+  const final = state === 'completed' ? jobResultSchema.safeParse(job.returnvalue) : null;
+  const lost = await lostJobs(queue, job, data, problems);
+  if (final?.success) add(totals, final.data);
+  else {
+    if (final) problems.push({ key: jobKey(queue.name, run), reason: `the run's totals: ${why(final.error)}` });
+    childTotals(queue.name, run, values, totals, problems);
+    for (const l of lost) add(totals, { ...resultOf(emptyTotals()), notProcessed: l.data?.files.length ?? 0 });
+  }
+  const finishedJobs = Object.keys(values).length + lost.length;
+  const finishedAt = state === 'completed' ? (job.finishedOn ?? null) : data.jobs === 0 ? data.submittedAt : null;
+  const error = state === 'failed' ? job.failedReason || 'failed' : null;
+  return { run, outDir: data.outDir, submittedAt: data.submittedAt, finishedAt, finished, error, jobs: data.jobs, finishedJobs, photos: data.photos, upToDate: data.upToDate, totals, problems };
+}
+
+/**
+ * Finish a run whose jobs are all finished (the parent's work, on a worker): a part for each job
+ * lost without a part of its own (its photos not processed, with BullMQ's reason), then the
+ * combined report in `outDir` (the folder as the worker checked it). Returns the run's totals.
+ */
+export async function finishRun(queue: FleetQueue, parent: Job<unknown, unknown>, run: RunData, outDir: string): Promise<{ totals: JobResult; report: RunReport }> {
+  const problems: RecordProblem[] = [];
+  const totals = emptyTotals();
+  childTotals(queue.name, run.run, await parent.getChildrenValues(), totals, problems);
+  for (const lost of await lostJobs(queue, parent, run, problems)) {
+    if (!lost.data) continue;
+    const part = (await readPart(outDir, run.run, lost.id)) ?? lostJobPart(lost.data, outDir, `job ${lost.id} failed: ${lost.reason}`);
+    await writePart(outDir, run.run, lost.id, part);
+    add(totals, resultOf(part.totals));
+  }
+  return { totals: resultOf(totals), report: await writeCombined(outDir, run.run) };
+}
+
+function lostJobPart(data: JobData, outDir: string, reason: string): RunReport {
+  const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null, testModel: null };
+  const files: FileRecord[] = data.files.map((f) => ({ input: f.path, output: null, sha256: null, status: 'not-processed', error: `${f.path}: not processed (${reason})` }));
+  return recordsPart(outDir, model, files);
 }
 
 /** The queue's runs, newest first. */
@@ -81,34 +244,4 @@ export async function listRuns(redis: QueueConnection, queue: string, limit = 20
   const names = await redis.zrevrange(runsKey(queue), 0, limit - 1);
   const unsafe = names.filter((n) => !isSafeName(n)).length;
   return { runs: names.filter(isSafeName), problems: unsafe > 0 ? [{ key: runsKey(queue), reason: `${unsafe} run name${unsafe === 1 ? ' that is' : 's that are'} not letters, digits, "-" and "_"` }] : [] };
-}
-
-/**
- * Jobs of the run that BullMQ failed without a worker finishing them (stalled too often, or out
- * of tries before a worker could open the run): their photos are reported as not processed, in a part of their own,
- * and the jobs count as finished. Returns how many there were.
- */
-export async function settleLostJobs(redis: QueueConnection, queue: Queue<JobData>, run: string, outDir: string): Promise<number> {
-  const finished = new Set(await redis.smembers(runFinishedKey(queue.name, run)));
-  // One query for the queue's failed jobs, not one per job of the run. A job is data from Redis:
-  // only one that parses as a job of this run, into this run's folder, with a safe id, is settled.
-  const lostJobs = (await queue.getFailed(0, -1))
-    .map((j) => ({ id: j.id, reason: j.failedReason, parsed: parseJobData(j.data) }))
-    .filter((j): j is { id: string; reason: string; parsed: { ok: true; data: JobData } } => j.parsed.ok && j.parsed.data.run === run && j.parsed.data.outDir === outDir && j.id !== undefined && SAFE_NAME.test(j.id) && !finished.has(j.id));
-  for (const job of lostJobs) {
-    const { id } = job;
-    const data = job.parsed.data;
-    const why = `job ${id} failed: ${job.reason || 'no worker finished it'}`;
-    const part = (await readPart(outDir, run, id)) ?? lostJobPart(data, why);
-    await writePart(outDir, run, id, part);
-    const t = part.totals;
-    await finishJob(redis, queue.name, data, id, { hit: t.hit, inferred: t.inferred, skipped: t.skipped, failed: t.failed, notProcessed: t.notProcessed }, 'none', 0);
-  }
-  return lostJobs.length;
-}
-
-function lostJobPart(data: JobData, why: string): RunReport {
-  const model = { path: data.params.modelName, id: data.params.modelId, inputSize: data.params.size, device: null, note: null, testModel: null };
-  const files: FileRecord[] = data.files.map((f) => ({ input: f.path, output: null, sha256: null, status: 'not-processed', error: `${f.path}: not processed (${why})` }));
-  return recordsPart(data.outDir, model, files);
 }

@@ -3,20 +3,19 @@
  * and its recent runs with their progress, photos per second and ETA. Also `retry-failed` and
  * `clean`, BullMQ's own operations on the queue.
  */
-import { Queue } from 'bullmq';
+import { FlowProducer, Queue } from 'bullmq';
 import type { QueueConnection } from './connection.js';
-import { parseJobData, type JobData } from './jobs.js';
-import { PREFIX, runFinishedKey, runKey, runsKey, runTotalsKey, workersKey } from './keys.js';
+import { runOfJobId } from './jobs.js';
+import { PREFIX, runsKey, workersKey } from './keys.js';
 import { DamagedRecordError } from '../errors.js';
 import { isSafeName, isWorkerName, parseWorkerCounts, type RecordProblem } from './records.js';
-import { listRuns, runProgress, type RunProgress } from './runs.js';
+import { listRuns, retryRun, runProgress, type FleetQueue, type RunProgress } from './runs.js';
 
 /** A run as `queue status` shows it: times as ISO 8601, like the report's. */
 export interface RunStatus extends Omit<RunProgress, 'submittedAt' | 'finishedAt' | 'problems'> {
   submittedAt: string;
-  /** When its last job finished (null before). */
+  /** When a worker finished the run (null before). */
   finishedAt: string | null;
-  finished: boolean;
   /** Photos per second since the run was submitted (null before any is done). */
   photosPerSecond: number | null;
   /** Seconds left at that rate (null when not known, 0 when finished). */
@@ -34,7 +33,7 @@ export interface QueueStatus {
 
 function runStatus(p: RunProgress, now: number): RunStatus {
   const { problems: _, ...rest } = p;
-  const finished = p.finishedJobs >= p.jobs;
+  const { finished } = p;
   const seconds = ((finished && p.finishedAt ? p.finishedAt : now) - p.submittedAt) / 1000;
   const done = p.totals.files;
   const rate = done > 0 && seconds > 0 ? done / seconds : null;
@@ -50,11 +49,11 @@ function runStatus(p: RunProgress, now: number): RunStatus {
 }
 
 /** The progress of each of these runs; a run whose record is not ddcolor's becomes a problem instead. */
-async function runsProgress(redis: QueueConnection, queueName: string, runs: readonly string[], problems: RecordProblem[]): Promise<RunProgress[]> {
+async function runsProgress(queue: FleetQueue, runs: readonly string[], problems: RecordProblem[]): Promise<RunProgress[]> {
   const progress: RunProgress[] = [];
   for (const run of runs) {
     try {
-      const p = await runProgress(redis, queueName, run);
+      const p = await runProgress(queue, run);
       if (!p) continue;
       progress.push(p);
       problems.push(...p.problems);
@@ -67,7 +66,7 @@ async function runsProgress(redis: QueueConnection, queueName: string, runs: rea
 }
 
 export async function queueStatus(redis: QueueConnection, queueName: string, runs = 10): Promise<QueueStatus> {
-  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
+  const queue: FleetQueue = new Queue(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
   try {
     const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
     // A worker's connection is named `<prefix>:<queue, base64>:w:<worker name>`: a client name, so Redis data too.
@@ -78,7 +77,7 @@ export async function queueStatus(redis: QueueConnection, queueName: string, run
     const now = Date.now();
     const listed = await listRuns(redis, queueName, runs);
     problems.push(...listed.problems);
-    const progress = await runsProgress(redis, queueName, listed.runs, problems);
+    const progress = await runsProgress(queue, listed.runs, problems);
     return {
       queue: queueName,
       jobs: {
@@ -97,51 +96,65 @@ export async function queueStatus(redis: QueueConnection, queueName: string, run
   }
 }
 
-/** Put every failed job back in the queue; returns how many. Their runs count them unfinished again. */
+/**
+ * Put every failed job back in the queue; returns how many. A job of a run counts unfinished
+ * again, and a run that was finished is opened again: its report is made again once the job is
+ * done.
+ */
 export async function retryFailed(redis: QueueConnection, queueName: string): Promise<number> {
-  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
+  const queue: FleetQueue = new Queue(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
+  const flow = new FlowProducer({ connection: redis, prefix: PREFIX, skipVersionCheck: true });
   try {
-    const failed = await queue.getFailed(0, -1);
-    for (const job of failed) {
-      // A job is Redis data: only a ddcolor job's run is touched.
-      const parsed = parseJobData(job.data);
-      if (parsed.ok && job.id) await redis.srem(runFinishedKey(queueName, parsed.data.run), job.id);
+    // Jobs are Redis data: a job is a run's when its id is one of the run's job ids, which says the run.
+    const byRun = new Map<string, string[]>();
+    let n = 0;
+    const alone: string[] = [];
+    for (const job of await queue.getFailed(0, -1)) {
+      const run = job.id ? runOfJobId(job.id) : null;
+      if (run) byRun.set(run, [...(byRun.get(run) ?? []), job.id!]);
+      else if (job.id) alone.push(job.id);
     }
-    await queue.retryJobs({ state: 'failed' });
-    return failed.length;
+    for (const [run, ids] of byRun) {
+      // A run whose own job is gone or not ddcolor's: its jobs are put back as they are.
+      const put = await retryRun(queue, flow, run, ids).catch((err: unknown) => {
+        if (err instanceof DamagedRecordError) return null;
+        throw err;
+      });
+      if (put === null) alone.push(...ids);
+      else n += put;
+    }
+    for (const id of alone) {
+      await (await queue.getJob(id))?.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      n++;
+    }
+    return n;
   } finally {
+    await flow.close();
     await queue.close();
   }
 }
 
 /**
- * Remove finished jobs (done and failed) older than `olderThanMs`, and the records of runs whose
- * jobs are all finished and gone. Returns how many jobs and runs went.
+ * Remove finished jobs (done and failed) older than `olderThanMs`: a finished run's own job goes
+ * with them, and the run leaves the list of runs. A run in progress keeps its record, whatever
+ * the age of its finished jobs (their totals are kept in the run's own job).
  */
 export async function cleanQueue(redis: QueueConnection, queueName: string, olderThanMs: number): Promise<{ jobs: number; runs: number }> {
-  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
+  const queue: FleetQueue = new Queue(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
   try {
     const completed = await queue.clean(olderThanMs, 0, 'completed');
     const failed = await queue.clean(olderThanMs, 0, 'failed');
+    const gone = new Set([...completed, ...failed]);
     let runs = 0;
-    const jobs = await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']);
-    const withJobs = new Set(jobs.map((j) => parseJobData(j.data)).flatMap((j) => (j.ok ? [j.data.run] : [])));
+    let runJobs = 0;
     for (const run of await redis.zrevrange(runsKey(queueName), 0, -1)) {
-      if (!isSafeName(run)) continue;
-      // A run whose record is not ddcolor's is left as it is: clean removes only what it can read.
-      const p = await runProgress(redis, queueName, run).catch((err: unknown) => {
-        if (err instanceof DamagedRecordError) return 'damaged' as const;
-        throw err;
-      });
-      if (p === 'damaged') continue;
-      if (p && p.finishedJobs < p.jobs) continue;
-      if (p && Date.now() - p.submittedAt < olderThanMs) continue;
-      if (withJobs.has(run)) continue;
-      await redis.del(runKey(queueName, run), runFinishedKey(queueName, run), runTotalsKey(queueName, run));
+      // A name that is not ddcolor's is left as it is: clean removes only what it can read.
+      if (!isSafeName(run) || (!gone.has(run) && (await queue.getJob(run)))) continue;
       await redis.zrem(runsKey(queueName), run);
+      if (gone.has(run)) runJobs++;
       runs++;
     }
-    return { jobs: completed.length + failed.length, runs };
+    return { jobs: gone.size - runJobs, runs };
   } finally {
     await queue.close();
   }

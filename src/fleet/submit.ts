@@ -1,11 +1,12 @@
 /**
  * submit: walk the input once, leave out the photos whose outputs are up to date (by the fleet's
  * record of the folder, without hashing them), cut the rest into jobs and add them to the queue.
- * The same work submitted twice is the same run with the same job ids: BullMQ adds nothing.
+ * The run is a BullMQ flow (fleet/runs.ts). The same work submitted twice is the same run with the
+ * same job ids: BullMQ adds nothing.
  */
 import { basename, resolve } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
-import { Queue } from 'bullmq';
+import { mkdir } from 'node:fs/promises';
+import { FlowProducer, Queue } from 'bullmq';
 import { describeSpec, type CacheSpec } from '../cache/open.js';
 import { ConfigError } from '../errors.js';
 import type { FormatChoice } from '../image/encode.js';
@@ -15,9 +16,10 @@ import { FileStates, leftAlone, makingParams, type PlannedFile, planOutputs, sca
 import type { FileRecord } from '../report/report.js';
 import { openQueueConnection, queueMemoryWarnings, type QueueConnection, type QueueWarning } from './connection.js';
 import { DoneState } from './done-state.js';
-import { cutIntoJobs, DEFAULT_JOB_LIMITS, jobId, runName, type JobData, type JobFile, type JobLimits, type JobParams } from './jobs.js';
-import { PREFIX, runFinishedKey, runKey, runsKey, runTotalsKey } from './keys.js';
-import { partPath, recordsPart, SUBMIT_PART, writeCombined, writePart } from './parts.js';
+import { cutIntoJobs, DEFAULT_JOB_LIMITS, jobId, runName, type JobFile, type JobLimits, type JobParams } from './jobs.js';
+import { PREFIX } from './keys.js';
+import { recordsPart, SUBMIT_PART, writeCombined, writePart } from './parts.js';
+import { addRun, runFlow, type FleetQueue } from './runs.js';
 
 export interface SubmitOptions {
   paths: string[];
@@ -93,18 +95,6 @@ function noWorkReason(file: PlannedFile, i: number, states: FileStates, done: Do
   return leftAlone(done, file, st, states.output(i), making, colourLimit)?.reason ?? null;
 }
 
-/** Record the run beside the queue (kept as it is when the same run is submitted again). */
-async function recordRun(redis: QueueConnection, queue: string, s: Submission, started: number): Promise<void> {
-  const key = runKey(queue, s.run);
-  // One transaction: a reader never sees a run's hash half written.
-  await redis
-    .multi()
-    .hsetnx(key, 'submittedAt', String(started))
-    .hset(key, { outDir: s.outDir, jobs: String(s.jobs), photos: String(s.queued), upToDate: String(s.upToDate) })
-    .zadd(runsKey(queue), 'NX', started, s.run)
-    .exec();
-}
-
 /**
  * Which of these job ids the queue holds already, and which of those are finished (in BullMQ's
  * completed or failed set): one pipelined round trip per thousand ids.
@@ -145,33 +135,6 @@ function sortPhotos(planned: PlannedFile[], states: FileStates, done: DoneState,
   return { leftOut, todo };
 }
 
-/** Add the jobs (BullMQ leaves out ids it holds already), retried with exponential backoff. */
-async function enqueue(queue: Queue<JobData>, base: Omit<JobData, 'files'>, jobs: JobFile[][], ids: string[], opts: SubmitOptions): Promise<void> {
-  const attempts = opts.attempts ?? DEFAULT_ATTEMPTS;
-  const backoff = { type: 'exponential' as const, delay: opts.backoffMs ?? DEFAULT_BACKOFF_MS };
-  await queue.addBulk(jobs.map((files, k) => ({ name: base.run, data: { ...base, files }, opts: { jobId: ids[k]!, attempts, backoff } })));
-}
-
-/**
- * Jobs of this very work that finished earlier with photos still to do: the machine failed them
- * on every try (a full disk, a dead GPU), or another file blocked them. A job's id comes from its
- * photos, so a finished job with the same id as one of today's holds photos that are still not up
- * to date. Each is put back in the queue with its tries renewed and its old report part dropped:
- * submitting the same work again once the fault is fixed does it. Returns how many.
- */
-async function rerunFinishedOf(queue: Queue<JobData>, redis: QueueConnection, queueName: string, outDir: string, run: string, finished: ReadonlyArray<{ id: string; state: 'completed' | 'failed' }>): Promise<number> {
-  let n = 0;
-  for (const { id, state } of finished) {
-    const job = await queue.getJob(id);
-    if (!job) continue;
-    await redis.multi().srem(runFinishedKey(queueName, run), id).hdel(runTotalsKey(queueName, run), id).hdel(runKey(queueName, run), 'finishedAt').exec();
-    await rm(partPath(outDir, run, id), { force: true });
-    await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
-    n++;
-  }
-  return n;
-}
-
 export async function submit(opts: SubmitOptions): Promise<Submission> {
   const started = Date.now();
   const outDir = resolve(opts.outDir);
@@ -186,7 +149,8 @@ export async function submit(opts: SubmitOptions): Promise<Submission> {
   const params = jobParams(opts);
   const redis = await openQueueConnection(opts.redis);
   // skipVersionCheck: BullMQ would print its own eviction warning on the console each time; ddcolor says it once (queueMemoryWarnings).
-  const queue = new Queue<JobData>(opts.queue, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
+  const queue: FleetQueue = new Queue(opts.queue, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
+  const flow = new FlowProducer({ connection: redis, prefix: PREFIX, skipVersionCheck: true });
   try {
     const done = await new DoneState(redis, outDir).load(planned.map((f) => f.outputRel));
     await done.loadBad(planned.map((f) => f.path));
@@ -198,12 +162,14 @@ export async function submit(opts: SubmitOptions): Promise<Submission> {
     const ids = jobs.map((_, k) => jobId(run, k));
     const existing = await existingJobs(redis, opts.queue, ids);
     const submission: Submission = { run, queue: opts.queue, outDir, photos: planned.length, upToDate: leftOut.length, queued: todo.length, jobs: jobs.length, alreadyQueued: existing.count, retried: 0, problems: scan.problems, warnings: await queueMemoryWarnings(redis, opts.quietWarnings ?? false) };
-    await recordRun(redis, opts.queue, submission, started);
-    submission.retried = await rerunFinishedOf(queue, redis, opts.queue, outDir, run, existing.finished);
-    await enqueue(queue, { run, outDir, params }, jobs, ids, opts);
+    const runData = { run, outDir, submittedAt: started, jobs: jobs.length, photos: todo.length, upToDate: leftOut.length };
+    const parts = jobs.map((files, k) => ({ id: ids[k]!, data: { run, outDir, params, files } }));
+    const tree = runFlow(opts.queue, runData, parts, { attempts: opts.attempts ?? DEFAULT_ATTEMPTS, backoffMs: opts.backoffMs ?? DEFAULT_BACKOFF_MS });
+    submission.retried = await addRun(redis, queue, flow, tree, runData, existing.finished);
     if (jobs.length === 0) await writeCombined(outDir, run);
     return submission;
   } finally {
+    await flow.close();
     await queue.close();
     redis.disconnect();
   }

@@ -1,8 +1,8 @@
 /**
  * Waiting for a run (`submit --wait`): woken by BullMQ's QueueEvents (a job of the run completed,
  * failed or reported progress), never by a tight poll; then progress from the finished jobs'
- * totals and the active jobs' own progress, until every job of the run is finished; then the
- * combined report.
+ * totals and the active jobs' own progress, until the run's own job is completed (a worker
+ * finished the run, fleet/runs.ts); then the combined report.
  *
  * Events only wake the waiter: what it reports is read from the run's records (checked like all
  * Redis data, fleet/records.ts). A slow heartbeat covers what no event announces (an event stream
@@ -13,10 +13,10 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Cluster } from 'ioredis';
 import type { RunReport } from '../report/report.js';
 import type { QueueConnection } from './connection.js';
-import type { JobData } from './jobs.js';
 import { PREFIX } from './keys.js';
 import { writeCombined } from './parts.js';
-import { runProgress, settleLostJobs, type RunProgress } from './runs.js';
+import { RunFailedError } from '../errors.js';
+import { runProgress, type FleetQueue, type RunProgress } from './runs.js';
 
 export interface WaitOptions {
   /** Longest wait between two looks at the run when no event comes (default 5 s). */
@@ -32,16 +32,15 @@ function isProgress(v: unknown): v is { done: number } {
 }
 
 /** Photos done by the run's active jobs so far. */
-async function activeDone(queue: Queue<JobData>, run: string): Promise<number> {
+async function activeDone(queue: FleetQueue, run: string): Promise<number> {
   let n = 0;
-  // Jobs are Redis data: one whose data is not an object is not this run's.
-  for (const job of await queue.getActive()) if ((job.data as Partial<JobData> | null)?.run === run && isProgress(job.progress)) n += job.progress.done;
+  // Jobs are Redis data: only the progress of one with this run's job id is counted.
+  for (const job of await queue.getActive()) if (job.id?.startsWith(`${run}-`) && isProgress(job.progress)) n += job.progress.done;
   return n;
 }
 
-/** What the queue's events say about one run: that something happened, and whether a job failed. */
+/** What the queue's events say about one run: that something happened to it or to one of its jobs. */
 class RunEvents extends EventEmitter {
-  failed = false;
   private readonly events: QueueEvents;
 
   constructor(
@@ -51,14 +50,11 @@ class RunEvents extends EventEmitter {
   ) {
     super();
     this.events = new QueueEvents(queueName, { connection, prefix: PREFIX });
-    const mine = (jobId: unknown): boolean => typeof jobId === 'string' && jobId.startsWith(`${run}-`);
-    this.events.on('completed', ({ jobId }) => mine(jobId) && this.emit('change'));
-    this.events.on('progress', ({ jobId }) => mine(jobId) && this.emit('change'));
-    this.events.on('failed', ({ jobId }) => {
-      if (!mine(jobId)) return;
-      this.failed = true;
-      this.emit('change');
-    });
+    const mine = (jobId: unknown): boolean => typeof jobId === 'string' && (jobId === run || jobId.startsWith(`${run}-`));
+    const wake = ({ jobId }: { jobId: string }): boolean => mine(jobId) && this.emit('change');
+    this.events.on('completed', wake);
+    this.events.on('failed', wake);
+    this.events.on('progress', wake);
     // A broken event stream only costs the heartbeat's delay.
     this.events.on('error', () => undefined);
   }
@@ -96,20 +92,16 @@ class RunEvents extends EventEmitter {
  * not trusted (anyone who can write to the Redis could name another).
  */
 export async function waitForRun(redis: QueueConnection, queueName: string, run: string, outDir: string, opts: WaitOptions = {}): Promise<RunReport | null> {
-  const queue = new Queue<JobData>(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
+  const queue: FleetQueue = new Queue(queueName, { connection: redis, prefix: PREFIX, skipVersionCheck: true });
   // QueueEvents blocks on its connection: a connection of its own.
   const events = new RunEvents(redis instanceof Cluster ? redis.duplicate() : redis.duplicate(), queueName, run);
   try {
     await events.ready();
-    for (let look = 0; !opts.signal?.aborted; look++) {
-      const p = await runProgress(redis, queueName, run);
+    while (!opts.signal?.aborted) {
+      const p = await runProgress(queue, run);
       if (!p) return null;
-      // A job that failed for good without a worker finishing it: its photos are settled as not processed.
-      if (p.finishedJobs < p.jobs && (events.failed || look % 12 === 11)) {
-        events.failed = false;
-        await settleLostJobs(redis, queue, run, outDir);
-      }
-      if (p.finishedJobs >= p.jobs) {
+      if (p.error !== null) throw new RunFailedError(run, p.error);
+      if (p.finished) {
         opts.onProgress?.(p, p.photos);
         return writeCombined(outDir, run);
       }

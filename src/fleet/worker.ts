@@ -16,12 +16,12 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { describeSpec, type CacheSpec } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
 import { BadPhotoError, errorMessage, type PhotoFailure } from '../errors.js';
 import { processAlive } from '../io/owner.js';
-import { checkOwnFolder, type Roots } from '../io/roots.js';
+import { checkOutputFolder, checkOwnFolder, OutsideRootsError, type Roots } from '../io/roots.js';
 import { openSession, type Device, type ModelInfo, type ModelSession } from '../inference/session.js';
 import { colorizeFiles, type PlannedFile, type RunEvent, TMP_DIR } from '../pipeline/index.js';
 import type { FileRecord, RunReport, Totals } from '../report/report.js';
@@ -29,10 +29,10 @@ import type { QueueConnection } from './connection.js';
 import { DoneState, type BadInput } from './done-state.js';
 import { checkJob, InvalidJobError, type CheckedJob } from './job-check.js';
 import type { JobData, JobFile } from './jobs.js';
-import type { JobResult } from './records.js';
-import { PREFIX } from './keys.js';
-import { combine, readPart, recordsPart, settled, writeCombined, writePart } from './parts.js';
-import { finishJob } from './runs.js';
+import { RUN_JOB, runDataSchema, why, type JobResult } from './records.js';
+import { PREFIX, workersKey } from './keys.js';
+import { combine, readPart, recordsPart, settled, writePart } from './parts.js';
+import { finishRun, resultOf, type FleetQueue } from './runs.js';
 
 export interface WorkerOptions {
   redis: QueueConnection;
@@ -64,7 +64,9 @@ export interface WorkerOptions {
 
 export type WorkerEvent =
   | { type: 'job-start'; id: string; run: string; photos: number }
-  | { type: 'job-done'; id: string; run: string; totals: Totals; ms: number; runFinished: boolean }
+  | { type: 'job-done'; id: string; run: string; totals: Totals; ms: number }
+  /** A worker finished a run whose jobs were all finished: its report is written. */
+  | { type: 'run-done'; run: string; totals: JobResult }
   | { type: 'job-retry'; id: string; reason: string }
   | { type: 'job-returned'; id: string; unsettled: number }
   | { type: 'job-refused'; id: string; reason: string }
@@ -76,10 +78,6 @@ export interface FleetWorker {
   readonly name: string;
   /** Finish the photos in hand, give unfinished jobs back to the queue, disconnect. */
   stop(): Promise<void>;
-}
-
-function resultOf(t: Totals): JobResult {
-  return { hit: t.hit, inferred: t.inferred, skipped: t.skipped, failed: t.failed, notProcessed: t.notProcessed };
 }
 
 /** Remove the temporary folders that killed workers of this host left in `outDir`. */
@@ -94,6 +92,8 @@ async function clearDeadWorkersTmp(outDir: string): Promise<void> {
 
 interface Running {
   opts: WorkerOptions;
+  /** The queue, for reading a run's jobs when the worker finishes the run. */
+  queue: FleetQueue;
   name: string;
   tmpName: string;
   stopping: AbortController;
@@ -119,7 +119,7 @@ function toDo(job: CheckedJob, earlier: RunReport | null): PlannedFile[] {
 }
 
 /** Run the photos through the pipeline into the job's folder; null when there were none. */
-async function runPhotos(r: Running, job: Job<JobData>, checked: CheckedJob, planned: PlannedFile[], records: DoneState, signal: AbortSignal): Promise<RunReport | null> {
+async function runPhotos(r: Running, job: Job<unknown, JobResult>, checked: CheckedJob, planned: PlannedFile[], records: DoneState, signal: AbortSignal): Promise<RunReport | null> {
   if (planned.length === 0) return null;
   const { data, outDir } = checked;
   const { params } = data;
@@ -195,15 +195,14 @@ function knownBad(data: JobData, planned: PlannedFile[], records: DoneState): { 
 }
 
 /** A job made for another model: back to the queue for a while, for the workers that have it. */
-async function leaveToOthers(r: Running, job: Job<JobData>, token: string | undefined): Promise<never> {
-  const { params } = job.data;
+async function leaveToOthers(r: Running, job: Job<unknown, JobResult>, params: JobData['params'], token: string | undefined): Promise<never> {
   r.opts.onEvent?.({ type: 'wrong-model', id: job.id!, wants: `${params.modelName} (${params.modelId.slice(0, 12)})`, has: r.opts.model.id.slice(0, 12) });
   await job.moveToDelayed(Date.now() + (r.opts.wrongModelDelayMs ?? 60_000), token);
   throw new DelayedError();
 }
 
 /** Run the job's photos not settled by an earlier try; its report part, rewritten with every photo's latest record. */
-async function runJob(r: Running, job: Job<JobData>, checked: CheckedJob): Promise<{ merged: RunReport; report: RunReport | null }> {
+async function runJob(r: Running, job: Job<unknown, JobResult>, checked: CheckedJob): Promise<{ merged: RunReport; report: RunReport | null }> {
   const { data, outDir } = checked;
   const earlier = await readPart(outDir, data.run, job.id!);
   const planned = toDo(checked, earlier);
@@ -220,7 +219,7 @@ async function runJob(r: Running, job: Job<JobData>, checked: CheckedJob): Promi
 }
 
 /** The job checked against the schema and this worker's roots; a job refused whole fails for good, with the reason. */
-async function checked(r: Running, job: Job<JobData>): Promise<CheckedJob> {
+async function checked(r: Running, job: Job<unknown, JobResult>): Promise<CheckedJob> {
   try {
     return await checkJob(r.opts.roots, job.id, job.data);
   } catch (err) {
@@ -230,11 +229,11 @@ async function checked(r: Running, job: Job<JobData>): Promise<CheckedJob> {
   }
 }
 
-async function processJob(r: Running, job: Job<JobData>, token: string | undefined): Promise<JobResult> {
+async function processJob(r: Running, job: Job<unknown, JobResult>, token: string | undefined): Promise<JobResult> {
   const check = await checked(r, job);
-  const { data, outDir } = check;
+  const { data } = check;
   const id = job.id!;
-  if (data.params.modelId !== r.opts.model.id) return leaveToOthers(r, job, token);
+  if (data.params.modelId !== r.opts.model.id) return leaveToOthers(r, job, data.params, token);
   const t = Date.now();
   const { merged, report } = await runJob(r, job, check);
   const unsettled = merged.files.filter((f) => !settled(f));
@@ -250,20 +249,38 @@ async function processJob(r: Running, job: Job<JobData>, token: string | undefin
     r.opts.onEvent?.({ type: 'job-retry', id, reason });
     throw new Error(reason);
   }
-  const result = resultOf(merged.totals);
+  // The job's totals are its return value: BullMQ hands them to the run's job as it completes this one.
   const photosDone = report ? report.totals.hit + report.totals.inferred : 0;
-  const runFinished = await finishJob(r.opts.redis, job.queueName, data, id, result, r.name, photosDone);
-  if (runFinished) await writeCombined(outDir, data.run);
-  r.opts.onEvent?.({ type: 'job-done', id, run: data.run, totals: merged.totals, ms: Date.now() - t, runFinished });
-  return result;
+  if (photosDone > 0) await r.opts.redis.hincrby(workersKey(job.queueName), r.name, photosDone);
+  r.opts.onEvent?.({ type: 'job-done', id, run: data.run, totals: merged.totals, ms: Date.now() - t });
+  return resultOf(merged.totals);
+}
+
+/**
+ * A run's own job, taken once every job of the run is finished: checked like any job (its data
+ * against the schema, its folder inside this worker's output roots), then the run is finished:
+ * lost jobs' parts and the combined report (fleet/runs.ts).
+ */
+async function processRun(r: Running, job: Job<unknown, JobResult>): Promise<JobResult> {
+  const parsed = runDataSchema.safeParse(job.data);
+  const refuse = (reason: string): never => {
+    r.opts.onEvent?.({ type: 'job-refused', id: String(job.id), reason });
+    throw new UnrecoverableError(`refused: ${reason}`);
+  };
+  if (!parsed.success || parsed.data.run !== job.id) return refuse(`not a ddcolor run (${parsed.success ? 'its id is not its run' : why(parsed.error)})`);
+  const outDir = await checkOutputFolder(r.opts.roots, parsed.data.outDir).catch((err: unknown) => (err instanceof OutsideRootsError ? refuse(err.message) : Promise.reject(err)));
+  const { totals } = await finishRun(r.queue, job, parsed.data, outDir);
+  r.opts.onEvent?.({ type: 'run-done', run: parsed.data.run, totals });
+  return totals;
 }
 
 /** Start a worker on the queue; it runs until stopped. */
 export function startWorker(opts: WorkerOptions): FleetWorker {
   const name = `${hostname()}:${process.pid}`;
-  const r: Running = { opts, name, tmpName: `w-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, stopping: new AbortController(), session: null };
+  const queue: FleetQueue = new Queue(opts.queue, { connection: opts.redis, prefix: PREFIX, skipVersionCheck: true });
+  const r: Running = { opts, queue, name, tmpName: `w-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, stopping: new AbortController(), session: null };
   const lockDuration = opts.lockDurationMs ?? 30_000;
-  const worker = new Worker<JobData, JobResult>(opts.queue, (job, token) => processJob(r, job, token), {
+  const worker = new Worker<unknown, JobResult>(opts.queue, (job, token) => (job.name === RUN_JOB ? processRun(r, job) : processJob(r, job, token)), {
     connection: opts.redis,
     prefix: PREFIX,
     name,
@@ -278,7 +295,7 @@ export function startWorker(opts: WorkerOptions): FleetWorker {
     async stop() {
       r.stopping.abort();
       // Both steps run whatever the other did; the first failure is thrown once both are done.
-      const closing = await worker.close().then(() => null, (err: unknown) => err);
+      const closing = await worker.close().then(() => r.queue.close()).then(() => null, (err: unknown) => err);
       await (await r.session?.catch(() => null))?.release();
       if (closing) throw closing;
     },

@@ -274,6 +274,30 @@ export function tintModel(size: number | null = null): Buffer {
   });
 }
 
+/**
+ * A stand-in model whose time is known and set by its size, for measuring how well the pipeline
+ * keeps a model fed (bench-targets `feed`, bench-gpu): a 3x3 convolution to `channels` maps,
+ * `layers` more 3x3 convolutions of `channels` to `channels` (ReLU between), and a 1x1 to a and b.
+ * It costs `costModelMacs` multiply-adds per image; its output is a small tint of the input (the
+ * weights average their taps), never a colouring.
+ */
+export function costModel(size: number | null, channels: number, layers: number): Buffer {
+  const conv = (inChannels: number, outChannels: number, kernel: number, relu: boolean): ConvLayer => {
+    const taps = inChannels * kernel * kernel;
+    return { outChannels, inChannels, kernel, weights: Array.from({ length: outChannels * taps }, (_, i) => ((i % 7) - 3 + 0.5) / taps), bias: new Array<number>(outChannels).fill(0.01), relu };
+  };
+  return buildConvModel({
+    size,
+    doc: `stand-in of known cost: ${channels} channels, ${layers + 2} convolutions; does not colorize`,
+    layers: [conv(3, channels, 3, true), ...Array.from({ length: layers }, () => conv(channels, channels, 3, true)), conv(channels, 2, 1, false)],
+  });
+}
+
+/** Multiply-adds per image of `costModel(size, channels, layers)`. */
+export function costModelMacs(size: number, channels: number, layers: number): number {
+  return size * size * (3 * channels * 9 + layers * channels * channels * 9 + channels * 2);
+}
+
 /** One node of a hand-built graph: an ONNX operator over named tensors. */
 interface GraphNode {
   op: string;
