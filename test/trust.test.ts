@@ -14,7 +14,7 @@ import { openQueueConnection, type QueueConnection } from '../src/fleet/connecti
 import { jobId, type JobData } from '../src/fleet/jobs.js';
 import { RUN_JOB } from '../src/fleet/records.js';
 import { runFlow } from '../src/fleet/runs.js';
-import { badKey, PREFIX } from '../src/fleet/keys.js';
+import { badKey, PREFIX, runsKey } from '../src/fleet/keys.js';
 import { startWorker, type FleetWorker, type WorkerEvent } from '../src/fleet/worker.js';
 import { resolveRoots } from '../src/io/roots.js';
 import { inspectModel, type ModelInfo } from '../src/inference/session.js';
@@ -297,6 +297,24 @@ test('a run\'s lost jobs are settled in its own folder only: a failed job in Red
   const report = JSON.parse(await readFile(join(outputs, 'lost-ours', 'ddcolor-report.json'), 'utf8')) as { files: Array<{ input: string; status: string }> };
   assert.deepEqual(report.files.map((f) => f.status), ['not-processed'], 'only the photo of the run\'s own job');
   assert.deepEqual(await readdir(outside).then((n) => n.sort()), ['secret.png', 'victim.txt'], 'nothing written in the folder the hostile job named');
+});
+
+test('a run whose folder is outside the worker\'s roots: its jobs and its own job are refused, nothing is written, and submit --wait stops with the reason', async () => {
+  const { FlowProducer } = await import('bullmq');
+  const { waitForRun } = await import('../src/fleet/wait.js');
+  const { RunFailedError } = await import('../src/errors.js');
+  const planted = join(outside, 'planted-run');
+  const data = { ...goodJob(planted), run: 'run-00000000000000aa' };
+  const flow = new FlowProducer({ connection: conn, prefix: PREFIX });
+  await flow.add(runFlow(QUEUE, { run: data.run, outDir: planted, submittedAt: Date.now(), jobs: 1, photos: 1, upToDate: 0 }, [{ id: jobId(data.run, 0), data }], { attempts: 1, backoffMs: 10 }));
+  await flow.close();
+  await conn.zadd(runsKey(QUEUE), Date.now(), data.run);
+  const guard = AbortSignal.timeout(60_000);
+  await assert.rejects(waitForRun(conn, QUEUE, data.run, planted, { signal: guard, pollMs: 200 }), (err: unknown) => err instanceof RunFailedError && /outside|not inside|root/i.test(err.reason));
+  assert.equal(guard.aborted, false);
+  assert.deepEqual(await readdir(outside).then((n) => n.sort()), ['secret.png', 'victim.txt'], 'nothing written outside the roots');
+  const status = await runCli(['queue', 'status', '--queue', QUEUE, '--redis', redis.url]);
+  assert.match(status.stdout, /run-00000000000000aa .*a worker could not finish it: refused: /);
 });
 
 test('a file of the user\'s at an output\'s place fails the photo as blocked, never as a bad input: moved away, the next job writes it', async () => {

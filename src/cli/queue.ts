@@ -17,7 +17,7 @@ export function renderQueueStatus(s: QueueStatus): string {
   for (const r of s.runs) {
     const t = r.totals;
     const rate = r.photosPerSecond === null ? '' : `, ${r.photosPerSecond} photos/s`;
-    const eta = r.finished ? 'finished' : r.etaSeconds === null ? 'ETA unknown' : `ETA ${formatDuration(r.etaSeconds * 1000)}`;
+    const eta = r.error !== null ? `a worker could not finish it: ${r.error}` : r.finished ? 'finished' : r.finishedJobs >= r.jobs ? 'finishing' : r.etaSeconds === null ? 'ETA unknown' : `ETA ${formatDuration(r.etaSeconds * 1000)}`;
     lines.push(
       `  ${r.run}  ${t.files}/${r.photos} photos, jobs ${r.finishedJobs}/${r.jobs}${rate}, ${eta}; ${t.inferred} inferred, ${t.hit} from cache, ${t.skipped + r.upToDate} up to date, ${t.failed} failed  -> ${r.outDir}`,
     );
@@ -56,7 +56,7 @@ function retryCommand(): Command {
 function cleanCommand(): Command {
   return addQueueFlags(
     new Command('clean')
-      .description('remove finished jobs (done and failed) and the records of finished runs')
+      .description('remove finished jobs (done and failed) and finished runs')
       .addOption(new Option('--older-than <duration>', 'only those finished at least this long ago').argParser(parseDuration).default(0, '0: all')),
   ).action(async (flags: QueueFlags & { olderThan: number }) => {
     const redis = await openQueueConnection(queueRedis(flags));

@@ -194,10 +194,12 @@ async function lostJobs(queue: FleetQueue, parent: Job<unknown, unknown>, run: R
  * are left out and named in `problems`. A lost job's photos count as not processed.
  */
 export async function runProgress(queue: FleetQueue, run: string): Promise<RunProgress | null> {
-  const found = await runJob(queue, run);
+  // The state first, then the job: a job read after its state holds what that state wrote (its totals, its reason).
+  const state = await queue.getJobState(run);
+  const found = state === 'unknown' ? null : await runJob(queue, run);
   if (!found) return null;
   const { job, data } = found;
-  const [state, values] = await Promise.all([job.getState(), job.getChildrenValues()]);
+  const values = await job.getChildrenValues();
   const problems: RecordProblem[] = [];
   const totals = emptyTotals();
   const finished = state === 'completed' || data.jobs === 0;
