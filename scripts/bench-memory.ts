@@ -19,7 +19,7 @@ import sharp from 'sharp';
 import { inspectModel, openSession } from '../src/inference/session.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/run.js';
-import { defaultConcurrency } from '../src/cli/colorize.js';
+import { defaultConcurrency } from '../src/pipeline/options.js';
 import { MB } from '../src/units.js';
 
 const W = 4000;

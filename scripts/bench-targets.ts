@@ -7,7 +7,8 @@
  *   Redis lookups and writes  (keys/s, entries/s on loopback)
  *   cache entry size and the colour error of its 8-bit quantization
  *   cold run                  vs  the time inside the model (load + runs), per model thread count
- *   npm run bench        (or: node dist/scripts/bench-targets.js [warm] [rerun] [redis] [entry])
+ *   the model waiting for input, at batch 8 with a stand-in model slower than the pixel path
+ *   npm run bench        (or: node dist/scripts/bench-targets.js [warm] [rerun] [redis] [entry] [feed])
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -20,7 +21,9 @@ import { RedisStore } from '../src/cache/redis.js';
 import { decodeAb, encodeAb, quantizeAb } from '../src/chroma/codec.js';
 import { sha256File } from '../src/io/hash.js';
 import { inspectModel } from '../src/inference/session.js';
-import { buildConvModel, tintModel, type ConvLayer } from '../src/models/tiny-model.js';
+import { costModel, costModelMacs, tintModel } from '../src/models/tiny-model.js';
+import { defaultConcurrency } from '../src/pipeline/options.js';
+import type { RunReport } from '../src/report/report.js';
 import { colorize } from '../src/pipeline/run.js';
 import { GB, KB } from '../src/units.js';
 
@@ -119,26 +122,11 @@ async function warmRun(dir: string): Promise<void> {
   await coldRun(dir, dirname(files[0]!));
 }
 
-/**
- * A stand-in for DDColor's cost on the CPU: convolutions of 64 channels at 512x512, as many as make
- * a run take about as long as the real DDColor tiny (about 1.7 s a photo on 2 cores). Its weights
- * are fixed numbers; its output is whatever the convolutions compute.
- */
-function standInModel(layers: number): Buffer {
-  const conv = (inC: number, outC: number, relu: boolean): ConvLayer => ({
-    inChannels: inC,
-    outChannels: outC,
-    kernel: 3,
-    weights: Array.from({ length: outC * inC * 9 }, (_, k) => Math.sin(k) * 0.05),
-    bias: new Array<number>(outC).fill(0),
-    relu,
-  });
-  return buildConvModel({ size: 512, batch: 1, layers: [conv(3, 64, true), ...Array.from({ length: layers }, () => conv(64, 64, true)), conv(64, 2, false)] });
-}
-
 /** Cold runs (every photo inferred) of the 12 MP scans with the stand-in model, per model thread count. */
 async function coldRun(dir: string, album: string): Promise<void> {
-  await writeFile(join(dir, 'stand-in.onnx'), standInModel(36));
+  // A stand-in for DDColor's cost on the CPU: convolutions of 64 channels at 512x512, as many as
+  // make a run take about as long as the real DDColor tiny (about 1.7 s a photo on 2 cores).
+  await writeFile(join(dir, 'stand-in.onnx'), costModel(512, 64, 36));
   const model = await inspectModel(join(dir, 'stand-in.onnx'));
   const photos = (await readdir(album)).length;
   const cores = availableParallelism();
@@ -148,6 +136,63 @@ async function coldRun(dir: string, album: string): Promise<void> {
     const wall = performance.now() - t;
     const inModel = r.timings.inferenceMs + r.timings.modelLoadMs;
     report({ name: `cold run, model on ${threads} thread${threads > 1 ? 's' : ''}, per photo`, value: wall / photos, unit: 'ms', floor: inModel / photos, ratio: wall / inModel, target: '<= 1.15x the time in the model' });
+  }
+}
+
+/** The model's idle share: of the time from its first batch's start to its last's end, the part it ran nothing. */
+function modelIdle(r: RunReport): { idle: number; busyMs: number; wallMs: number; batches: number } {
+  const row = r.profile.find((p) => p.stage === 'infer');
+  if (!row || row.wallMs === 0) return { idle: 0, busyMs: 0, wallMs: 0, batches: 0 };
+  return { idle: (row.wallMs - row.busyMs) / row.wallMs, busyMs: row.busyMs, wallMs: row.wallMs, batches: row.count };
+}
+
+/**
+ * Keeping the model fed (issue 25, point 3): a cold run of 2 MP scans at batch 8 with a stand-in
+ * model of known cost, tuned so that the model, not the pixel path, is the slower side (as a GPU
+ * is for DDColor's pixel work on a 16-core machine). Then every gap between two batches is the
+ * model waiting for input; its share of the model's time is the figure (target < 5 %). Printed for
+ * the photos in flight that the defaults give now and, for comparison, for a batch plus two (the
+ * default before 2026-12-05).
+ */
+async function feedRun(dir: string): Promise<void> {
+  const album = join(dir, 'feed');
+  await mkdir(album);
+  const photos = 48;
+  const one = await sharp(join('samples', 'album', 'family', 'cafe.jpg')).resize(1600, 1200, { fit: 'fill' }).greyscale().jpeg({ quality: 90 }).toBuffer();
+  for (let i = 0; i < photos; i++) await writeFile(join(album, `scan-${i}.jpg`), await sharp(one).modulate({ brightness: 1 + i / 100 }).jpeg({ quality: 90 }).toBuffer());
+  const size = 256;
+  const batch = 8;
+  // The model's cost: as many layers as make a batch take about twice the pixel work of its photos on the other cores.
+  const file = join(dir, 'feed.onnx');
+  const base = { paths: [album], size, device: 'cpu' as const, threads: 1, batchSize: batch, cache: { kind: 'none' as const }, ttlMs: 0, format: 'jpg' as const, quality: 90, force: false };
+  const probe = async (layers: number, outDir: string, concurrency: number): Promise<{ report: RunReport; wall: number }> => {
+    await writeFile(file, costModel(size, 32, layers));
+    const model = await inspectModel(file);
+    const t = performance.now();
+    const report = await colorize({ ...base, model, outDir, concurrency });
+    const wall = performance.now() - t;
+    if (report.totals.inferred !== photos) throw new Error(`feed: ${report.totals.inferred} of ${photos} photos inferred (${report.files.find((f) => f.error)?.error ?? ''})`);
+    return { report, wall };
+  };
+  const cores = availableParallelism();
+  const first = await probe(4, join(dir, 'feed-probe'), defaultConcurrency(batch, cores));
+  const t = first.report.timings;
+  const pixelPerPhoto = (t.decodeMs + t.compositeMs + t.encodeMs) / photos;
+  const modelPerPhoto = t.inferenceMs / photos;
+  const perLayer = modelPerPhoto / 4;
+  // BENCH_FEED_LAYERS fixes it, to compare two builds on one model.
+  const layers = Number(process.env.BENCH_FEED_LAYERS ?? 0) || Math.max(4, Math.round((2 * pixelPerPhoto) / Math.max(1, cores - 1) / perLayer));
+  console.log(`  (feed: ${photos} scans of 2 MP; pixel work ${pixelPerPhoto.toFixed(0)} ms a photo; stand-in of ${layers} layers, ${(costModelMacs(size, 32, layers) / 1e9).toFixed(2)} GMAC an image at ${size}, model on 1 thread, batch ${batch})`);
+  for (const [label, concurrency] of [[`${defaultConcurrency(batch, cores)} in flight (the default)`, defaultConcurrency(batch, cores)], [`${batch + 2} in flight (a batch plus two)`, batch + 2]] as const) {
+    const rounds: Array<{ idle: number; wall: number; busy: number }> = [];
+    for (let k = 0; k < 3; k++) {
+      const r = await probe(layers, join(dir, `feed-${concurrency}-${k}`), concurrency);
+      const m = modelIdle(r.report);
+      rounds.push({ idle: m.idle, wall: r.wall, busy: m.busyMs });
+    }
+    const mid = [...rounds].sort((a, b) => a.idle - b.idle)[1]!;
+    console.log(`  (${label}: model busy ${(mid.busy / 1000).toFixed(1)} s of a ${(mid.wall / 1000).toFixed(1)} s run; idle ${rounds.map((r) => (100 * r.idle).toFixed(1)).join(', ')} %)`);
+    report({ name: `model waiting for input, ${label}`, value: 100 * mid.idle, unit: '%', target: concurrency === batch + 2 ? '(for comparison)' : '< 5 %' });
   }
 }
 
@@ -244,8 +289,10 @@ try {
   const wanted = (part: string): boolean => only.size === 0 || only.has(part);
   await mkdir(join(dir, 'warm'));
   await mkdir(join(dir, 'rerun'));
+  await mkdir(join(dir, 'feed'));
   if (wanted('warm')) await warmRun(join(dir, 'warm'));
   if (wanted('rerun')) await unchangedRerun(join(dir, 'rerun'));
+  if (wanted('feed')) await feedRun(join(dir, 'feed'));
   if (wanted('redis')) await redis();
   if (wanted('entry')) cacheEntry();
   await writeFile('bench-results.json', JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, figures }, null, 2) + '\n');

@@ -2,7 +2,6 @@
  * `ddcolor colorize <paths...>`: flags in, a pipeline run, progress and a summary out.
  */
 import { once } from 'node:events';
-import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { removeAbandonedFiles } from '../io/atomic-write.js';
@@ -13,7 +12,7 @@ import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../inference/presets.js';
 import { DEVICES, inspectModel, type Device } from '../inference/session.js';
-import { colorize, DEFAULT_BATCH } from '../pipeline/index.js';
+import { colorize, DEFAULT_BATCH, defaultConcurrency } from '../pipeline/index.js';
 import { isHtmlPage, writeHtmlPage } from '../report/html.js';
 import { writeMetrics } from '../report/metrics.js';
 import { reportText, writeReport } from '../report/report.js';
@@ -65,9 +64,9 @@ export function colorizeCommand(): Command {
     .option('--size <px>', "model input size, a multiple of 32 (overrides --preset; a model with a fixed input decides)", parseSizeFlag)
     .addOption(new Option('--device <device>', 'execution provider: auto (CUDA where it loads, else CPU), cuda, cpu').choices(DEVICES).default('auto'))
     .option('--batch-size <n>', 'photos per inference batch (default 4 on CUDA, 1 on CPU)', parseIntIn(1, 256))
-    .option('--concurrency <n>', 'photos decoded, composited and written at once (default: batch size + 2, at least the cores)', parseIntIn(1, 256))
+    .option('--concurrency <n>', 'photos decoded, composited and written at once (default: three batches, at least the cores + 2)', parseIntIn(1, 256))
     .option('--threads <n>', 'threads the model uses on the CPU (default: one per core)', parseIntIn(1, 1024))
-    .option('--max-memory <size>', 'memory that photos in flight may hold at once, e.g. 2GB (default: a quarter of RAM, at most 4GB); large scans then wait their turn', parseMemoryBudget)
+    .option('--max-memory <size>', 'memory that photos in flight may hold at once, e.g. 2GB (default: a quarter of RAM); large scans then wait their turn', parseMemoryBudget)
     .option('--cache <url>', 'redis://[user:pass@]host:port[/db], rediss://..., redis-cluster://h:p[,h:p...], redis-sentinel://h:p[,h:p...]/<master>, file:<dir> or none (default: $DDCOLOR_CACHE, $REDIS_URL, else the on-disk store)')
     .option('--local-cache <dir|none>', 'with a Redis cache: a local first level on this disk, in front of it (default: the embedded store\'s folder)')
     .addOption(new Option('--ttl <duration>', 'how long cached results live, e.g. 30d, 12h (0: forever)').argParser(parseDuration).default(parseDuration(DEFAULT_TTL), DEFAULT_TTL))
@@ -89,11 +88,6 @@ export function colorizeCommand(): Command {
     .action(async (paths: string[], flags: ColorizeFlags, cmd: Command) => {
       process.exitCode = await runColorize(paths, flags, cmd);
     });
-}
-
-/** Photos in flight without --concurrency: a full batch plus two, at least the cores (up to 8). */
-export function defaultConcurrency(batchSize: number): number {
-  return Math.max(batchSize + 2, Math.min(availableParallelism(), 8));
 }
 
 /** The local first level in front of a Redis cache: --local-cache, `none` for none, else the embedded store's folder. */
@@ -118,7 +112,7 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
   if (htmlPath && typeof flags.html === 'string') await ensureWritableFile(htmlPath, '--html', outDir);
   const device = flags.device;
   // Without --batch-size the batch follows the provider the session gets (4 on CUDA, 1 on the CPU),
-  // so --device auto on a GPU machine batches too; photos in flight cover a full batch plus two.
+  // so --device auto on a GPU machine batches too; photos in flight cover three batches (pipeline/options.ts).
   const batchSize = flags.batchSize ?? 'auto';
   const batchForConcurrency = flags.batchSize ?? (device === 'cpu' ? DEFAULT_BATCH.cpu : DEFAULT_BATCH.cuda);
   const concurrency = flags.concurrency ?? defaultConcurrency(batchForConcurrency);

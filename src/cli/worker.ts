@@ -12,7 +12,8 @@ import { removeAbandonedFiles } from '../io/atomic-write.js';
 import { resolveRoots } from '../io/roots.js';
 import { DEVICES, type Device } from '../inference/session.js';
 import { checkDevice } from '../pipeline/index.js';
-import { defaultConcurrency, localLevel } from './colorize.js';
+import { DEFAULT_BATCH, defaultConcurrency } from '../pipeline/index.js';
+import { localLevel } from './colorize.js';
 import { addQueueFlags, findModel, queueRedis, type QueueFlags } from './fleet-flags.js';
 import { formatDuration, parseDuration, parseIntIn, parseMemoryBudget } from './parse.js';
 import { renderMode, RunRenderer } from './render.js';
@@ -100,7 +101,8 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     renderer.warn(`cache ${describeSpec(cache).location}: ${errorMessage(err)}; each job tries it again`);
     return null;
   });
-  const concurrency = flags.concurrency ?? defaultConcurrency(flags.batchSize ?? 1);
+  // As colorize: three batches of the batch the device gets (4 on CUDA, 1 on the CPU), at least the cores + 2.
+  const concurrency = flags.concurrency ?? defaultConcurrency(flags.batchSize ?? (flags.device === 'cpu' ? DEFAULT_BATCH.cpu : DEFAULT_BATCH.cuda));
   const worker = startWorker({
     redis,
     queue: flags.queue,

@@ -22,7 +22,8 @@ import type { CacheStore } from '../cache/store.js';
 import { BadPhotoError, errorMessage, type PhotoFailure } from '../errors.js';
 import { processAlive } from '../io/owner.js';
 import { checkOutputFolder, checkOwnFolder, OutsideRootsError, type Roots } from '../io/roots.js';
-import { openSession, type Device, type ModelInfo, type ModelSession } from '../inference/session.js';
+import { openThreadedSession } from '../inference/model-thread.js';
+import type { Device, ModelInfo, ModelSession } from '../inference/session.js';
 import { colorizeFiles, type PlannedFile, type RunEvent, TMP_DIR } from '../pipeline/index.js';
 import type { FileRecord, RunReport, Totals } from '../report/report.js';
 import type { QueueConnection } from './connection.js';
@@ -104,7 +105,7 @@ interface Running {
 /** The worker's one model session (a GPU's memory and the model's load time are paid once, not per job). */
 function sessionOf(r: Running): () => Promise<ModelSession> {
   return () => {
-    r.session ??= openSession(r.opts.model, r.opts.device, r.opts.threads).catch((err: unknown) => {
+    r.session ??= openThreadedSession(r.opts.model, r.opts.device, r.opts.threads).catch((err: unknown) => {
       r.session = null;
       throw err;
     });

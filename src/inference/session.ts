@@ -159,7 +159,7 @@ export const CUDA_INSTALL_HELP =
 
 export interface ModelSession {
   readonly provider: ExecutionProvider;
-  /** Run `count` images laid out [count, 3, S, S]; returns [count, 2, S, S]. */
+  /** Run `count` images laid out [count, 3, S, S]; returns [count, 2, S, S]. A threaded session (model-thread.ts) moves `input` away: the caller must not use it after. */
   run(input: Float32Array, count: number, size: number): Promise<Float32Array>;
   release(): Promise<void>;
 }

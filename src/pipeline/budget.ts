@@ -7,14 +7,13 @@
  * First come, first served, so a large photo is never starved by small ones.
  */
 import { totalmem } from 'node:os';
-import { GB } from '../units.js';
 
 /** What one pixel of a photo in flight costs: RGB, L as float32, the output, and libvips' buffers. */
 export const BYTES_PER_PIXEL = 24;
 
-/** The default budget: a quarter of the machine's memory, at most 4 GB. */
+/** The default budget: a quarter of the machine's memory (no fixed cap: a machine with more memory holds more photos in flight). */
 export function defaultMemoryBudget(): number {
-  return Math.min(totalmem() / 4, 4 * GB);
+  return totalmem() / 4;
 }
 
 export class PixelBudget {

@@ -1,8 +1,10 @@
 /**
  * The model as the run uses it: the ONNX session opened on first need (never when every photo is
- * a hit), and the batcher that feeds it.
+ * a hit), on a thread of its own (inference/model-thread.ts: the main thread goes on feeding the
+ * pixel threads while a batch runs), and the batcher that feeds it.
  */
-import { openSession, type ExecutionProvider, type ModelSession } from '../inference/session.js';
+import { openThreadedSession } from '../inference/model-thread.js';
+import type { ExecutionProvider, ModelSession } from '../inference/session.js';
 import type { StageTimings } from '../report/report.js';
 import { InferenceBatcher } from './batcher.js';
 import type { ColorizeOptions, RunEvent } from './options.js';
@@ -28,7 +30,7 @@ export class ModelRunner {
   private open(): Promise<ModelSession> {
     this.session ??= (async () => {
       const t = performance.now();
-      const s = await (this.opts.sharedSession ?? (() => openSession(this.opts.model, this.opts.device, this.opts.threads)))();
+      const s = await (this.opts.sharedSession ?? (() => openThreadedSession(this.opts.model, this.opts.device, this.opts.threads)))();
       this.timings.modelLoadMs = performance.now() - t;
       this.provider = s.provider;
       this.emit({ type: 'model-loaded', provider: s.provider, ms: this.timings.modelLoadMs });

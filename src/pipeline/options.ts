@@ -8,6 +8,7 @@ import type { CacheSpec, OpenCacheOptions } from '../cache/open.js';
 import { InvalidOptionError } from '../errors.js';
 import { FORMAT_CHOICES } from '../image/encode.js';
 import { DEVICES } from '../inference/session.js';
+import { availableParallelism } from 'node:os';
 import { atLeast, integerIn, modelSize, nonEmptyString, oneOf } from '../validate.js';
 import type { CacheStore } from '../cache/store.js';
 import type { PhotoFailure } from '../errors.js';
@@ -15,6 +16,16 @@ import type { FormatChoice } from '../image/encode.js';
 import type { Device, ExecutionProvider, ModelInfo, ModelSession } from '../inference/session.js';
 import type { FileRecord, Totals } from '../report/report.js';
 import type { ScanProblem } from './scan.js';
+
+/**
+ * Photos in flight without `concurrency`: three batches (one in the model, the next being decoded
+ * and prepared meanwhile, the last being composited and written), and at least two more than the
+ * cores (every pixel thread has a photo while the main thread reads and writes others). No fixed
+ * cap: the memory budget bounds what they hold.
+ */
+export function defaultConcurrency(batchSize: number, cores = availableParallelism()): number {
+  return Math.max(3 * batchSize, cores + 2);
+}
 
 export type RunEvent =
   | { type: 'stage'; stage: 'scan' | 'colorize' | 'finish' }
@@ -54,7 +65,7 @@ export interface ColorizeOptions {
   force: boolean;
   /** Replace outputs that ddcolor did not write, or that were changed since (default: leave them, and fail the photo). */
   overwrite?: boolean;
-  /** Bytes that photos in flight may hold at once, roughly (default: a quarter of RAM, at most 4 GB). */
+  /** Bytes that photos in flight may hold at once, roughly (default: a quarter of RAM). */
   memoryBudget?: number;
   /** Refuse photos with more pixels than this. */
   maxPixels?: number;

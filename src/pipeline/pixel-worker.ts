@@ -4,7 +4,7 @@
  * runs one thread here. A task that fails returns its failure typed (an Error's class and code do
  * not survive the trip between threads); the pool throws it again on the main thread.
  */
-import { move, Piscina } from 'piscina';
+import { moving } from '../moving.js';
 import sharp from 'sharp';
 import { prepareForModel, renderOutput, describeFailure, type PixelFailed, type PixelTask, type Prepared, type Rendered } from './pixel-work.js';
 
@@ -12,19 +12,6 @@ sharp.concurrency(1);
 // Scans are read as bytes (io/read-verified.ts) into a buffer each thread reuses, and files change
 // between runs of a long-lived fleet worker: libvips' operation cache must never answer for them.
 sharp.cache(false);
-
-/** A result whose buffers are transferred, not cloned, to the main thread. */
-function moving<T>(value: T, buffers: ArrayBufferLike[]): T {
-  const transferable = {
-    get [Piscina.transferableSymbol]() {
-      return buffers;
-    },
-    get [Piscina.valueSymbol]() {
-      return value;
-    },
-  };
-  return move(transferable as unknown as Parameters<typeof move>[0]) as unknown as T;
-}
 
 async function runTask(task: PixelTask): Promise<Prepared | Rendered> {
   if (task.kind === 'prepare') {
