@@ -13,6 +13,7 @@
  * anywhere; the figures that compare with the official ones are those of the real DDColor file.
  * Figures are printed and written to bench-gpu-results.json, never asserted.
  */
+import { relaunchWithThreadPool } from './threadpool.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,8 @@ import { colorize } from '../src/pipeline/run.js';
 import { defaultConcurrency } from '../src/pipeline/options.js';
 import type { RunReport } from '../src/report/report.js';
 import { GB } from '../src/units.js';
+
+relaunchWithThreadPool();
 
 const OFFICIAL = {
   tiny: { batch1: 48.7, batch8: 147, fp16batch8: 206 },

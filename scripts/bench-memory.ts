@@ -10,6 +10,7 @@
  * It takes a while (about 2 x N x 0.5 s on 2 cores) and N x ~1 MB of disk twice; the folder is
  * removed at the end unless given.
  */
+import { relaunchWithThreadPool } from './threadpool.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +22,8 @@ import { tintModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/run.js';
 import { defaultConcurrency } from '../src/pipeline/options.js';
 import { MB } from '../src/units.js';
+
+relaunchWithThreadPool();
 
 const W = 4000;
 const H = 3000;

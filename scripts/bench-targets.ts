@@ -10,6 +10,7 @@
  *   the model waiting for input, at batch 8 with a stand-in model slower than the pixel path
  *   npm run bench        (or: node dist/scripts/bench-targets.js [warm] [rerun] [redis] [entry] [feed])
  */
+import { relaunchWithThreadPool } from './threadpool.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -26,6 +27,8 @@ import { defaultConcurrency } from '../src/pipeline/options.js';
 import type { RunReport } from '../src/report/report.js';
 import { colorize } from '../src/pipeline/run.js';
 import { GB, KB } from '../src/units.js';
+
+relaunchWithThreadPool();
 
 interface Figure {
   name: string;

@@ -3,6 +3,7 @@
  * the cache codec, and a cold and a warm run of the sample album on the embedded store.
  *   npm run bench
  */
+import { relaunchWithThreadPool } from './threadpool.js';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -23,6 +24,8 @@ import { RedisStore } from '../src/cache/redis.js';
 import { Manifest, MANIFEST_NAME } from '../src/pipeline/manifest.js';
 import { colorize } from '../src/pipeline/run.js';
 import { KB, MB } from '../src/units.js';
+
+relaunchWithThreadPool();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
