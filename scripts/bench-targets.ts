@@ -91,13 +91,17 @@ async function warmFigures(dir: string, files: string[], label: string, main: bo
   // another moment than the run, moved the ratio by a third.
   const floors: number[] = [];
   const floorsOurs: number[] = [];
-  const runs: Array<{ ms: number; lookupShare: number }> = [];
+  const runs: Array<{ ms: number; lookupShare: number; mainMs: number; cores: number }> = [];
   for (let k = 0; k < 3; k++) {
     floors.push(await reencode({ quality: 90 }));
     floorsOurs.push(await reencode({ quality: 90, chromaSubsampling: '4:4:4', optimiseCoding: false }));
     const t = performance.now();
+    const loop = performance.eventLoopUtilization();
     const warm = await colorize({ ...base, outDir: `${album}-warm-${k}` });
-    runs.push({ ms: performance.now() - t, lookupShare: (100 * warm.timings.lookupMs) / warm.durationMs });
+    const ms = performance.now() - t;
+    // The main thread's busy time (its event loop active), and the cores the run kept busy: every stage's busy time over the wall.
+    const mainMs = performance.eventLoopUtilization(loop).active;
+    runs.push({ ms, lookupShare: (100 * warm.timings.lookupMs) / warm.durationMs, mainMs, cores: warm.profile.reduce((n, row) => n + row.busyMs, 0) / ms });
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[1]!;
   const [floor, floorOurs] = [median(floors), median(floorsOurs)];
@@ -106,6 +110,8 @@ async function warmFigures(dir: string, files: string[], label: string, main: bo
   report({ name: `warm run, per 12 MP ${label} (median of 3)`, value: perPhoto, unit: 'ms', floor, ratio: perPhoto / floor, target: main ? '<= 1.5x the floor' : '(for comparison)' });
   report({ name: `  ${label}s against ddcolor's JPEG settings`, value: perPhoto, unit: 'ms', floor: floorOurs, ratio: perPhoto / floorOurs, target: '(for comparison)' });
   if (main) report({ name: 'lookups, share of the warm run', value: mid.lookupShare, unit: '%', target: '< 5 %' });
+  report({ name: `  main thread busy per ${label}`, value: mid.mainMs / photos, unit: 'ms', target: '(for comparison)' });
+  report({ name: `  cores used (stages' busy time over wall)`, value: mid.cores, unit: `of ${availableParallelism()}`, target: '(for comparison)' });
 }
 
 async function warmRun(dir: string): Promise<void> {
