@@ -155,12 +155,19 @@ async function runJob(queue: FleetQueue, run: string): Promise<{ job: Job<unknow
   return { job, data: parsed.data };
 }
 
+/** The id of the run's job that a child's key names; null for a key that names no job of the run. */
+function childId(queueName: string, run: string, key: string): string | null {
+  const prefix = `${PREFIX}:${queueName}:`;
+  const id = key.startsWith(prefix) ? key.slice(prefix.length) : '';
+  return SAFE_NAME.test(id) && id.startsWith(`${run}-`) ? id : null;
+}
+
 /** The children's totals, each parsed; a value that is not a job's totals is named, not counted. */
 function childTotals(queueName: string, run: string, values: Record<string, unknown>, totals: Totals, problems: RecordProblem[]): void {
   for (const [key, value] of Object.entries(values)) {
     const r = jobResultSchema.safeParse(value);
     if (r.success) add(totals, r.data);
-    else problems.push({ key: jobKey(queueName, run), reason: `${key.startsWith(`${PREFIX}:${queueName}:${run}-`) && isSafeName(key.slice(key.lastIndexOf(':') + 1)) ? key.slice(key.lastIndexOf(':') + 1) : 'a job that is not ddcolor\'s'}: ${why(r.error)}` });
+    else problems.push({ key: jobKey(queueName, run), reason: `${childId(queueName, run, key) ?? 'a job that is not one of the run\'s'}: ${why(r.error)}` });
   }
 }
 
@@ -174,10 +181,9 @@ interface LostJob {
 /** The run's jobs that BullMQ failed for good before a worker finished them. */
 async function lostJobs(queue: FleetQueue, parent: Job<unknown, unknown>, run: RunData, problems: RecordProblem[]): Promise<LostJob[]> {
   const lost: LostJob[] = [];
-  const prefix = `${PREFIX}:${queue.name}:`;
   for (const [key, reason] of Object.entries(await parent.getIgnoredChildrenFailures())) {
-    const id = key.startsWith(prefix) ? key.slice(prefix.length) : '';
-    if (!SAFE_NAME.test(id) || !id.startsWith(`${run.run}-`)) {
+    const id = childId(queue.name, run.run, key);
+    if (id === null) {
       problems.push({ key: jobKey(queue.name, run.run), reason: 'a failed job that is not one of the run\'s' });
       continue;
     }
