@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { neutralToGray } from '../src/image/decode.js';
+import { packNeutralWasm } from '../src/image/composite-wasm.js';
 import { labToRgb, labToRgbFloat, labToSrgb8, lightness, lightnessFloat, rgbToLab, grayPlanesFromL } from '../src/image/lab.js';
 
 const close = (a: number, b: number, tol: number, what: string): void => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
@@ -96,4 +97,21 @@ test('a gray scan saved as RGB is kept as one channel; one coloured pixel keeps 
   assert.deepEqual(neutralToGray(rgb), Uint8Array.from([10, 200, 77]));
   rgb[7] = 78;
   assert.equal(neutralToGray(rgb), null);
+});
+
+test('the kernel packs a neutral RGB scan as the JavaScript does, and finds the one pixel that is not, even the last', () => {
+  const n = 1_000_003;
+  const rgb = new Uint8Array(3 * n);
+  for (let i = 0; i < n; i++) rgb.fill((i * 2654435761) >>> 24, 3 * i, 3 * i + 3);
+  const packed = packNeutralWasm(rgb);
+  assert.ok(packed !== null);
+  assert.deepEqual(packed, neutralToGray(rgb));
+  assert.equal(packed.buffer.byteLength, n, 'a buffer of its own, that can move to another thread');
+  for (const at of [0, 1, 2, 3 * n - 1]) {
+    const one = rgb.slice();
+    one[at] = one[at]! ^ 1;
+    assert.equal(packNeutralWasm(one), null, `value ${at} changed`);
+    assert.equal(neutralToGray(one), null);
+  }
+  assert.deepEqual(packNeutralWasm(rgb), packed, 'the kernel memory left for the next call');
 });

@@ -12,6 +12,7 @@ import sharp, { type Metadata, type Sharp } from 'sharp';
 import { decodeBmp, isBmp } from './bmp.js';
 import { carriedFrom, type CarriedMetadata } from './metadata.js';
 import { resizeLinear } from './resize.js';
+import { packNeutralWasm } from './composite-wasm.js';
 
 /** Refuse pictures with more pixels than this unless told otherwise (sharp's own default). */
 export const DEFAULT_MAX_PIXELS = 268_402_689;
@@ -147,7 +148,7 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   }
   // A gray scan saved as RGB (R = G = B everywhere) is kept as one channel: a third of the memory,
   // and the gray path of every later step. Its L is the same either way.
-  const gray8 = channels === 3 && options.neutralAsGray !== false ? neutralToGray(full.data) : null;
+  const gray8 = channels === 3 && options.neutralAsGray !== false ? packNeutralWasm(full.data) : null;
   const pixels = gray8 ?? full.data;
   return { width: full.info.width, height: full.info.height, format: meta.format, pixels, channels: gray8 ? 1 : channels, alpha, carried: carriedFrom(meta) };
 }
