@@ -26,7 +26,7 @@ import { defaultConcurrency } from '../src/pipeline/options.js';
 import type { RunReport } from '../src/report/report.js';
 import { GB } from '../src/units.js';
 
-relaunchWithThreadPool();
+await relaunchWithThreadPool();
 
 const OFFICIAL = {
   tiny: { batch1: 48.7, batch8: 147, fp16batch8: 206 },

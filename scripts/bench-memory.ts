@@ -23,7 +23,7 @@ import { colorize } from '../src/pipeline/run.js';
 import { defaultConcurrency } from '../src/pipeline/options.js';
 import { MB } from '../src/units.js';
 
-relaunchWithThreadPool();
+await relaunchWithThreadPool();
 
 const W = 4000;
 const H = 3000;

@@ -28,7 +28,7 @@ import type { RunReport } from '../src/report/report.js';
 import { colorize } from '../src/pipeline/run.js';
 import { GB, KB } from '../src/units.js';
 
-relaunchWithThreadPool();
+await relaunchWithThreadPool();
 
 interface Figure {
   name: string;

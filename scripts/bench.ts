@@ -25,7 +25,7 @@ import { Manifest, MANIFEST_NAME } from '../src/pipeline/manifest.js';
 import { colorize } from '../src/pipeline/run.js';
 import { KB, MB } from '../src/units.js';
 
-relaunchWithThreadPool();
+await relaunchWithThreadPool();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 

@@ -86,12 +86,14 @@ export interface FinishedJob {
  * Put finished jobs of a run back in the queue, with their tries renewed (and, with `dropParts`,
  * their report parts dropped, so every photo is tried again). While the run is in progress BullMQ
  * moves each back among its pending jobs. A run already finished would not notice: its own job
- * goes first and comes back after, with the same jobs (`tree`), those that are done counting as
- * done at once (BullMQ gives a duplicate child's return value to its new parent).
+ * goes first and its flow (`tree`, made only then) is added again, with the same jobs; those that
+ * are done count as done at once (BullMQ gives a duplicate child's return value to its new
+ * parent). A run not in the queue yet is added.
  */
-async function putBack(queue: FleetQueue, flow: FlowProducer, tree: FlowJob, run: RunData, jobs: readonly FinishedJob[], dropParts: boolean): Promise<number> {
+async function putBack(queue: FleetQueue, flow: FlowProducer, tree: () => Promise<FlowJob>, run: RunData, jobs: readonly FinishedJob[], dropParts: boolean): Promise<number> {
   const parent = await queue.getJob(run.run);
-  if (parent && run.jobs > 0 && (await parent.getState()) !== 'waiting-children') {
+  const reopen = parent !== undefined && run.jobs > 0 && (await parent.getState()) !== 'waiting-children';
+  if (reopen) {
     try {
       await parent.remove({ removeChildren: false });
     } catch (err) {
@@ -106,7 +108,7 @@ async function putBack(queue: FleetQueue, flow: FlowProducer, tree: FlowJob, run
     await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
     n++;
   }
-  await flow.add(tree);
+  if (!parent || reopen) await flow.add(await tree());
   return n;
 }
 
@@ -117,24 +119,18 @@ async function putBack(queue: FleetQueue, flow: FlowProducer, tree: FlowJob, run
  * Returns how many jobs were put back.
  */
 export async function addRun(redis: QueueConnection, queue: FleetQueue, flow: FlowProducer, tree: FlowJob, run: RunData, again: readonly FinishedJob[]): Promise<number> {
-  const n = await putBack(queue, flow, tree, run, again, true);
+  const n = await putBack(queue, flow, async () => tree, run, again, true);
   await redis.zadd(runsKey(queue.name), 'NX', run.submittedAt, run.run);
   return n;
 }
 
-/**
- * Put a run's failed jobs back in the queue (`queue retry-failed`), opening the run again if it
- * was finished; its flow is rebuilt from the jobs the queue still holds. Returns how many; null
- * when the run's own job is gone.
- */
-export async function retryRun(queue: FleetQueue, flow: FlowProducer, run: string, failed: readonly string[]): Promise<number | null> {
-  const found = await runJob(queue, run);
-  if (!found) return null;
+/** A finished run's flow as the queue still holds it: its own data and the jobs that are left. */
+async function heldFlow(queue: FleetQueue, run: RunData): Promise<FlowJob> {
   const parts: Array<{ id: string; data: JobData }> = [];
   let attempts = 1;
   let backoffMs = 0;
   // Many reads under way at once: ioredis pipelines them, a run of 20,000 jobs is not 20,000 round trips.
-  const jobs = await pMap(Array.from({ length: found.data.jobs }, (_, k) => jobId(run, k)), (id) => queue.getJob(id), { concurrency: 256 });
+  const jobs = await pMap(Array.from({ length: run.jobs }, (_, k) => jobId(run.run, k)), (id) => queue.getJob(id), { concurrency: 256 });
   for (const job of jobs) {
     const parsed = parseJobData(job?.data);
     if (!job?.id || !parsed.ok) continue;
@@ -142,8 +138,18 @@ export async function retryRun(queue: FleetQueue, flow: FlowProducer, run: strin
     attempts = job.opts.attempts ?? attempts;
     backoffMs = typeof job.opts.backoff === 'object' ? (job.opts.backoff.delay ?? backoffMs) : backoffMs;
   }
-  const tree = runFlow(queue.name, found.data, parts, { attempts, backoffMs });
-  return putBack(queue, flow, tree, found.data, failed.map((id) => ({ id, state: 'failed' as const })), false);
+  return runFlow(queue.name, run, parts, { attempts, backoffMs });
+}
+
+/**
+ * Put a run's failed jobs back in the queue (`queue retry-failed`), opening the run again if it
+ * was finished (its flow rebuilt from the jobs the queue still holds). Returns how many; null
+ * when the run's own job is gone.
+ */
+export async function retryRun(queue: FleetQueue, flow: FlowProducer, run: string, failed: readonly string[]): Promise<number | null> {
+  const found = await runJob(queue, run);
+  if (!found) return null;
+  return putBack(queue, flow, () => heldFlow(queue, found.data), found.data, failed.map((id) => ({ id, state: 'failed' as const })), false);
 }
 
 /** The run's parent job and its data, checked; null when there is no such run. */
@@ -207,19 +213,20 @@ export async function runProgress(queue: FleetQueue, run: string): Promise<RunPr
   const found = state === 'unknown' ? null : await runJob(queue, run);
   if (!found) return null;
   const { job, data } = found;
-  const values = await job.getChildrenValues();
   const problems: RecordProblem[] = [];
   const totals = emptyTotals();
   const finished = state === 'completed' || data.jobs === 0;
+  // Counted by BullMQ: done jobs and jobs failed for good.
+  const counts = await job.getDependenciesCount({ processed: true, ignored: true });
+  const finishedJobs = (counts.processed ?? 0) + (counts.ignored ?? 0);
+  // A finished run's totals are its own job's return value; before, its jobs' are summed.
   const final = state === 'completed' ? jobResultSchema.safeParse(job.returnvalue) : null;
-  const lost = await lostJobs(queue, job, data, problems);
   if (final?.success) add(totals, final.data);
   else {
     if (final) problems.push({ key: jobKey(queue.name, run), reason: `the run's totals: ${why(final.error)}` });
-    childTotals(queue.name, run, values, totals, problems);
-    for (const l of lost) add(totals, { ...resultOf(emptyTotals()), notProcessed: l.data?.files.length ?? 0 });
+    childTotals(queue.name, run, await job.getChildrenValues(), totals, problems);
+    for (const l of await lostJobs(queue, job, data, problems)) add(totals, { ...resultOf(emptyTotals()), notProcessed: l.data?.files.length ?? 0 });
   }
-  const finishedJobs = Object.keys(values).length + lost.length;
   const finishedAt = state === 'completed' ? (job.finishedOn ?? null) : data.jobs === 0 ? data.submittedAt : null;
   const error = state === 'failed' ? job.failedReason || 'failed' : null;
   return { run, outDir: data.outDir, submittedAt: data.submittedAt, finishedAt, finished, error, jobs: data.jobs, finishedJobs, photos: data.photos, upToDate: data.upToDate, totals, problems };

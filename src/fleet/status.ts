@@ -111,7 +111,7 @@ export async function retryFailed(redis: QueueConnection, queueName: string): Pr
     const alone: string[] = [];
     for (const job of await queue.getFailed(0, -1)) {
       const run = job.id ? runOfJobId(job.id) : null;
-      if (run) byRun.set(run, [...(byRun.get(run) ?? []), job.id!]);
+      if (run) byRun.set(run, byRun.get(run) ?? []).get(run)!.push(job.id!);
       else if (job.id) alone.push(job.id);
     }
     for (const [run, ids] of byRun) {
