@@ -6,7 +6,7 @@
 // conversion pixel by pixel.
 //
 // Memory is laid out by the caller (src/image/composite-wasm.ts): the tables once, then per call
-// the pixels, the quantized ab planes, the taps, six scratch rows and the output. No allocation here.
+// the pixels, the quantized ab planes, the taps, five scratch rows and the output. No allocation here.
 
 const EPSILON: f64 = 216.0 / 24389.0;
 const KAPPA: f64 = 24389.0 / 27.0;
@@ -15,10 +15,9 @@ const CBRT_STEPS: f64 = 4096.0;
 
 // Offsets of the tables inside the tables block (bytes).
 const GRAY8_TO_FY: usize = 0; // f32[256]: a gray code's Lab f(Y), (L + 16) / 116
-const GRAY8_TO_Y: usize = 1024; // f32[256]: a gray code's luminance Y, f^-1 of the above
-const SRGB8_TO_LINEAR: usize = 2048; // f64[256]
-const CBRT_TABLE: usize = 4096; // f64[4098]
-const LINEAR_TO_SRGB8: usize = 4096 + 4098 * 8; // u8[65536]
+const SRGB8_TO_LINEAR: usize = 1024; // f64[256]
+const CBRT_TABLE: usize = 3072; // f64[4098]
+const LINEAR_TO_SRGB8: usize = CBRT_TABLE + 4098 * 8; // u8[65536]
 /** Bytes the caller reserves for the tables. */
 export const TABLES_BYTES: i32 = <i32>(LINEAR_TO_SRGB8 + 65536);
 
@@ -47,15 +46,11 @@ export function dequantize(abq: usize, count: i32, saturation: f64, A: usize, B:
   }
 }
 
-/** One row of `width` pixels' f(Y) and Y into fyRow and yRow: gray codes by table, colour by formula. */
-function lightnessRow(t: usize, pix: usize, channels: i32, width: i32, fyRow: usize, yRow: usize): void {
+/** One row of `width` pixels' f(Y) into fyRow: gray codes by table, colour by formula. */
+function lightnessRow(t: usize, pix: usize, channels: i32, width: i32, fyRow: usize): void {
   const n = <usize>width;
   if (channels == 1) {
-    for (let x: usize = 0; x < n; x++) {
-      const g = <usize>load<u8>(pix + x) << 2;
-      store<f32>(fyRow + (x << 2), load<f32>(t + GRAY8_TO_FY + g));
-      store<f32>(yRow + (x << 2), load<f32>(t + GRAY8_TO_Y + g));
-    }
+    for (let x: usize = 0; x < n; x++) store<f32>(fyRow + (x << 2), load<f32>(t + GRAY8_TO_FY + (<usize>load<u8>(pix + x) << 2)));
     return;
   }
   const lut = t + SRGB8_TO_LINEAR;
@@ -65,11 +60,9 @@ function lightnessRow(t: usize, pix: usize, channels: i32, width: i32, fyRow: us
     const b = load<u8>(p, 2);
     if (r == g && g == b) {
       store<f32>(fyRow + (x << 2), load<f32>(t + GRAY8_TO_FY + (<usize>r << 2)));
-      store<f32>(yRow + (x << 2), load<f32>(t + GRAY8_TO_Y + (<usize>r << 2)));
     } else {
       const y = 0.2126729 * load<f64>(lut + (<usize>r << 3)) + 0.7151522 * load<f64>(lut + (<usize>g << 3)) + 0.072175 * load<f64>(lut + (<usize>b << 3));
       store<f32>(fyRow + (x << 2), <f32>labFFast(t, y));
-      store<f32>(yRow + (x << 2), <f32>y);
     }
   }
 }
@@ -110,17 +103,17 @@ function storeCodes(lut: usize, p: usize, r: i32, g: i32, b: i32): void {
 
 /**
  * Four pixels from column x: a and b between the two upsampled source rows (weights gy, fy), with
- * the row's f(Y) and Y, to sRGB codes at p; `count` (1 to 4) of them are stored.
+ * their f(Y) in `f` (and Y = f^-1 of it, computed here rather than read from a table), to sRGB
+ * codes at p; `count` (1 to 4) of them are stored.
  */
 @inline
 function quad(
-  lut: usize, o: usize, count: usize, p: usize, fyRow: usize, yRow: usize,
+  lut: usize, o: usize, count: usize, p: usize, f: v128,
   ha0: usize, ha1: usize, hb0: usize, hb1: usize, gy: v128, fy: v128,
 ): void {
   const a = f32x4.add(f32x4.mul(v128.load(ha0 + o), gy), f32x4.mul(v128.load(ha1 + o), fy));
   const b = f32x4.add(f32x4.mul(v128.load(hb0 + o), gy), f32x4.mul(v128.load(hb1 + o), fy));
-  const f = v128.load(fyRow + o);
-  const Y = v128.load(yRow + o);
+  const Y = labFInv4(f);
   const X = f32x4.mul(f32x4.splat(0.95047), labFInv4(f32x4.add(f, f32x4.mul(a, f32x4.splat(<f32>(1.0 / 500.0))))));
   const Z = f32x4.mul(f32x4.splat(1.08883), labFInv4(f32x4.sub(f, f32x4.mul(b, f32x4.splat(<f32>(1.0 / 200.0))))));
   const R = f32x4.sub(f32x4.sub(f32x4.mul(f32x4.splat(3.2404542), X), f32x4.mul(f32x4.splat(1.5371385), Y)), f32x4.mul(f32x4.splat(0.4985314), Z));
@@ -135,25 +128,39 @@ function quad(
   if (count > 3) storeCodes(lut, p + 9, i32x4.extract_lane(r, 3), i32x4.extract_lane(g, 3), i32x4.extract_lane(bb, 3));
 }
 
-/** One output row at out: its lightness, then four pixels at a time. */
+/**
+ * One output row at out, four pixels at a time. A gray row's f(Y) comes from the table straight
+ * into the lanes; a colour row's (and a gray row's last 1 to 3 pixels') through fyRow first.
+ */
 function row(
-  t: usize, pix: usize, channels: i32, width: i32, fyRow: usize, yRow: usize,
+  t: usize, pix: usize, channels: i32, width: i32, fyRow: usize,
   ha0: usize, ha1: usize, hb0: usize, hb1: usize, fy: f32, out: usize,
 ): void {
-  lightnessRow(t, pix, channels, width, fyRow, yRow);
   const lut = t + LINEAR_TO_SRGB8;
   const gy4 = f32x4.splat(<f32>1.0 - fy);
   const fy4 = f32x4.splat(fy);
   const n = <usize>width;
   let x: usize = 0;
-  for (; x + 4 <= n; x += 4) quad(lut, x << 2, 4, out + x * 3, fyRow, yRow, ha0, ha1, hb0, hb1, gy4, fy4);
-  if (x < n) quad(lut, x << 2, n - x, out + x * 3, fyRow, yRow, ha0, ha1, hb0, hb1, gy4, fy4);
+  if (channels == 1) {
+    const tf = t + GRAY8_TO_FY;
+    for (; x + 4 <= n; x += 4) {
+      const q = load<u32>(pix + x);
+      let f = f32x4.splat(load<f32>(tf + ((<usize>q & 255) << 2)));
+      f = f32x4.replace_lane(f, 1, load<f32>(tf + ((<usize>(q >> 8) & 255) << 2)));
+      f = f32x4.replace_lane(f, 2, load<f32>(tf + ((<usize>(q >> 16) & 255) << 2)));
+      f = f32x4.replace_lane(f, 3, load<f32>(tf + (<usize>(q >> 24) << 2)));
+      quad(lut, x << 2, 4, out + x * 3, f, ha0, ha1, hb0, hb1, gy4, fy4);
+    }
+  }
+  lightnessRow(t, pix + x * <usize>channels, channels, width - <i32>x, fyRow + (x << 2));
+  for (; x + 4 <= n; x += 4) quad(lut, x << 2, 4, out + x * 3, v128.load(fyRow + (x << 2)), ha0, ha1, hb0, hb1, gy4, fy4);
+  if (x < n) quad(lut, x << 2, n - x, out + x * 3, v128.load(fyRow + (x << 2)), ha0, ha1, hb0, hb1, gy4, fy4);
 }
 
 /**
  * The whole composite: `out` receives width*height*3 bytes. A and B hold the dequantized planes
  * (dequantize), xi0/xi1/xf and yi0/yi1/yf the taps of image/resize.ts `linearTaps`; `rows` is
- * scratch for six rows of `stride` bytes (stride >= 4 * width, a multiple of 16). Each source row
+ * scratch for five rows of `stride` bytes (stride >= 4 * width, a multiple of 16). Each source row
  * is upsampled across once and kept while the output rows between it and the next need it.
  */
 export function composite(
@@ -162,11 +169,10 @@ export function composite(
   rows: usize, stride: usize, out: usize,
 ): void {
   const fyRow = rows;
-  const yRow = rows + stride;
-  let ha0 = rows + 2 * stride;
-  let hb0 = rows + 3 * stride;
-  let ha1 = rows + 4 * stride;
-  let hb1 = rows + 5 * stride;
+  let ha0 = rows + stride;
+  let hb0 = rows + 2 * stride;
+  let ha1 = rows + 3 * stride;
+  let hb1 = rows + 4 * stride;
   let have0: i32 = -1;
   let have1: i32 = -1;
   const rowBytes = <usize>width * <usize>channels;
@@ -191,7 +197,7 @@ export function composite(
       have1 = r1;
     }
     const p = pix + <usize>y * rowBytes;
-    row(t, p, channels, width, fyRow, yRow, ha0, ha1, hb0, hb1, load<f32>(yf + o), out + <usize>y * <usize>width * 3);
+    row(t, p, channels, width, fyRow, ha0, ha1, hb0, hb1, load<f32>(yf + o), out + <usize>y * <usize>width * 3);
   }
 }
 

@@ -48,10 +48,9 @@ function load(): Kernel {
   const t = COMPOSITE_TABLES;
   // The order and offsets of assembly/composite.ts.
   new Float32Array(mem, tables, 256).set(t.gray8ToFy);
-  new Float32Array(mem, tables + 1024, 256).set(t.gray8ToY);
-  new Float64Array(mem, tables + 2048, 256).set(t.srgb8ToLinear);
-  new Float64Array(mem, tables + 4096, t.cbrt.length).set(t.cbrt);
-  new Uint8Array(mem, tables + 4096 + t.cbrt.length * 8, t.linearToSrgb8.length).set(t.linearToSrgb8);
+  new Float64Array(mem, tables + 1024, 256).set(t.srgb8ToLinear);
+  new Float64Array(mem, tables + 3072, t.cbrt.length).set(t.cbrt);
+  new Uint8Array(mem, tables + 3072 + t.cbrt.length * 8, t.linearToSrgb8.length).set(t.linearToSrgb8);
   return { exports, tables, free };
 }
 
@@ -111,12 +110,12 @@ export function compositeWasm(photo: CompositeInput, ab: AbPlanes, saturation: n
   const plane = sw * sh;
   if (pixels.length !== width * height * channels) throw new Error(`${pixels.length} values for ${width}x${height}x${channels} pixels`);
   if (data.length < 2 * plane) throw new Error(`ab planes of ${sw}x${sh} need ${2 * plane} values, got ${data.length}`);
-  // Six scratch rows of f32, each padded to whole groups of four pixels.
+  // Five scratch rows of f32, each padded to whole groups of four pixels.
   const stride = align(4 * width);
   const { at, end } = layout(kernel.free, {
     pix: pixels.length, abq: 2 * plane, A: 4 * plane, B: 4 * plane,
     xi0: 4 * width, xi1: 4 * width, xf: 4 * width, yi0: 4 * height, yi1: 4 * height, yf: 4 * height,
-    rows: 6 * stride, out: 3 * width * height,
+    rows: 5 * stride, out: 3 * width * height,
   });
   grow(k.memory, end);
   const mem = k.memory.buffer;

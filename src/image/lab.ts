@@ -109,14 +109,12 @@ const LINEAR_TO_SRGB8: Uint8Array = (() => {
   return t;
 })();
 
-/** 8-bit gray code -> its Lab f(Y), (L + 16) / 116, and its luminance Y = f^-1 of that. */
+/** 8-bit gray code -> its Lab f(Y), (L + 16) / 116. */
 const GRAY8_TO_FY = Float32Array.from(GRAY8_TO_L, (L) => (L + 16) / 116);
-const GRAY8_TO_Y = Float32Array.from(GRAY8_TO_L, (L) => labFInv((L + 16) / 116));
 
 /** The tables the composite runs on, for the WebAssembly kernel (image/composite-wasm.ts) to copy. */
 export const COMPOSITE_TABLES = {
   gray8ToFy: GRAY8_TO_FY,
-  gray8ToY: GRAY8_TO_Y,
   srgb8ToLinear: SRGB8_TO_LINEAR,
   cbrt: CBRT_TABLE,
   linearToSrgb8: LINEAR_TO_SRGB8,
