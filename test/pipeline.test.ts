@@ -14,7 +14,7 @@ import { rgbToLab } from '../src/image/lab.js';
 import { inspectModel, type ModelInfo } from '../src/inference/session.js';
 import { packageVersion } from '../src/version.js';
 import { buildConvModel, linearAbModel, tintModel } from '../src/models/tiny-model.js';
-import { colorize, type ColorizeOptions } from '../src/pipeline/index.js';
+import { colorize, PixelPool, type ColorizeOptions } from '../src/pipeline/index.js';
 import { scanPaths } from '../src/pipeline/scan.js';
 import { Manifest, MANIFEST_NAME, type ManifestEntry } from '../src/pipeline/manifest.js';
 import type { RunReport } from '../src/report/report.js';
@@ -681,4 +681,23 @@ test('a lost manifest: outputs holding exactly what the run makes are known as d
   assert.deepEqual(await Promise.all(['cameraman.png', 'coins.png', 'cat.jpg'].map((f) => sha(join(out, f)))), [before[0], retouched, before[2]], 'nothing rewritten');
   const third = await colorize(options([src], out, cache));
   assert.equal(byName(third).get('in/cameraman.png')!.status, 'skipped', 'known again');
+});
+
+test('runs given the caller\'s pixel threads (a fleet worker\'s) use those threads and leave them running for the next run, whose outputs are the same', async () => {
+  const src = join(work, 'shared-pixels');
+  await mkdir(src);
+  for (const n of ['cameraman.png', 'coins.png']) await copyFile(join(ALBUM, n), join(src, n));
+  const pool = new PixelPool(2);
+  try {
+    const started = pool.threadIds();
+    assert.equal(started.length, 2, 'the pool starts its threads at once');
+    const first = await colorize(options([src], join(work, 'shared-pixels-1'), { kind: 'none' }, { sharedPixels: pool }));
+    assert.deepEqual(pool.threadIds(), started, 'the run closed or replaced the caller\'s threads');
+    const second = await colorize(options([src], join(work, 'shared-pixels-2'), { kind: 'none' }, { sharedPixels: pool }));
+    assert.deepEqual(pool.threadIds(), started);
+    for (const r of [first, second]) assert.equal(r.totals.inferred, 2, r.files.map((f) => f.error ?? '').join('\n'));
+    for (const n of ['cameraman.png', 'coins.png']) assert.equal(await sha(join(work, 'shared-pixels-2', n)), await sha(join(work, 'shared-pixels-1', n)));
+  } finally {
+    await pool.close();
+  }
 });

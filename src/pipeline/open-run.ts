@@ -4,7 +4,6 @@
  * Everything that can refuse the run (exit 2) does so here, before any photo is touched.
  */
 import { access, constants, mkdir } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { openCache } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
@@ -30,7 +29,7 @@ import { planOutputs, type PlannedFile } from './outputs.js';
 import { Photo } from './photo.js';
 import { PhotoLocks } from './photo-locks.js';
 import { StageProfile } from './profile.js';
-import { PixelPool } from './pixel-pool.js';
+import { PixelPool, pixelThreads } from './pixel-pool.js';
 import { Results } from './results.js';
 import { scanPaths, type ScanProblem } from './scan.js';
 
@@ -173,7 +172,7 @@ export async function openWork(
     locks,
     results: new Results(cache, locks, opts.size, opts.ttlMs, (message) => emit({ type: 'warning', message })),
     model,
-    pixels: new PixelPool(Math.min(opts.concurrency, availableParallelism())),
+    pixels: opts.sharedPixels ?? new PixelPool(pixelThreads(opts.concurrency)),
     limiter: new Limiter(Math.max(1, opts.concurrency)),
     budget: PixelBudget.forBytes(opts.memoryBudget ?? defaultMemoryBudget()),
     stop: new RunStop(opts.signal),
@@ -220,7 +219,8 @@ export async function closeRun(ctx: RunContext): Promise<Error | null> {
     ['the output folder', () => ctx.releaseOutputFolder()],
     ['the cache', () => ctx.cache.close()],
     ['the model', () => ctx.model.close()],
-    ['the pixel threads', () => ctx.pixels.close()],
+    // A caller's own threads (sharedPixels) stay for its next run.
+    ['the pixel threads', async () => void (ctx.opts.sharedPixels ? undefined : await ctx.pixels.close())],
   ];
   let first: Error | null = null;
   for (const [name, step] of steps) {

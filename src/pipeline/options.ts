@@ -14,6 +14,7 @@ import type { CacheStore } from '../cache/store.js';
 import type { PhotoFailure } from '../errors.js';
 import type { FormatChoice } from '../image/encode.js';
 import type { Device, ExecutionProvider, ModelInfo, ModelSession } from '../inference/session.js';
+import type { PixelPool } from './pixel-pool.js';
 import type { FileRecord, Totals } from '../report/report.js';
 import type { ScanProblem } from './scan.js';
 
@@ -53,6 +54,12 @@ export interface ColorizeOptions {
   openStore?: CacheStore;
   /** The model session to use, opened on first need by the caller and kept across runs (a fleet worker's); released by the caller. */
   sharedSession?: () => Promise<ModelSession>;
+  /**
+   * The pixel threads to use, started by the caller and kept across runs (a fleet worker's: each
+   * thread's start, about 0.4 s of a core loading sharp and the kernel, is paid once, not per job);
+   * closed by the caller.
+   */
+  sharedPixels?: PixelPool;
   ttlMs: number;
   format: FormatChoice;
   quality: number;

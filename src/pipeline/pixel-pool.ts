@@ -7,17 +7,29 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { failureError, type PixelFailed, type PrepareTask, type Prepared, type Rendered, type RenderTask } from './pixel-work.js';
 
+/** The pixel threads a run with `concurrency` photos in flight uses: one per photo in flight, at most one per core. */
+export function pixelThreads(concurrency: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.min(concurrency, cores));
+}
+
 export class PixelPool {
   private readonly pool: Piscina;
 
   constructor(threads = availableParallelism()) {
     this.pool = new Piscina({
       filename: new URL('./pixel-worker.js', import.meta.url).href,
-      minThreads: 1,
+      // Every thread starts now, while the run scans, hashes and looks up (each start is about
+      // 0.4 s of a core here: sharp, the kernel), and stays while the pool lives.
+      minThreads: Math.max(1, threads),
       maxThreads: Math.max(1, threads),
       // Tasks wait in the run's own limiter, not here.
       idleTimeout: 30_000,
     });
+  }
+
+  /** The ids of the threads running now (each a worker_threads threadId). */
+  threadIds(): number[] {
+    return this.pool.threads.map((t) => t.threadId);
   }
 
   get threads(): number {
