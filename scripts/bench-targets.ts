@@ -92,7 +92,12 @@ async function warmFigures(dir: string, files: string[], label: string, main: bo
   const floors: number[] = [];
   const floorsOurs: number[] = [];
   const runs: Array<{ ms: number; lookupShare: number; mainMs: number; cores: number }> = [];
+  const ones: number[] = [];
   for (let k = 0; k < 3; k++) {
+    // A run of the first photo alone: what a run costs whatever its size (the pixel threads' start, each thread's first photo).
+    const t1 = performance.now();
+    await colorize({ ...base, paths: [files[0]!], outDir: `${album}-one-${k}` });
+    ones.push(performance.now() - t1);
     floors.push(await reencode({ quality: 90 }));
     floorsOurs.push(await reencode({ quality: 90, chromaSubsampling: '4:4:4', optimiseCoding: false }));
     const t = performance.now();
@@ -111,6 +116,11 @@ async function warmFigures(dir: string, files: string[], label: string, main: bo
   report({ name: `  ${label}s against ddcolor's JPEG settings`, value: perPhoto, unit: 'ms', floor: floorOurs, ratio: perPhoto / floorOurs, target: '(for comparison)' });
   if (main) report({ name: 'lookups, share of the warm run', value: mid.lookupShare, unit: '%', target: '< 5 %' });
   report({ name: `  main thread busy per ${label}`, value: mid.mainMs / photos, unit: 'ms', target: '(for comparison)' });
+  // The run's time split into a cost per run and one per photo: (all - one) / (photos - 1) for each photo after the first.
+  const one = median(ones);
+  const each = (mid.ms - one) / (photos - 1);
+  report({ name: `  a run of 1 ${label} (median of 3)`, value: one, unit: 'ms', target: '(for comparison)' });
+  report({ name: `  each ${label} after the first`, value: each, unit: 'ms', floor, ratio: each / floor, target: '(for comparison)' });
   report({ name: `  cores used (stages' busy time over wall)`, value: mid.cores, unit: `of ${availableParallelism()}`, target: '(for comparison)' });
 }
 

@@ -293,6 +293,27 @@ test('every command and subcommand shows one worked example in its --help', asyn
   }
 });
 
+test('a command loads only what it needs: --version none of sharp, onnxruntime, BullMQ or ioredis; queue status no sharp or onnxruntime; colorize no BullMQ; the full help still lists every command', async () => {
+  const hook = join(ROOT, 'test', 'fixtures', 'record-imports.mjs');
+  const loaded = async (args: string[]): Promise<string[]> => {
+    const file = join(dir, `imports-${args.join('-').replace(/[^a-z-]/g, '')}.txt`);
+    await writeFile(file, '');
+    const r = await runCli(args, { NODE_OPTIONS: `--import=${hook}`, DDCOLOR_TEST_IMPORTS: file });
+    assert.equal(r.code, 0, r.stderr);
+    return [...new Set((await readFile(file, 'utf8')).split('\n').map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1]).filter((p): p is string => p !== undefined))];
+  };
+  const heavy = ['sharp', 'onnxruntime-node', 'bullmq', 'ioredis'];
+  const version = await loaded(['--version']);
+  for (const p of heavy) assert.ok(!version.includes(p), `--version loaded ${p}`);
+  const queue = await loaded(['queue', 'status', '--help']);
+  for (const p of ['sharp', 'onnxruntime-node']) assert.ok(!queue.includes(p), `queue status loaded ${p}`);
+  const colorize = await loaded(['colorize', '--help']);
+  assert.ok(!colorize.includes('bullmq'), 'colorize loaded bullmq');
+  assert.ok(colorize.includes('sharp'), 'the record missed what colorize does load');
+  const help = await runCli(['--help']);
+  for (const name of ['colorize', 'cache', 'models', 'doctor', 'submit', 'worker', 'queue']) assert.match(help.stdout, new RegExp(`\\n  ${name} `), `--help lists ${name}`);
+});
+
 test('npm says nothing about the project settings (so npx ddcolor runs without its noise)', () => {
   // Any npm command reads .npmrc the way npx does; this one installs and builds nothing (npx in a
   // fresh clone would install the project into its cache, rebuilding dist/ under the other tests).

@@ -12,7 +12,7 @@ import { openQueueConnection, type QueueConnection } from '../src/fleet/connecti
 import { submit, type SubmitOptions } from '../src/fleet/submit.js';
 import { waitForRun } from '../src/fleet/wait.js';
 import { startWorker, type FleetWorker } from '../src/fleet/worker.js';
-import type { FormatChoice } from '../src/image/encode.js';
+import type { FormatChoice } from '../src/image/formats.js';
 import { resolveRoots } from '../src/io/roots.js';
 import { inspectModel, type ModelInfo } from '../src/inference/session.js';
 import { linearAbModel, tintModel } from '../src/models/tiny-model.js';

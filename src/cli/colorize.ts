@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import { removeAbandonedFiles } from '../io/atomic-write.js';
 import { resolveCacheSpec, type OpenCacheOptions } from '../cache/open.js';
 import { defaultCacheDir } from '../cache/file.js';
-import { FORMAT_CHOICES, type FormatChoice } from '../image/encode.js';
+import { FORMAT_CHOICES, type FormatChoice } from '../image/formats.js';
 import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../inference/presets.js';

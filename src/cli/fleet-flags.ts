@@ -1,14 +1,12 @@
 /**
  * What the fleet's commands (submit, worker, queue) share: where the queue is (`--queue-redis`,
- * else `--redis`, else $REDIS_URL) and its name, and the model as `colorize` finds it.
+ * else `--redis`, else $REDIS_URL) and its name. (The model, which `queue` does not need, is
+ * found by find-model.ts.)
  */
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { DEFAULT_QUEUE, parseQueueUrl } from '../fleet/connection.js';
 import type { CacheSpec } from '../cache/open.js';
-import { modelDirectory } from '../models/catalog.js';
-import { locateModel } from '../models/locate.js';
-import { inspectModel, type ModelInfo } from '../inference/session.js';
 
 export interface QueueFlags {
   redis?: string;
@@ -29,11 +27,4 @@ export function queueRedis(flags: QueueFlags, env: NodeJS.ProcessEnv = process.e
   if (flags.redis) return parseQueueUrl(flags.redis, '--redis');
   if (env.REDIS_URL) return parseQueueUrl(env.REDIS_URL, 'REDIS_URL');
   throw new UsageError('the queue needs Redis: give --redis redis://host:6379 (or set REDIS_URL)');
-}
-
-/** The model as `colorize` finds it (--model, $DDCOLOR_MODEL, the default installed one); warns through `warn`. */
-export async function findModel(flag: string | undefined, warn: (message: string) => void): Promise<ModelInfo> {
-  const located = locateModel(flag, await modelDirectory());
-  if (located.warning) warn(located.warning);
-  return inspectModel(located.path);
 }

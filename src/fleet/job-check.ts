@@ -11,7 +11,7 @@
  * fault, so it is never recorded as a bad input.
  */
 import { extname } from 'node:path';
-import { formatFromExtension } from '../image/encode.js';
+import { formatFromExtension } from '../image/formats.js';
 import { checkBelow, checkInput, checkOutputFolder, OutsideRootsError, within, type Roots } from '../io/roots.js';
 import type { PlannedFile } from '../pipeline/index.js';
 import type { FileRecord } from '../report/report.js';

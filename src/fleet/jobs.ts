@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import { FORMAT_CHOICES } from '../image/encode.js';
+import { FORMAT_CHOICES } from '../image/formats.js';
 import { why } from '../parse-json.js';
 import { GB } from '../units.js';
 

@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { FlowProducer, Queue } from 'bullmq';
 import { describeSpec, type CacheSpec } from '../cache/open.js';
 import { ConfigError } from '../errors.js';
-import type { FormatChoice } from '../image/encode.js';
+import type { FormatChoice } from '../image/formats.js';
 import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
 import type { ModelInfo } from '../inference/session.js';
 import { FileStates, leftAlone, makingParams, type PlannedFile, planOutputs, scanPaths, type ScanProblem, type SkipReason } from '../pipeline/index.js';

@@ -4,37 +4,12 @@
  * hold them, with the orientation reset (the pixels are upright), and carries an sRGB ICC profile.
  */
 import sharp, { type Sharp } from 'sharp';
+import type { OutputFormat } from './formats.js';
 import { openUpright, type DecodeOptions } from './decode.js';
 import { embedMetadata } from './embed.js';
 import { exifForOutput } from './exif.js';
 import { xmpForOutput, type Provenance } from './xmp.js';
 import { srgbIccProfile, type CarriedMetadata } from './metadata.js';
-
-export type OutputFormat = 'png' | 'jpg' | 'webp' | 'tiff' | 'gif';
-export const FORMAT_CHOICES = ['same', 'png', 'jpg', 'webp', 'tiff'] as const;
-export type FormatChoice = (typeof FORMAT_CHOICES)[number];
-
-/** The format implied by a file's extension (before decoding), for output names. */
-export function formatFromExtension(ext: string): OutputFormat | null {
-  switch (ext.toLowerCase()) {
-    case '.jpg':
-    case '.jpeg':
-      return 'jpg';
-    case '.png':
-      return 'png';
-    case '.webp':
-      return 'webp';
-    case '.tif':
-    case '.tiff':
-      return 'tiff';
-    case '.gif':
-      return 'gif';
-    default:
-      return null;
-  }
-}
-
-export const EXTENSION: Record<OutputFormat, string> = { png: '.png', jpg: '.jpg', webp: '.webp', tiff: '.tiff', gif: '.gif' };
 
 export interface EncodeRequest {
   /** The scan the pixels were made from, its file or its bytes (the TIFF output is laid over it). */

@@ -19,8 +19,8 @@ import { errorMessage, ConfigError } from '../errors.js';
 import { fromHalfArray, toHalfArray } from './half.js';
 import { ELEM_FLOAT16, ELEM_FLOAT32, readOnnxGraphInfo, TEST_MODEL_PRODUCER, type TensorInfo } from './onnx-info.js';
 
-export type Device = 'auto' | 'cuda' | 'cpu';
-export const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
+export { DEVICES, type Device } from './devices.js';
+import type { Device } from './devices.js';
 export type ExecutionProvider = 'cuda' | 'cpu';
 
 export interface ModelInfo {

@@ -6,13 +6,13 @@
  */
 import type { CacheSpec, OpenCacheOptions } from '../cache/open.js';
 import { InvalidOptionError } from '../errors.js';
-import { FORMAT_CHOICES } from '../image/encode.js';
-import { DEVICES } from '../inference/session.js';
+import { FORMAT_CHOICES } from '../image/formats.js';
+import { DEVICES } from '../inference/devices.js';
 import { availableParallelism } from 'node:os';
 import { atLeast, integerIn, modelSize, nonEmptyString, oneOf } from '../validate.js';
 import type { CacheStore } from '../cache/store.js';
 import type { PhotoFailure } from '../errors.js';
-import type { FormatChoice } from '../image/encode.js';
+import type { FormatChoice } from '../image/formats.js';
 import type { Device, ExecutionProvider, ModelInfo, ModelSession } from '../inference/session.js';
 import type { PixelPool } from './pixel-pool.js';
 import type { FileRecord, Totals } from '../report/report.js';

@@ -9,7 +9,7 @@
  * on every run.
  */
 import { extname, join, sep } from 'node:path';
-import { EXTENSION, formatFromExtension, type FormatChoice, type OutputFormat } from '../image/encode.js';
+import { EXTENSION, formatFromExtension, type FormatChoice, type OutputFormat } from '../image/formats.js';
 import type { ScannedFile } from './scan.js';
 
 export interface PlannedFile extends ScannedFile {
