@@ -16,11 +16,11 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { errorMessage, ConfigError } from '../errors.js';
+import type { Device } from './devices.js';
 import { fromHalfArray, toHalfArray } from './half.js';
 import { ELEM_FLOAT16, ELEM_FLOAT32, readOnnxGraphInfo, TEST_MODEL_PRODUCER, type TensorInfo } from './onnx-info.js';
 
 export { DEVICES, type Device } from './devices.js';
-import type { Device } from './devices.js';
 export type ExecutionProvider = 'cuda' | 'cpu';
 
 export interface ModelInfo {
