@@ -14,7 +14,8 @@ import { rgbToLab } from '../src/image/lab.js';
 import { inspectModel, type ModelInfo } from '../src/inference/session.js';
 import { packageVersion } from '../src/version.js';
 import { buildConvModel, linearAbModel, tintModel } from '../src/models/tiny-model.js';
-import { colorize, PixelPool, type ColorizeOptions } from '../src/pipeline/index.js';
+import { colorize, type ColorizeOptions } from '../src/pipeline/index.js';
+import { PixelPool, pixelThreads } from '../src/index.js';
 import { scanPaths } from '../src/pipeline/scan.js';
 import { Manifest, MANIFEST_NAME, type ManifestEntry } from '../src/pipeline/manifest.js';
 import type { RunReport } from '../src/report/report.js';
@@ -683,14 +684,14 @@ test('a lost manifest: outputs holding exactly what the run makes are known as d
   assert.equal(byName(third).get('in/cameraman.png')!.status, 'skipped', 'known again');
 });
 
-test('runs given the caller\'s pixel threads (a fleet worker\'s) use those threads and leave them running for the next run, whose outputs are the same', async () => {
+test('runs given the caller\'s pixel threads (a fleet worker\'s, or a library user\'s as the README shows) use those threads and leave them running for the next run, whose outputs are the same', async () => {
   const src = join(work, 'shared-pixels');
   await mkdir(src);
   for (const n of ['cameraman.png', 'coins.png']) await copyFile(join(ALBUM, n), join(src, n));
-  const pool = new PixelPool(2);
+  const pool = new PixelPool(pixelThreads(2));
   try {
     const started = pool.threadIds();
-    assert.equal(started.length, 2, 'the pool starts its threads at once');
+    assert.equal(started.length, pixelThreads(2), 'the pool starts its threads at once');
     const first = await colorize(options([src], join(work, 'shared-pixels-1'), { kind: 'none' }, { sharedPixels: pool }));
     assert.deepEqual(pool.threadIds(), started, 'the run closed or replaced the caller\'s threads');
     const second = await colorize(options([src], join(work, 'shared-pixels-2'), { kind: 'none' }, { sharedPixels: pool }));
