@@ -293,7 +293,7 @@ test('every command and subcommand shows one worked example in its --help', asyn
   }
 });
 
-test('a command loads only what it needs: --version none of sharp, onnxruntime, BullMQ or ioredis; queue status no sharp or onnxruntime; colorize no BullMQ; the full help still lists every command', async () => {
+test('a command loads only what it needs: --version none of sharp, onnxruntime, BullMQ or ioredis; queue status no sharp or onnxruntime; colorize no BullMQ nor the XMP parser; the full help still lists every command', async () => {
   const hook = join(ROOT, 'test', 'fixtures', 'record-imports.mjs');
   const loaded = async (args: string[]): Promise<string[]> => {
     const file = join(dir, `imports-${args.join('-').replace(/[^a-z-]/g, '')}.txt`);
@@ -309,6 +309,7 @@ test('a command loads only what it needs: --version none of sharp, onnxruntime, 
   for (const p of ['sharp', 'onnxruntime-node']) assert.ok(!queue.includes(p), `queue status loaded ${p}`);
   const colorize = await loaded(['colorize', '--help']);
   assert.ok(!colorize.includes('bullmq'), 'colorize loaded bullmq');
+  assert.ok(!colorize.includes('fast-xml-parser'), 'colorize\'s main thread loaded the XMP parser (the pixel threads\' own)');
   assert.ok(colorize.includes('sharp'), 'the record missed what colorize does load');
   const help = await runCli(['--help']);
   for (const name of ['colorize', 'cache', 'models', 'doctor', 'submit', 'worker', 'queue']) assert.match(help.stdout, new RegExp(`\\n  ${name} `), `--help lists ${name}`);

@@ -5,7 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { failureError, type PixelFailed, type PrepareTask, type Prepared, type Rendered, type RenderTask } from './pixel-work.js';
+import { failureError, type PixelFailed } from './pixel-failure.js';
+import type { PrepareTask, Prepared, Rendered, RenderTask } from './pixel-work.js';
 
 /** The pixel threads a run with `concurrency` photos in flight uses: one per photo in flight, at most one per core. */
 export function pixelThreads(concurrency: number, cores = availableParallelism()): number {

@@ -6,7 +6,8 @@
  */
 import { moving } from '../moving.js';
 import sharp from 'sharp';
-import { prepareForModel, renderOutput, describeFailure, type PixelFailed, type PixelTask, type Prepared, type Rendered } from './pixel-work.js';
+import { describeFailure, type PixelFailed } from './pixel-failure.js';
+import { prepareForModel, renderOutput, type PixelTask, type Prepared, type Rendered } from './pixel-work.js';
 
 sharp.concurrency(1);
 // Scans are read as bytes (io/read-verified.ts) into a buffer each thread reuses, and files change
