@@ -13,7 +13,7 @@ import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../inference/presets.js';
 import { DEVICES, inspectModel, type Device } from '../inference/session.js';
-import { colorize, DEFAULT_BATCH, defaultConcurrency, PixelPool, pixelThreads } from '../pipeline/index.js';
+import { colorize, concurrencyFor, PixelPool, pixelThreads } from '../pipeline/index.js';
 import { isHtmlPage, writeHtmlPage } from '../report/html.js';
 import { writeMetrics } from '../report/metrics.js';
 import { reportText, writeReport, type RunReport } from '../report/report.js';
@@ -126,8 +126,7 @@ async function colorizeWith(paths: string[], flags: ColorizeFlags, pixels: Pixel
   // Without --batch-size the batch follows the provider the session gets (4 on CUDA, 1 on the CPU),
   // so --device auto on a GPU machine batches too; photos in flight cover three batches (pipeline/options.ts).
   const batchSize = flags.batchSize ?? 'auto';
-  const batchForConcurrency = flags.batchSize ?? (device === 'cpu' ? DEFAULT_BATCH.cpu : DEFAULT_BATCH.cuda);
-  const concurrency = flags.concurrency ?? defaultConcurrency(batchForConcurrency);
+  const concurrency = flags.concurrency ?? concurrencyFor(device, flags.batchSize);
 
   const stop = onInterrupt(renderer);
   try {

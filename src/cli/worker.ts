@@ -12,7 +12,7 @@ import { removeAbandonedFiles } from '../io/atomic-write.js';
 import { resolveRoots } from '../io/roots.js';
 import { DEVICES, type Device } from '../inference/devices.js';
 import { checkDevice } from '../pipeline/index.js';
-import { DEFAULT_BATCH, defaultConcurrency } from '../pipeline/index.js';
+import { concurrencyFor } from '../pipeline/index.js';
 import { localLevel } from './colorize.js';
 import { addQueueFlags, queueRedis, type QueueFlags } from './fleet-flags.js';
 import { findModel } from './find-model.js';
@@ -103,7 +103,7 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     return null;
   });
   // As colorize: three batches of the batch the device gets (4 on CUDA, 1 on the CPU), at least the cores + 2.
-  const concurrency = flags.concurrency ?? defaultConcurrency(flags.batchSize ?? (flags.device === 'cpu' ? DEFAULT_BATCH.cpu : DEFAULT_BATCH.cuda));
+  const concurrency = flags.concurrency ?? concurrencyFor(flags.device, flags.batchSize);
   const worker = startWorker({
     redis,
     queue: flags.queue,

@@ -6,6 +6,7 @@
  */
 import type { CacheSpec, OpenCacheOptions } from '../cache/open.js';
 import { InvalidOptionError } from '../errors.js';
+import { DEFAULT_BATCH } from './batcher.js';
 import { FORMAT_CHOICES } from '../image/formats.js';
 import { DEVICES } from '../inference/devices.js';
 import { availableParallelism } from 'node:os';
@@ -26,6 +27,11 @@ import type { ScanProblem } from './scan.js';
  */
 export function defaultConcurrency(batchSize: number, cores = availableParallelism()): number {
   return Math.max(3 * batchSize, cores + 2);
+}
+
+/** The default photos in flight on `device`: for `batchSize`, else for the batch its provider gets (CUDA's, unless the device is the CPU). */
+export function concurrencyFor(device: Device, batchSize?: number): number {
+  return defaultConcurrency(batchSize ?? (device === 'cpu' ? DEFAULT_BATCH.cpu : DEFAULT_BATCH.cuda));
 }
 
 export type RunEvent =

@@ -23,18 +23,12 @@ export class PixelPool {
       // 0.4 s of a core here: sharp, the kernel), and stays while the pool lives.
       minThreads: Math.max(1, threads),
       maxThreads: Math.max(1, threads),
-      // Tasks wait in the run's own limiter, not here.
-      idleTimeout: 30_000,
     });
   }
 
   /** The ids of the threads running now (each a worker_threads threadId). */
   threadIds(): number[] {
     return this.pool.threads.map((t) => t.threadId);
-  }
-
-  get threads(): number {
-    return this.pool.options.maxThreads;
   }
 
   /** Decode a photo and make its model input; rejects with a BadPhotoError or EnvironmentError naming it. */
