@@ -21,7 +21,7 @@ import { cacheKey } from '../src/cache/keys.js';
 import { RedisStore } from '../src/cache/redis.js';
 import { decodeAb, encodeAb, quantizeAb } from '../src/chroma/codec.js';
 import { sha256File } from '../src/io/hash.js';
-import { inspectModel } from '../src/inference/session.js';
+import { inspectModel } from '../src/inference/model-info.js';
 import { costModel, costModelMacs, tintModel } from '../src/models/tiny-model.js';
 import { defaultConcurrency } from '../src/pipeline/options.js';
 import type { RunReport } from '../src/report/report.js';

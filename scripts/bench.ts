@@ -17,7 +17,7 @@ import { lightness } from '../src/image/lab.js';
 import { resizeLinear } from '../src/image/resize.js';
 import { compositeWasm } from '../src/image/composite-wasm.js';
 import { composite, preprocess } from '../src/inference/ddcolor.js';
-import { inspectModel } from '../src/inference/session.js';
+import { inspectModel } from '../src/inference/model-info.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { cacheKey } from '../src/cache/keys.js';
 import { RedisStore } from '../src/cache/redis.js';

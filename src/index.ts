@@ -17,7 +17,8 @@
  */
 export { colorize, PixelPool, pixelThreads, type ColorizeOptions, type RunEvent } from './pipeline/index.js';
 export type { FileRecord, FileStatus, RunReport, Totals } from './report/report.js';
-export { inspectModel, type Device, type ModelInfo } from './inference/session.js';
+export { type Device } from './inference/devices.js';
+export { inspectModel, type ModelInfo } from './inference/model-info.js';
 export { resolveInputSize, PRESETS, type Preset } from './inference/presets.js';
 export { parseCacheUrl, openCache, type CacheSpec } from './cache/open.js';
 export {

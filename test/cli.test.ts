@@ -293,26 +293,50 @@ test('every command and subcommand shows one worked example in its --help', asyn
   }
 });
 
-test('a command loads only what it needs: --version none of sharp, onnxruntime, BullMQ or ioredis; queue status no sharp or onnxruntime; colorize no BullMQ nor the XMP parser; the full help still lists every command', async () => {
+/**
+ * The packages a CLI command resolves (a resolve hook loaded with --import records them; worker
+ * threads' own imports included or not, what the main thread loads is there).
+ */
+async function packagesLoaded(args: string[], name: string): Promise<string[]> {
   const hook = join(ROOT, 'test', 'fixtures', 'record-imports.mjs');
-  const loaded = async (args: string[]): Promise<string[]> => {
-    const file = join(dir, `imports-${args.join('-').replace(/[^a-z-]/g, '')}.txt`);
-    await writeFile(file, '');
-    const r = await runCli(args, { NODE_OPTIONS: `--import=${hook}`, DDCOLOR_TEST_IMPORTS: file });
-    assert.equal(r.code, 0, r.stderr);
-    return [...new Set((await readFile(file, 'utf8')).split('\n').map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1]).filter((p): p is string => p !== undefined))];
-  };
+  const file = join(dir, `imports-${name}.txt`);
+  await writeFile(file, '');
+  const r = await runCli(args, { NODE_OPTIONS: `--import=${hook}`, DDCOLOR_TEST_IMPORTS: file });
+  assert.equal(r.code, 0, r.stderr);
+  return [...new Set((await readFile(file, 'utf8')).split('\n').map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1]).filter((p): p is string => p !== undefined))];
+}
+
+test('a command loads only what it needs: --version none of sharp, onnxruntime, BullMQ or ioredis; queue status no sharp or onnxruntime; colorize none of those four (its runs load them when their photos need them) nor the XMP parser; the full help still lists every command', async () => {
+  const loaded = (args: string[]): Promise<string[]> => packagesLoaded(args, args.join('-').replace(/[^a-z-]/g, ''));
   const heavy = ['sharp', 'onnxruntime-node', 'bullmq', 'ioredis'];
   const version = await loaded(['--version']);
   for (const p of heavy) assert.ok(!version.includes(p), `--version loaded ${p}`);
   const queue = await loaded(['queue', 'status', '--help']);
   for (const p of ['sharp', 'onnxruntime-node']) assert.ok(!queue.includes(p), `queue status loaded ${p}`);
   const colorize = await loaded(['colorize', '--help']);
-  assert.ok(!colorize.includes('bullmq'), 'colorize loaded bullmq');
+  for (const p of heavy) assert.ok(!colorize.includes(p), `colorize loaded ${p}`);
   assert.ok(!colorize.includes('fast-xml-parser'), 'colorize\'s main thread loaded the XMP parser (the pixel threads\' own)');
-  assert.ok(colorize.includes('sharp'), 'the record missed what colorize does load');
+  assert.ok(colorize.includes('fast-glob'), 'the record missed what colorize does load');
   const help = await runCli(['--help']);
   for (const name of ['colorize', 'cache', 'models', 'doctor', 'submit', 'worker', 'queue']) assert.match(help.stdout, new RegExp(`\\n  ${name} `), `--help lists ${name}`);
+});
+
+test('a run loads what its photos need: a warm run on the embedded store no onnxruntime or ioredis; an unchanged re-run not even sharp', async () => {
+  const src = join(dir, 'loads');
+  await mkdir(src);
+  for (const n of ['cameraman.png', 'coins.png']) await copyFile(join(ALBUM, n), join(src, n));
+  const args = (out: string): string[] => ['colorize', src, '-o', join(dir, out), '--model', model, '--size', '64', '--cache', `file:${join(dir, 'cache-loads')}`, '--no-progress'];
+  const cold = await runCli(args('loads-cold'));
+  assert.equal(cold.code, 0, cold.stderr);
+  // Every result cached: no model to run and no Redis to ask; sharp reads the photos' headers.
+  const warm = await packagesLoaded(args('loads-warm'), 'warm');
+  for (const p of ['onnxruntime-node', 'ioredis']) assert.ok(!warm.includes(p), `a warm run on the embedded store loaded ${p}`);
+  assert.ok(warm.includes('sharp'), 'the record missed what a warm run does load');
+  // The same folder again, nothing changed (a nightly re-run): no photo is read.
+  const unchanged = await packagesLoaded(args('loads-warm'), 'unchanged');
+  for (const p of ['sharp', 'onnxruntime-node', 'ioredis']) assert.ok(!unchanged.includes(p), `an unchanged re-run loaded ${p}`);
+  const report = JSON.parse(await readFile(join(dir, 'loads-warm', 'ddcolor-report.json'), 'utf8')) as { totals: { skipped: number; hit: number } };
+  assert.equal(report.totals.skipped, 2);
 });
 
 test('npm says nothing about the project settings (so npx ddcolor runs without its noise)', () => {

@@ -8,7 +8,7 @@ import { FileStore } from '../src/cache/file.js';
 import { cacheKey } from '../src/cache/keys.js';
 import { decodeImage } from '../src/image/decode.js';
 import { sha256File } from '../src/io/hash.js';
-import { inspectModel } from '../src/inference/session.js';
+import { inspectModel } from '../src/inference/model-info.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/index.js';
 import { cleanup, tempDir } from './helpers.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { cacheKey, lockKeyFor } from '../src/cache/keys.js';
-import { inspectModel, type ModelInfo } from '../src/inference/session.js';
+import { inspectModel, type ModelInfo } from '../src/inference/model-info.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { lockOutputFolder } from '../src/pipeline/out-lock.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/index.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FileStore } from '../src/cache/file.js';
 import { cacheKey } from '../src/cache/keys.js';
-import { inspectModel } from '../src/inference/session.js';
+import { inspectModel } from '../src/inference/model-info.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/index.js';
 import { lockOutputFolder } from '../src/pipeline/out-lock.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { cacheKey, lockKeyFor } from '../src/cache/keys.js';
-import { inspectModel, type ModelInfo } from '../src/inference/session.js';
+import { inspectModel, type ModelInfo } from '../src/inference/model-info.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { MANIFEST_NAME } from '../src/pipeline/manifest.js';
 import { colorize } from '../src/pipeline/index.js';

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigError } from '../src/errors.js';
 import { openThreadedSession } from '../src/inference/model-thread.js';
-import { inspectModel, openSession, type ModelSession } from '../src/inference/session.js';
+import { openSession, type ModelSession } from '../src/inference/session.js';
+import { inspectModel } from '../src/inference/model-info.js';
 import { costModel, lightnessModel } from '../src/models/tiny-model.js';
 import { cleanup, tempDir } from './helpers.js';
 

@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, parse } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { inspectModel, type ModelInfo } from '../src/inference/session.js';
+import { inspectModel, type ModelInfo } from '../src/inference/model-info.js';
 import { lightnessModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/index.js';
 import type { RunReport } from '../src/report/report.js';

@@ -15,7 +15,7 @@ import { KEY_PREFIX } from '../src/cache/keys.js';
 import { openQueueConnection } from '../src/fleet/connection.js';
 import { DoneState } from '../src/fleet/done-state.js';
 import { badKey } from '../src/fleet/keys.js';
-import { inspectModel } from '../src/inference/session.js';
+import { inspectModel } from '../src/inference/model-info.js';
 import { colorizeFiles } from '../src/pipeline/index.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { distinctPhotos, truncatedJpeg } from './fixtures.js';

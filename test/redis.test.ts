@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { STATS_KEY, cacheKey } from '../src/cache/keys.js';
 import { RedisStore, TRIP_BYTES } from '../src/cache/redis.js';
-import { inspectModel, type ModelInfo } from '../src/inference/session.js';
+import { inspectModel, type ModelInfo } from '../src/inference/model-info.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/index.js';
 import { ALBUM, cleanup, freePort, startRedis, tempDir, type RedisServer } from './helpers.js';

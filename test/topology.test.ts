@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { cacheKey, KEY_PREFIX } from '../src/cache/keys.js';
 import { openCache, parseCacheUrl } from '../src/cache/open.js';
-import { inspectModel, type ModelInfo } from '../src/inference/session.js';
+import { inspectModel, type ModelInfo } from '../src/inference/model-info.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/index.js';
 import { ALBUM, TLS_DIR, cleanup, runCli, startCluster, startSentinel, startTlsCluster, tempDir } from './helpers.js';

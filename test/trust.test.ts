@@ -17,7 +17,7 @@ import { runFlow } from '../src/fleet/runs.js';
 import { badKey, PREFIX, runsKey } from '../src/fleet/keys.js';
 import { startWorker, type FleetWorker, type WorkerEvent } from '../src/fleet/worker.js';
 import { resolveRoots } from '../src/io/roots.js';
-import { inspectModel, type ModelInfo } from '../src/inference/session.js';
+import { inspectModel, type ModelInfo } from '../src/inference/model-info.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { CAMERAMAN } from './fixtures.js';
 import { cleanup, runCli, spawnCli, startRedis, tempDir, type RedisServer } from './helpers.js';

@@ -14,7 +14,7 @@ import { waitForRun } from '../src/fleet/wait.js';
 import { startWorker, type FleetWorker } from '../src/fleet/worker.js';
 import type { FormatChoice } from '../src/image/formats.js';
 import { resolveRoots } from '../src/io/roots.js';
-import { inspectModel, type ModelInfo } from '../src/inference/session.js';
+import { inspectModel, type ModelInfo } from '../src/inference/model-info.js';
 import { linearAbModel, tintModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/index.js';
 import { ALBUM, cleanup, startRedis, tempDir, type RedisServer } from './helpers.js';

@@ -13,9 +13,9 @@ import { credentialsOf, redactSecrets, withEncodedCredentials } from '../redact.
 import { FileStore, defaultCacheDir, type FileStoreOptions } from './file.js';
 import { NoneStore } from './none.js';
 import type { RedisOptions } from 'ioredis';
-import { RedisStore, DEFAULT_TIMEOUTS, redisLocation, type RedisTimeouts } from './redis.js';
+import type { RedisStore } from './redis.js';
+import { DEFAULT_TIMEOUTS, redisLocation, type RedisTimeouts } from './redis-location.js';
 import type { CacheStore } from './store.js';
-import { TieredStore } from './tiered.js';
 
 export interface HostPort {
   host: string;
@@ -135,6 +135,7 @@ export interface OpenCacheOptions {
 async function withLocalLevel(store: RedisStore, options: OpenCacheOptions): Promise<CacheStore> {
   if (!options.localLevel) return store;
   try {
+    const { TieredStore } = await import('./tiered.js');
     return await TieredStore.open(store, options.localLevel);
   } catch {
     return store;
@@ -177,6 +178,15 @@ export async function openCache(spec: CacheSpec, options: OpenCacheOptions = {})
       return new NoneStore();
     case 'file':
       return new FileStore(spec.dir, options.file).open();
+    default:
+      return openRedis(spec, options);
+  }
+}
+
+/** A Redis cache: ioredis is loaded here, by the runs that use one. */
+async function openRedis(spec: Exclude<CacheSpec, { kind: 'none' } | { kind: 'file' }>, options: OpenCacheOptions): Promise<CacheStore> {
+  const { RedisStore } = await import('./redis.js');
+  switch (spec.kind) {
     case 'redis':
       return withLocalLevel(await RedisStore.single(spec.url, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options)), options);
     case 'redis-cluster': {

@@ -20,14 +20,9 @@ import { Cluster, Redis, type ChainableCommander, type ClientContext, type Clust
 import { ConfigError } from '../errors.js';
 import { ownerIsGone } from '../io/owner.js';
 import { KEY_PREFIX, STATS_KEY, jitteredTtl, lockKeyFor, parseKey } from './keys.js';
+import { DEFAULT_TIMEOUTS, redisLocation, type RedisTimeouts } from './redis-location.js';
 import { hitRate, type CacheEntry, type CacheStats, type CacheStore, type ModelUsage, type RedisMemoryInfo } from './store.js';
 
-export interface RedisTimeouts {
-  connectTimeoutMs: number;
-  commandTimeoutMs: number;
-}
-
-export const DEFAULT_TIMEOUTS: RedisTimeouts = { connectTimeoutMs: 3000, commandTimeoutMs: 10000 };
 
 /** ioredis options that never hang: no offline queue, bounded connect and command times. */
 export function safeRedisOptions(t: RedisTimeouts = DEFAULT_TIMEOUTS): RedisOptions {
@@ -550,11 +545,4 @@ export class RedisStore implements CacheStore {
       this.client.disconnect();
     }
   }
-}
-
-/** host:port[/db] of a redis URL, without credentials. */
-export function redisLocation(url: string): string {
-  const u = new URL(url);
-  const db = u.pathname && u.pathname !== '/' ? u.pathname : '';
-  return `${u.hostname}:${u.port || '6379'}${db}`;
 }

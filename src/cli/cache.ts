@@ -13,7 +13,7 @@ import { UsageError, ConfigError } from '../errors.js';
 import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../inference/presets.js';
-import { inspectModel } from '../inference/session.js';
+import { inspectModel } from '../inference/model-info.js';
 import { isSha256, sha256File } from '../io/hash.js';
 import { scanPaths } from '../pipeline/index.js';
 import { parseByteSize, parseSizeFlag } from './parse.js';

@@ -2,7 +2,6 @@
  * `ddcolor colorize <paths...>`: flags in, a pipeline run, progress and a summary out.
  */
 import { once } from 'node:events';
-import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { removeAbandonedFiles } from '../io/atomic-write.js';
@@ -12,12 +11,13 @@ import { FORMAT_CHOICES, type FormatChoice } from '../image/formats.js';
 import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../inference/presets.js';
-import { DEVICES, inspectModel, type Device } from '../inference/session.js';
-import { colorize, concurrencyFor, PixelPool, pixelThreads } from '../pipeline/index.js';
+import { DEVICES, type Device } from '../inference/devices.js';
+import { inspectModel } from '../inference/model-info.js';
+import { colorize, concurrencyFor } from '../pipeline/index.js';
 import { isHtmlPage, writeHtmlPage } from '../report/html.js';
 import { writeMetrics } from '../report/metrics.js';
 import { reportText, writeReport, type RunReport } from '../report/report.js';
-import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
+import { DEFAULT_COLOUR_THRESHOLD } from '../pipeline/options.js';
 import { parseColorThreshold, parseDuration, parseIntIn, parseMemoryBudget, parseSaturation, parseSizeFlag } from './parse.js';
 import { ensureWritableFile } from './writable.js';
 import { profileTable, renderMode, RunRenderer, summary } from './render.js';
@@ -98,17 +98,6 @@ export function localLevel(flag: string | undefined, env: NodeJS.ProcessEnv = pr
 }
 
 export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: Command): Promise<number> {
-  // The pixel threads start now, while the model file is read and hashed (hundreds of MB for
-  // DDColor) and the output folder scanned, rather than after: each start is about 0.4 s of a core.
-  const pixels = new PixelPool(pixelThreads(flags.concurrency ?? availableParallelism()));
-  try {
-    return await colorizeWith(paths, flags, pixels);
-  } finally {
-    await pixels.close();
-  }
-}
-
-async function colorizeWith(paths: string[], flags: ColorizeFlags, pixels: PixelPool): Promise<number> {
   const renderer = new RunRenderer(renderMode(flags));
   const located = locateModel(flags.model, await modelDirectory());
   if (located.warning) renderer.warn(located.warning);
@@ -139,7 +128,6 @@ async function colorizeWith(paths: string[], flags: ColorizeFlags, pixels: Pixel
       device,
       batchSize,
       concurrency,
-      sharedPixels: pixels,
       ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
       ...(flags.maxMemory !== undefined ? { memoryBudget: flags.maxMemory } : {}),
       cache,

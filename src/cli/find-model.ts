@@ -4,7 +4,7 @@
  */
 import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
-import { inspectModel, type ModelInfo } from '../inference/session.js';
+import { inspectModel, type ModelInfo } from '../inference/model-info.js';
 
 /** The model as `colorize` finds it; warns through `warn`. */
 export async function findModel(flag: string | undefined, warn: (message: string) => void): Promise<ModelInfo> {

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { describeSpec } from '../cache/open.js';
-import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
+import { DEFAULT_COLOUR_THRESHOLD } from '../pipeline/options.js';
 import { FORMAT_CHOICES } from '../image/formats.js';
 import { openQueueConnection } from '../fleet/connection.js';
 import { DEFAULT_JOB_LIMITS } from '../fleet/jobs.js';

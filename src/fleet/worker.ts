@@ -23,7 +23,8 @@ import { BadPhotoError, errorMessage, type PhotoFailure } from '../errors.js';
 import { processAlive } from '../io/owner.js';
 import { checkOutputFolder, checkOwnFolder, OutsideRootsError, type Roots } from '../io/roots.js';
 import { openThreadedSession } from '../inference/model-thread.js';
-import type { Device, ModelInfo, ModelSession } from '../inference/session.js';
+import type { Device, ModelSession } from '../inference/session.js';
+import type { ModelInfo } from '../inference/model-info.js';
 import { colorizeFiles, PixelPool, pixelThreads, type PlannedFile, type RunEvent, TMP_DIR } from '../pipeline/index.js';
 import type { FileRecord, RunReport, Totals } from '../report/report.js';
 import type { QueueConnection } from './connection.js';
@@ -100,7 +101,7 @@ interface Running {
   stopping: AbortController;
   /** The model session, opened by the first job that needs it and kept for the next ones. */
   session: Promise<ModelSession> | null;
-  /** The pixel threads, started with the worker and kept for every job (a thread's start costs about 0.4 s of a core). */
+  /** The pixel threads, started by the first job with a photo to decode and kept for every job after (a thread's start costs about 0.4 s of a core). */
   pixels: PixelPool;
 }
 

@@ -10,7 +10,8 @@
  *   the per-level means swings widely, where a toned print keeps one hue.
  *
  * `colourfulness` is in chroma units: the larger of the within-level spread and, when the levels'
- * hues span more than 60 degrees, their chroma. Compare it with a threshold (default 6).
+ * hues span more than 60 degrees, their chroma. Compare it with a threshold (default 6,
+ * DEFAULT_COLOUR_THRESHOLD in pipeline/options.ts).
  */
 import { rgbToLab } from './lab.js';
 import { resizeLinear } from './resize.js';
@@ -18,8 +19,6 @@ import { resizeLinear } from './resize.js';
 const SIDE = 160;
 const LEVELS = 20;
 const HUE_SPAN_DEGREES = 60;
-
-export const DEFAULT_COLOUR_THRESHOLD = 6;
 
 export function colourfulness(pixels: Uint8Array, channels: 1 | 3, width: number, height: number): number {
   if (channels === 1) return 0;

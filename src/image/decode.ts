@@ -6,7 +6,7 @@
  * profiles (converted to sRGB before any Lab math), alpha (kept aside), multi-frame files (first
  * frame only).
  */
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { decodeBmp, isBmp } from './bmp.js';
@@ -69,31 +69,6 @@ export async function sharpInput(input: string | Buffer, options: DecodeOptions 
     }
   }
   return sharp(input, { pages: 1, limitInputPixels: limit });
-}
-
-/**
- * The pixel count of a scan's first frame, from its header alone (no decoding), to budget memory
- * before decoding it; 0 when the header cannot be read (decoding will then say why).
- */
-export async function pixelCount(path: string): Promise<number> {
-  try {
-    const m = await sharp(path, { pages: 1, limitInputPixels: false }).metadata();
-    if (m.width && m.height) return m.width * m.height;
-  } catch {
-    // not something libvips reads: perhaps a BMP
-  }
-  try {
-    const f = await open(path, 'r');
-    try {
-      const { buffer, bytesRead } = await f.read(Buffer.alloc(26), 0, 26, 0);
-      if (bytesRead === 26 && isBmp(buffer)) return Math.abs(buffer.readInt32LE(18) * buffer.readInt32LE(22));
-    } finally {
-      await f.close();
-    }
-  } catch {
-    // unreadable: decoding reports it
-  }
-  return 0;
 }
 
 /** The sharp pipeline every read of a scan starts from: first frame, upright. */

@@ -10,15 +10,11 @@
  * Hits and fresh inferences take the same path: the ab planes are quantized to 8 bits (what the
  * cache stores) before compositing, so a photo looks exactly the same whether it came from the
  * cache or from the model.
+ *
+ * A change here that changes any output's pixels bumps PROCESSING_VERSION (processing-version.ts).
  */
 import type { AbPlanes } from '../chroma/codec.js';
 
-/**
- * The version of this pre- and post-processing: outputs made by another version look different
- * and are made again (the manifest records it). 2: the model input is shrunk like the official
- * code and grayscale scans are read right (1: ddcolor 0.1).
- */
-export const PROCESSING_VERSION = 2;
 import { grayPlanesFromL, labRowToSrgb8, lightnessFloat, lightnessInto } from '../image/lab.js';
 import { linearTaps } from '../image/resize.js';
 

@@ -5,7 +5,7 @@
  * shape dictates S.
  */
 import { modelSize } from '../validate.js';
-import type { ModelInfo } from './session.js';
+import type { ModelInfo } from './model-info.js';
 
 export const PRESETS = { person: 512, building: 1024 } as const;
 export type Preset = keyof typeof PRESETS;

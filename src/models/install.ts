@@ -8,7 +8,7 @@ import { InvalidOptionError, UsageError, ConfigError } from '../errors.js';
 import { findCatalogEntry, installedPath, loadCatalog, loadRegistry, modelsHome, saveRegistry, type Catalog, type InstalledModel } from './catalog.js';
 import { sha256File, isSha256 } from '../io/hash.js';
 import { download, UnreachableError, type DownloadProgress } from './download.js';
-import { inspectModel } from '../inference/session.js';
+import { inspectModel } from '../inference/model-info.js';
 
 export interface PullOptions {
   /** A catalog name, or an http(s) URL. */

@@ -5,7 +5,7 @@
 import { cacheKey } from '../cache/keys.js';
 import type { CacheStore } from '../cache/store.js';
 import type { DdcolorError } from '../errors.js';
-import { DEFAULT_COLOUR_THRESHOLD } from '../image/colourfulness.js';
+import { DEFAULT_COLOUR_THRESHOLD } from './options.js';
 import type { Provenance } from '../image/xmp.js';
 import type { StageTimings } from '../report/report.js';
 import type { PixelBudget } from './budget.js';

@@ -10,7 +10,7 @@ import type { CacheStore } from '../cache/store.js';
 import { DdcolorError, errorMessage, ConfigError } from '../errors.js';
 import { removeOnAbandon } from '../io/atomic-write.js';
 import { checkOwnFolder } from '../io/roots.js';
-import { checkCuda, type Device } from '../inference/session.js';
+import type { Device } from '../inference/devices.js';
 import { tintModel } from '../models/tiny-model.js';
 import { emptyTimings, type StageTimings } from '../report/report.js';
 import { packageVersion } from '../version.js';
@@ -81,7 +81,10 @@ async function openRunCache(opts: ColorizeOptions, emit: (e: RunEvent) => void):
  * every photo would come from the cache, never photo by photo.
  */
 export async function checkDevice(device: Device): Promise<void> {
-  if (device === 'cuda') await checkCuda(tintModel(32));
+  if (device !== 'cuda') return;
+  // onnxruntime is loaded here, for this check, and otherwise by the model's thread alone.
+  const { checkCuda } = await import('../inference/session.js');
+  await checkCuda(tintModel(32));
 }
 
 export async function openRun(opts: ColorizeOptions): Promise<RunContext> {

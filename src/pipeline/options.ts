@@ -14,7 +14,8 @@ import { atLeast, integerIn, modelSize, nonEmptyString, oneOf } from '../validat
 import type { CacheStore } from '../cache/store.js';
 import type { PhotoFailure } from '../errors.js';
 import type { FormatChoice } from '../image/formats.js';
-import type { Device, ExecutionProvider, ModelInfo, ModelSession } from '../inference/session.js';
+import type { Device, ExecutionProvider, ModelSession } from '../inference/session.js';
+import type { ModelInfo } from '../inference/model-info.js';
 import type { PixelPool } from './pixel-pool.js';
 import type { FileRecord, Totals } from '../report/report.js';
 import type { ScanProblem } from './scan.js';
@@ -33,6 +34,9 @@ export function defaultConcurrency(batchSize: number, cores = availableParalleli
 export function concurrencyFor(device: Device, batchSize?: number): number {
   return defaultConcurrency(batchSize ?? (device === 'cpu' ? DEFAULT_BATCH.cpu : DEFAULT_BATCH.cuda));
 }
+
+/** How colourful a photo must be, with --skip-color, to count as colour: a chroma (image/colourfulness.ts). */
+export const DEFAULT_COLOUR_THRESHOLD = 6;
 
 export type RunEvent =
   | { type: 'stage'; stage: 'scan' | 'colorize' | 'finish' }

@@ -14,26 +14,44 @@ export function pixelThreads(concurrency: number, cores = availableParallelism()
 }
 
 export class PixelPool {
-  private readonly pool: Piscina;
+  private pool: Piscina | null = null;
+  private closed = false;
 
-  constructor(threads = availableParallelism()) {
-    this.pool = new Piscina({
+  /** A pool of `threads`: none starts until `start` or the first task (an unchanged re-run starts none). */
+  constructor(private readonly threads = availableParallelism()) {}
+
+  /**
+   * Start every thread now (each start is about 0.4 s of a core here: Node, sharp, the kernel), so
+   * they load while the run hashes and looks up; the threads stay while the pool lives. A run
+   * calls it when its first photo turns out to need pixel work. Calling it again does nothing.
+   */
+  start(): void {
+    if (this.closed) throw new Error('the pixel threads were closed');
+    this.pool ??= new Piscina({
       filename: new URL('./pixel-worker.js', import.meta.url).href,
-      // Every thread starts now, while the run scans, hashes and looks up (each start is about
-      // 0.4 s of a core here: sharp, the kernel), and stays while the pool lives.
-      minThreads: Math.max(1, threads),
-      maxThreads: Math.max(1, threads),
+      minThreads: Math.max(1, this.threads),
+      maxThreads: Math.max(1, this.threads),
     });
   }
 
-  /** The ids of the threads running now (each a worker_threads threadId). */
+  /** Whether the threads were started. */
+  get started(): boolean {
+    return this.pool !== null;
+  }
+
+  /** The ids of the threads running now (each a worker_threads threadId); none before `start`. */
   threadIds(): number[] {
-    return this.pool.threads.map((t) => t.threadId);
+    return this.pool ? this.pool.threads.map((t) => t.threadId) : [];
+  }
+
+  private running(): Piscina {
+    this.start();
+    return this.pool!;
   }
 
   /** Decode a photo and make its model input; rejects with a BadPhotoError or EnvironmentError naming it. */
   async prepare(task: Omit<PrepareTask, 'kind'>): Promise<Prepared> {
-    return unwrap(task.path, (await this.pool.run({ ...task, kind: 'prepare' })) as Prepared | PixelFailed);
+    return unwrap(task.path, (await this.running().run({ ...task, kind: 'prepare' })) as Prepared | PixelFailed);
   }
 
   /** Render from a decoded photo (moved to the worker: the caller must not use it after) or from the file. */
@@ -43,11 +61,12 @@ export class PixelPool {
       transferList.push(task.decoded.pixels.buffer as ArrayBuffer);
       if (task.decoded.alpha) transferList.push(task.decoded.alpha.buffer as ArrayBuffer);
     }
-    return unwrap(task.path, (await this.pool.run({ ...task, kind: 'render' }, { transferList })) as Rendered | PixelFailed);
+    return unwrap(task.path, (await this.running().run({ ...task, kind: 'render' }, { transferList })) as Rendered | PixelFailed);
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy();
+    this.closed = true;
+    await this.pool?.destroy();
   }
 }
 

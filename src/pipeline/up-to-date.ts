@@ -3,7 +3,7 @@
  * all use, whatever keeps their records (the output folder's manifest, or the fleet's record in
  * Redis): decided from the input's size and mtime and the records alone, without reading the input.
  */
-import { PROCESSING_VERSION } from '../inference/ddcolor.js';
+import { PROCESSING_VERSION } from '../inference/processing-version.js';
 import type { SizeTime } from './file-states.js';
 import { madeWith, type ManifestEntry, type OutputParams, type OutputRecords } from './manifest.js';
 import type { SkipReason } from './photo.js';

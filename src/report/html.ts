@@ -10,9 +10,11 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { writeTextAtomically } from '../io/atomic-write.js';
 import { redacted } from '../redact.js';
-import { thumbnail, uprightSize } from '../image/thumbnail.js';
 import type { FileRecord, RunReport } from './report.js';
 import { formatBytes } from '../units.js';
+
+/** The thumbnail maker (sharp), loaded by the page's writer alone: `isHtmlPage` runs after every run. */
+type Thumbnails = typeof import('../image/thumbnail.js');
 
 export const THUMBS_DIR = '.ddcolor-thumbs';
 
@@ -29,14 +31,14 @@ function escape(text: string): string {
 }
 
 /** A thumbnail of `file` in the thumbnails folder, made unless one of the same content is there. */
-async function thumbOf(file: string, key: string, dir: string): Promise<string | null> {
+async function thumbOf(images: Thumbnails, file: string, key: string, dir: string): Promise<string | null> {
   const name = `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.jpg`;
   const dest = join(dir, name);
   try {
     await stat(dest);
   } catch {
     try {
-      await thumbnail(file, dest);
+      await images.thumbnail(file, dest);
     } catch {
       return null;
     }
@@ -44,11 +46,11 @@ async function thumbOf(file: string, key: string, dir: string): Promise<string |
   return name;
 }
 
-async function card(record: FileRecord, thumbs: string): Promise<Card> {
+async function card(images: Thumbnails, record: FileRecord, thumbs: string): Promise<Card> {
   const out = record.output ? await stat(record.output).catch(() => null) : null;
-  const before = await thumbOf(record.input, `before:${record.sha256 ?? record.input}`, thumbs);
-  const after = record.output && out ? await thumbOf(record.output, `after:${record.output}:${out.size}:${out.mtimeMs}`, thumbs) : null;
-  return { record, before, after, size: await uprightSize(record.input), outputBytes: out?.size ?? null };
+  const before = await thumbOf(images, record.input, `before:${record.sha256 ?? record.input}`, thumbs);
+  const after = record.output && out ? await thumbOf(images, record.output, `after:${record.output}:${out.size}:${out.mtimeMs}`, thumbs) : null;
+  return { record, before, after, size: await images.uprightSize(record.input), outputBytes: out?.size ?? null };
 }
 
 /**
@@ -138,9 +140,10 @@ export async function writeHtmlPage(report: RunReport, path: string): Promise<nu
   const pageDir = dirname(path);
   const thumbs = join(pageDir, THUMBS_DIR);
   await mkdir(thumbs, { recursive: true });
+  const images = await import('../image/thumbnail.js');
   const cards: Card[] = [];
   // A few at a time: libvips uses every core for each.
-  for (let i = 0; i < report.files.length; i += 4) cards.push(...(await Promise.all(report.files.slice(i, i + 4).map((r) => card(r, thumbs)))));
+  for (let i = 0; i < report.files.length; i += 4) cards.push(...(await Promise.all(report.files.slice(i, i + 4).map((r) => card(images, r, thumbs)))));
   await writeTextAtomically(path, redacted(page(report, cards, pageDir, THUMBS_DIR)));
   return cards.length;
 }

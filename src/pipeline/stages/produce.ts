@@ -6,7 +6,8 @@
  */
 import { encodeAb, quantizeAb, type AbPlanes } from '../../chroma/codec.js';
 import { CancelledError, DdcolorError, EnvironmentError, errorMessage } from '../../errors.js';
-import { pixelCount, type DecodedImage } from '../../image/decode.js';
+import type { DecodedImage } from '../../image/decode.js';
+import { pixelCount } from '../../image/pixel-count.js';
 import { colourLimit, keyOf, type Prepared, type RunContext } from '../context.js';
 import type { PixelTimings } from '../pixel-work.js';
 import { manifestEntry, writeOutput } from './write.js';

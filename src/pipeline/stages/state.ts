@@ -1,7 +1,8 @@
 /**
  * state and hash: for each photo of a chunk, whether its output is up to date (skipped without
  * reading the photo when its size and mtime are unchanged), whose file is at its output's place,
- * and its content hash. Returns the photos that need work.
+ * and its content hash. Returns the photos that need work, and starts the pixel threads at the
+ * first of them: a run with nothing to do starts none.
  */
 import { stat } from 'node:fs/promises';
 import { BadPhotoError } from '../../errors.js';
@@ -26,7 +27,10 @@ export async function prepareChunk(ctx: RunContext, photos: readonly Photo[]): P
     rest.push(
       limit.run(async () => {
         const p = await preparePhoto(ctx, photo);
-        if (p) out.push(p);
+        if (!p) return;
+        // A photo needs pixel work: the threads start loading while this chunk is hashed and looked up.
+        ctx.pixels.start();
+        out.push(p);
       }),
     );
   }

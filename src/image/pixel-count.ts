@@ -1,0 +1,33 @@
+/**
+ * A scan's pixel count from its header alone, for the memory budget before it is decoded. The
+ * main thread's only use of sharp, which it loads at the first photo that needs one: a run with
+ * nothing to decode (an unchanged re-run) never loads it.
+ */
+import { open } from 'node:fs/promises';
+import { isBmp } from './bmp.js';
+
+/**
+ * The pixel count of a scan's first frame, from its header alone (no decoding), to budget memory
+ * before decoding it; 0 when the header cannot be read (decoding will then say why).
+ */
+export async function pixelCount(path: string): Promise<number> {
+  const { default: sharp } = await import('sharp');
+  try {
+    const m = await sharp(path, { pages: 1, limitInputPixels: false }).metadata();
+    if (m.width && m.height) return m.width * m.height;
+  } catch {
+    // not something libvips reads: perhaps a BMP
+  }
+  try {
+    const f = await open(path, 'r');
+    try {
+      const { buffer, bytesRead } = await f.read(Buffer.alloc(26), 0, 26, 0);
+      if (bytesRead === 26 && isBmp(buffer)) return Math.abs(buffer.readInt32LE(18) * buffer.readInt32LE(22));
+    } finally {
+      await f.close();
+    }
+  } catch {
+    // unreadable: decoding reports it
+  }
+  return 0;
+}
