@@ -684,12 +684,13 @@ test('a lost manifest: outputs holding exactly what the run makes are known as d
   assert.equal(byName(third).get('in/cameraman.png')!.status, 'skipped', 'known again');
 });
 
-test('runs given the caller\'s pixel threads (a fleet worker\'s, or a library user\'s as the README shows) start them at their first photo to decode, leave them running for the next run, whose outputs are the same; a re-run with nothing to do starts none', async () => {
+test('runs given the caller\'s pixel threads (a fleet worker\'s, or a library user\'s as the README shows) start them at their first photo to decode, leave them running for the next run, whose outputs are the same; a re-run with nothing to do starts none, a run of one photo one', async () => {
   const src = join(work, 'shared-pixels');
   await mkdir(src);
   for (const n of ['cameraman.png', 'coins.png']) await copyFile(join(ALBUM, n), join(src, n));
   const pool = new PixelPool(pixelThreads(2));
   const idle = new PixelPool(pixelThreads(2));
+  const single = new PixelPool(pixelThreads(2));
   try {
     assert.deepEqual(pool.threadIds(), [], 'no thread starts before a photo needs one');
     const first = await colorize(options([src], join(work, 'shared-pixels-1'), { kind: 'none' }, { sharedPixels: pool }));
@@ -704,8 +705,13 @@ test('runs given the caller\'s pixel threads (a fleet worker\'s, or a library us
     const unchanged = await colorize(options([src], join(work, 'shared-pixels-1'), { kind: 'none' }, { sharedPixels: idle }));
     assert.equal(unchanged.totals.skipped, 2);
     assert.deepEqual(idle.threadIds(), [], 'a run with nothing to decode started the pixel threads');
+    // One photo to make: one thread, whatever the pool's size.
+    const one = await colorize(options([join(src, 'coins.png')], join(work, 'shared-pixels-3'), { kind: 'none' }, { sharedPixels: single }));
+    assert.equal(one.totals.inferred, 1);
+    assert.equal(single.threadIds().length, 1, 'a run of one photo started more threads than it had photos');
   } finally {
     await pool.close();
     await idle.close();
+    await single.close();
   }
 });

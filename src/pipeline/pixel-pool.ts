@@ -21,16 +21,20 @@ export class PixelPool {
   constructor(private readonly threads = availableParallelism()) {}
 
   /**
-   * Start every thread now (each start is about 0.4 s of a core here: Node, sharp, the kernel), so
-   * they load while the run hashes and looks up; the threads stay while the pool lives. A run
-   * calls it when its first photo turns out to need pixel work. Calling it again does nothing.
+   * Start the threads now (each start is about 0.4 s of a core here: Node, sharp, the kernel), so
+   * they load while the run hashes and looks up: as many as `photos` (the photos that may need
+   * work) up to the pool's size, which more tasks than threads grow it to. Threads stay while the
+   * pool lives. A run calls it when its first photo turns out to need pixel work; calling it
+   * again does nothing.
    */
-  start(): void {
+  start(photos = Infinity): void {
     if (this.closed) throw new Error('the pixel threads were closed');
+    const size = Math.max(1, this.threads);
     this.pool ??= new Piscina({
       filename: new URL('./pixel-worker.js', import.meta.url).href,
-      minThreads: Math.max(1, this.threads),
-      maxThreads: Math.max(1, this.threads),
+      minThreads: Math.max(1, Math.min(size, photos)),
+      maxThreads: size,
+      idleTimeout: Infinity,
     });
   }
 

@@ -18,23 +18,23 @@ import type { Photo } from '../photo.js';
 const HASH_CONCURRENCY = 4;
 
 export async function prepareChunk(ctx: RunContext, photos: readonly Photo[]): Promise<Prepared[]> {
+  // Most photos of a nightly re-run are settled here at once, without a promise each.
+  const toRead = photos.filter((photo) => !settledUnread(ctx, photo));
+  // The photos that may need work: this chunk's that are read, and all of the chunks after it.
+  const mayNeedWork = toRead.length + ctx.photos.length - (photos.at(-1)?.index ?? 0) - 1;
   const out: Prepared[] = [];
   const limit = new Limiter(HASH_CONCURRENCY);
-  const rest: Array<Promise<void>> = [];
-  for (const photo of photos) {
-    // Most photos of a nightly re-run are settled here at once, without a promise each.
-    if (settledUnread(ctx, photo)) continue;
-    rest.push(
+  await Promise.all(
+    toRead.map((photo) =>
       limit.run(async () => {
         const p = await preparePhoto(ctx, photo);
         if (!p) return;
         // A photo needs pixel work: the threads start loading while this chunk is hashed and looked up.
-        ctx.pixels.start();
+        ctx.pixels.start(mayNeedWork);
         out.push(p);
       }),
-    );
-  }
-  await Promise.all(rest);
+    ),
+  );
   return out.sort((a, b) => a.photo.index - b.photo.index);
 }
 
