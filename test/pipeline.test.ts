@@ -489,7 +489,10 @@ test('memory budget: photos wait for pixels first come first served, a photo lar
 test('options are checked once, at the entry, naming the option and what was expected', async () => {
   const dir = await tempDir();
   const out = join(dir, 'out');
+  const closed = new PixelPool(1);
+  await closed.close();
   const cases: Array<[Partial<ColorizeOptions>, RegExp]> = [
+    [{ sharedPixels: closed }, /^sharedPixels: expected an open PixelPool/],
     [{ quality: 500 }, /^quality: expected a whole number from 1 to 100, got 500$/],
     [{ size: 100 }, /^size: expected a multiple of 32 from 32 to 4096, got 100$/],
     [{ concurrency: 0 }, /^concurrency: expected a whole number from 1 to 256, got 0$/],

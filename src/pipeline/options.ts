@@ -128,4 +128,5 @@ export function checkColorizeOptions(opts: ColorizeOptions): void {
   if (opts.lockTtlMs !== undefined) atLeast('lockTtlMs', opts.lockTtlMs, 1000, 'at least 1000 ms');
   if (opts.inferenceStallMs !== undefined) atLeast('inferenceStallMs', opts.inferenceStallMs, 1000, 'at least 1000 ms');
   if (opts.cacheRetryMs !== undefined) atLeast('cacheRetryMs', opts.cacheRetryMs, 0, 'milliseconds, 0 or more');
+  if (opts.sharedPixels?.closed) throw new InvalidOptionError('sharedPixels', 'a closed PixelPool', 'an open PixelPool (one whose close() was not called)');
 }

@@ -15,7 +15,7 @@ export function pixelThreads(concurrency: number, cores = availableParallelism()
 
 export class PixelPool {
   private pool: Piscina | null = null;
-  private closed = false;
+  private isClosed = false;
 
   /** A pool of `threads`: none starts until `start` or the first task (an unchanged re-run starts none). */
   constructor(private readonly threads = availableParallelism()) {}
@@ -28,7 +28,7 @@ export class PixelPool {
    * again does nothing.
    */
   start(photos = Infinity): void {
-    if (this.closed) throw new Error('the pixel threads were closed');
+    if (this.isClosed) throw new Error('the pixel threads were closed');
     const size = Math.max(1, this.threads);
     this.pool ??= new Piscina({
       filename: new URL('./pixel-worker.js', import.meta.url).href,
@@ -41,6 +41,11 @@ export class PixelPool {
   /** Whether the threads were started. */
   get started(): boolean {
     return this.pool !== null;
+  }
+
+  /** Whether `close` was called: the pool runs nothing more. */
+  get closed(): boolean {
+    return this.isClosed;
   }
 
   /** The ids of the threads running now (each a worker_threads threadId); none before `start`. */
@@ -69,7 +74,7 @@ export class PixelPool {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
+    this.isClosed = true;
     await this.pool?.destroy();
   }
 }
