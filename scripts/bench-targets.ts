@@ -2,6 +2,7 @@
  * The performance targets of BENCHMARKS.md, each measured beside its floor in the same run on
  * this machine (figures are printed and written to bench-results.json, never asserted):
  *   warm run per 12 MP photo  vs  sharp decoding and re-encoding the same files on every core
+ *   one CLI process           vs  the same warm files split over two processes at once
  *   unchanged re-run          vs  Node stat-ing the same files
  *   hashing                   vs  sha256sum on the same files
  *   Redis lookups and writes  (keys/s, entries/s on loopback)
@@ -16,6 +17,7 @@ import { createServer } from 'node:net';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp, { type JpegOptions } from 'sharp';
 import { cacheKey } from '../src/cache/keys.js';
 import { RedisStore } from '../src/cache/redis.js';
@@ -131,10 +133,46 @@ async function warmFigures(dir: string, files: string[], label: string, main: bo
   report({ name: `  cores used (stages' busy time over wall)`, value: mid.cores, unit: `of ${availableParallelism()}`, target: '(for comparison)' });
 }
 
+/** The ddcolor command as a user runs it. */
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'ddcolor');
+
+/** `ddcolor colorize` of `paths` into `out`, with the warm figures' model and cache; resolves when it exits 0. */
+function colorizeCli(dir: string, paths: string[], out: string): Promise<void> {
+  const args = [CLI, 'colorize', ...paths, '-o', out, '--model', join(dir, 'tint.onnx'), '--size', '512', '--cache', `file:${join(dir, 'cache')}`, '-q'];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ddcolor colorize exited with ${code}`))));
+  });
+}
+
+/**
+ * Issue 25's test of one process: the warm files through one `ddcolor colorize`, against the same
+ * files split between two run at once (the same cache, two output folders), median of 3 each,
+ * alternated. One process should do at least what two do.
+ */
+async function oneProcessAgainstTwo(dir: string, files: string[]): Promise<void> {
+  const half = Math.ceil(files.length / 2);
+  const one: number[] = [];
+  const two: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    let t = performance.now();
+    await colorizeCli(dir, files, join(dir, `one-process-${k}`));
+    one.push(performance.now() - t);
+    t = performance.now();
+    await Promise.all([colorizeCli(dir, files.slice(0, half), join(dir, `two-processes-${k}-a`)), colorizeCli(dir, files.slice(half), join(dir, `two-processes-${k}-b`))]);
+    two.push(performance.now() - t);
+  }
+  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[1]!;
+  const [a, b] = [median(one), median(two)];
+  report({ name: `warm, ${files.length} photos, one CLI process`, value: a, unit: 'ms', floor: b, ratio: a / b, target: '<= 1x the same split over two processes' });
+}
+
 async function warmRun(dir: string): Promise<void> {
   await writeFile(join(dir, 'tint.onnx'), tintModel(null));
   const files = await makeScans(dir, 'scans', false);
   await warmFigures(dir, files, 'photo', true);
+  await oneProcessAgainstTwo(dir, files);
   await warmFigures(dir, await makeScans(dir, 'gray-scans', true), 'one-channel JPEG', false);
   // Hashing vs sha256sum on the same files.
   let t = performance.now();
