@@ -339,6 +339,22 @@ test('a run loads what its photos need: a warm run on the embedded store no onnx
   assert.equal(report.totals.skipped, 2);
 });
 
+test('an install that cannot load sharp: a run with photos to decode stops at once with exit 2 and says how to repair it, blaming no photo; an unchanged re-run does not need it', async () => {
+  const src = join(dir, 'no-sharp');
+  await mkdir(src);
+  for (const n of ['cameraman.png', 'coins.png']) await copyFile(join(ALBUM, n), join(src, n));
+  const args = (out: string): string[] => ['colorize', src, '-o', join(dir, out), '--model', model, '--size', '64', '--cache', 'none', '--no-progress'];
+  const broken = { NODE_OPTIONS: `--import=${join(ROOT, 'test', 'fixtures', 'record-imports.mjs')}`, DDCOLOR_TEST_UNRESOLVABLE: 'sharp' };
+  const r = await runCli(args('no-sharp-out'), broken);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /sharp, which decodes the photos, cannot be loaded \(.*\): reinstall ddcolor's dependencies \(npm ci in its folder\), then check with: ddcolor doctor/);
+  assert.doesNotMatch(r.stdout + r.stderr, /DAMAGED|damaged|cameraman\.png|coins\.png/, 'a photo was blamed');
+  const made = await runCli(args('no-sharp-ok'));
+  assert.equal(made.code, 0, made.stderr);
+  const again = await runCli(args('no-sharp-ok'), broken);
+  assert.equal(again.code, 0, again.stderr);
+});
+
 test('npm says nothing about the project settings (so npx ddcolor runs without its noise)', () => {
   // Any npm command reads .npmrc the way npx does; this one installs and builds nothing (npx in a
   // fresh clone would install the project into its cache, rebuilding dist/ under the other tests).

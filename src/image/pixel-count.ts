@@ -4,14 +4,34 @@
  * nothing to decode (an unchanged re-run) never loads it.
  */
 import { open } from 'node:fs/promises';
+import type { Sharp, SharpOptions } from 'sharp';
+import { ConfigError, errorMessage } from '../errors.js';
 import { isBmp } from './bmp.js';
+
+type SharpFn = (input: string, options: SharpOptions) => Sharp;
+
+let loading: Promise<SharpFn> | null = null;
+
+/**
+ * sharp on the main thread, loaded once, when a run first has a photo to decode; a ConfigError
+ * when this install cannot load it, which stops the run (no photo is to blame for it).
+ */
+export function loadHeaderReader(): Promise<SharpFn> {
+  loading ??= import('sharp').then(
+    (m) => m.default,
+    (err: unknown) => {
+      throw new ConfigError(`sharp, which decodes the photos, cannot be loaded (${errorMessage(err)}): reinstall ddcolor's dependencies (npm ci in its folder), then check with: ddcolor doctor`);
+    },
+  );
+  return loading;
+}
 
 /**
  * The pixel count of a scan's first frame, from its header alone (no decoding), to budget memory
  * before decoding it; 0 when the header cannot be read (decoding will then say why).
  */
 export async function pixelCount(path: string): Promise<number> {
-  const { default: sharp } = await import('sharp');
+  const sharp = await loadHeaderReader();
   try {
     const m = await sharp(path, { pages: 1, limitInputPixels: false }).metadata();
     if (m.width && m.height) return m.width * m.height;

@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { BadPhotoError } from '../../errors.js';
 import { sha256File } from '../../io/hash.js';
+import { loadHeaderReader } from '../../image/pixel-count.js';
 import { colourLimit, outputParams, type Prepared, type RunContext } from '../context.js';
 import { Limiter } from '../limiter.js';
 import { madeWith } from '../manifest.js';
@@ -29,8 +30,10 @@ export async function prepareChunk(ctx: RunContext, photos: readonly Photo[]): P
       limit.run(async () => {
         const p = await preparePhoto(ctx, photo);
         if (!p) return;
-        // A photo needs pixel work: the threads start loading while this chunk is hashed and looked up.
+        // A photo needs pixel work: the threads start loading while this chunk is hashed and looked
+        // up, and the main thread's header reader with them (an install that cannot load it stops the run).
         ctx.pixels.start(mayNeedWork);
+        await loadHeaderReader();
         out.push(p);
       }),
     ),
