@@ -339,7 +339,7 @@ test('a run loads what its photos need: a warm run on the embedded store no onnx
   assert.equal(report.totals.skipped, 2);
 });
 
-test('an install that cannot load sharp: a run with photos to decode stops at once with exit 2 and says how to repair it, blaming no photo; an unchanged re-run does not need it', async () => {
+test('an install that cannot load sharp, ioredis or onnxruntime: a run that needs it stops at once with exit 2 and says how to repair it, blaming no photo and not the cache server; an unchanged re-run does not need sharp', async () => {
   const src = join(dir, 'no-sharp');
   await mkdir(src);
   for (const n of ['cameraman.png', 'coins.png']) await copyFile(join(ALBUM, n), join(src, n));
@@ -353,6 +353,14 @@ test('an install that cannot load sharp: a run with photos to decode stops at on
   assert.equal(made.code, 0, made.stderr);
   const again = await runCli(args('no-sharp-ok'), broken);
   assert.equal(again.code, 0, again.stderr);
+  // No server listens there: the run must stop on the install before it tries one.
+  const redis = await runCli([...args('no-ioredis-out').slice(0, -3), '--cache', 'redis://127.0.0.1:1', '--no-progress'], { ...broken, DDCOLOR_TEST_UNRESOLVABLE: 'ioredis' });
+  assert.equal(redis.code, 2, redis.stderr);
+  assert.match(redis.stderr, /ioredis, which talks to Redis, cannot be loaded \(.*\): reinstall ddcolor's dependencies/);
+  // --device cuda proves the provider loads before the run starts: onnxruntime is loaded for it.
+  const cuda = await runCli([...args('no-ort-out'), '--device', 'cuda'], { ...broken, DDCOLOR_TEST_UNRESOLVABLE: 'onnxruntime-node' });
+  assert.equal(cuda.code, 2, cuda.stderr);
+  assert.match(cuda.stderr, /onnxruntime-node, which runs the model, cannot be loaded \(.*\): reinstall ddcolor's dependencies/);
 });
 
 test('npm says nothing about the project settings (so npx ddcolor runs without its noise)', () => {

@@ -8,7 +8,7 @@
  *   none                                      no cache
  */
 import { resolve } from 'node:path';
-import { DdcolorError, UsageError } from '../errors.js';
+import { ConfigError, DdcolorError, errorMessage, UsageError } from '../errors.js';
 import { credentialsOf, redactSecrets, withEncodedCredentials } from '../redact.js';
 import { FileStore, defaultCacheDir, type FileStoreOptions } from './file.js';
 import { NoneStore } from './none.js';
@@ -183,9 +183,11 @@ export async function openCache(spec: CacheSpec, options: OpenCacheOptions = {})
   }
 }
 
-/** A Redis cache: ioredis is loaded here, by the runs that use one. */
+/** A Redis cache: ioredis is loaded here, by the runs that use one (an install that cannot load it is a ConfigError, not a dead server). */
 async function openRedis(spec: Exclude<CacheSpec, { kind: 'none' } | { kind: 'file' }>, options: OpenCacheOptions): Promise<CacheStore> {
-  const { RedisStore } = await import('./redis.js');
+  const { RedisStore } = await import('./redis.js').catch((err: unknown) => {
+    throw new ConfigError(`ioredis, which talks to Redis, cannot be loaded (${errorMessage(err)}): reinstall ddcolor's dependencies (npm ci in its folder), then check with: ddcolor doctor`);
+  });
   switch (spec.kind) {
     case 'redis':
       return withLocalLevel(await RedisStore.single(spec.url, options.timeouts ?? DEFAULT_TIMEOUTS).open(openTimeout(options)), options);

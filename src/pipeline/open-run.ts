@@ -83,7 +83,9 @@ async function openRunCache(opts: ColorizeOptions, emit: (e: RunEvent) => void):
 export async function checkDevice(device: Device): Promise<void> {
   if (device !== 'cuda') return;
   // onnxruntime is loaded here, for this check, and otherwise by the model's thread alone.
-  const { checkCuda } = await import('../inference/session.js');
+  const { checkCuda } = await import('../inference/session.js').catch((err: unknown) => {
+    throw new ConfigError(`onnxruntime-node, which runs the model, cannot be loaded (${errorMessage(err)}): reinstall ddcolor's dependencies (npm ci in its folder), then check with: ddcolor doctor`);
+  });
   await checkCuda(tintModel(32));
 }
 
