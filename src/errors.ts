@@ -44,6 +44,15 @@ export class ConfigError extends DdcolorError {
   }
 }
 
+/**
+ * A package this install cannot load (`import()` rejected), needed by what the run is to do: `what`
+ * says what it does ("decodes the photos"). The install's fault, so the run stops; no photo, no
+ * server is to blame.
+ */
+export function unloadable(pkg: string, what: string, err: unknown): ConfigError {
+  return new ConfigError(`${pkg}, which ${what}, cannot be loaded (${errorMessage(err)}): reinstall ddcolor's dependencies (npm ci in its folder), then check with: ddcolor doctor`);
+}
+
 /** Stopped by a signal before the run began (waiting for a lock). */
 export class InterruptedError extends DdcolorError {
   override readonly name = 'InterruptedError';

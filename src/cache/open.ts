@@ -8,7 +8,7 @@
  *   none                                      no cache
  */
 import { resolve } from 'node:path';
-import { ConfigError, DdcolorError, errorMessage, UsageError } from '../errors.js';
+import { DdcolorError, unloadable, UsageError } from '../errors.js';
 import { credentialsOf, redactSecrets, withEncodedCredentials } from '../redact.js';
 import { FileStore, defaultCacheDir, type FileStoreOptions } from './file.js';
 import { NoneStore } from './none.js';
@@ -186,7 +186,7 @@ export async function openCache(spec: CacheSpec, options: OpenCacheOptions = {})
 /** A Redis cache: ioredis is loaded here, by the runs that use one (an install that cannot load it is a ConfigError, not a dead server). */
 async function openRedis(spec: Exclude<CacheSpec, { kind: 'none' } | { kind: 'file' }>, options: OpenCacheOptions): Promise<CacheStore> {
   const { RedisStore } = await import('./redis.js').catch((err: unknown) => {
-    throw new ConfigError(`ioredis, which talks to Redis, cannot be loaded (${errorMessage(err)}): reinstall ddcolor's dependencies (npm ci in its folder), then check with: ddcolor doctor`);
+    throw unloadable('ioredis', 'talks to Redis', err);
   });
   switch (spec.kind) {
     case 'redis':

@@ -5,7 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import type { Sharp, SharpOptions } from 'sharp';
-import { ConfigError, errorMessage } from '../errors.js';
+import { unloadable } from '../errors.js';
 import { isBmp } from './bmp.js';
 
 type SharpFn = (input: string, options: SharpOptions) => Sharp;
@@ -20,7 +20,7 @@ export function loadHeaderReader(): Promise<SharpFn> {
   loading ??= import('sharp').then(
     (m) => m.default,
     (err: unknown) => {
-      throw new ConfigError(`sharp, which decodes the photos, cannot be loaded (${errorMessage(err)}): reinstall ddcolor's dependencies (npm ci in its folder), then check with: ddcolor doctor`);
+      throw unloadable('sharp', 'decodes the photos', err);
     },
   );
   return loading;

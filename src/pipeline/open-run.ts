@@ -7,7 +7,7 @@ import { access, constants, mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { openCache } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
-import { DdcolorError, errorMessage, ConfigError } from '../errors.js';
+import { DdcolorError, errorMessage, ConfigError, unloadable } from '../errors.js';
 import { removeOnAbandon } from '../io/atomic-write.js';
 import { checkOwnFolder } from '../io/roots.js';
 import type { Device } from '../inference/devices.js';
@@ -84,7 +84,7 @@ export async function checkDevice(device: Device): Promise<void> {
   if (device !== 'cuda') return;
   // onnxruntime is loaded here, for this check, and otherwise by the model's thread alone.
   const { checkCuda } = await import('../inference/session.js').catch((err: unknown) => {
-    throw new ConfigError(`onnxruntime-node, which runs the model, cannot be loaded (${errorMessage(err)}): reinstall ddcolor's dependencies (npm ci in its folder), then check with: ddcolor doctor`);
+    throw unloadable('onnxruntime-node', 'runs the model', err);
   });
   await checkCuda(tintModel(32));
 }
