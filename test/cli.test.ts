@@ -339,7 +339,7 @@ test('a run loads what its photos need: a warm run on the embedded store no onnx
   assert.equal(report.totals.skipped, 2);
 });
 
-test('an install that cannot load sharp, ioredis or onnxruntime: a run that needs it stops at once with exit 2 and says how to repair it, blaming no photo and not the cache server; an unchanged re-run does not need sharp', async () => {
+test('an install that cannot load sharp, ioredis or onnxruntime: a run that needs it stops at once with exit 2 and says how to repair it, blaming no photo and not the cache server; an unchanged re-run does not need sharp; doctor names what cannot be loaded', async () => {
   const src = join(dir, 'no-sharp');
   await mkdir(src);
   for (const n of ['cameraman.png', 'coins.png']) await copyFile(join(ALBUM, n), join(src, n));
@@ -361,6 +361,16 @@ test('an install that cannot load sharp, ioredis or onnxruntime: a run that need
   const cuda = await runCli([...args('no-ort-out'), '--device', 'cuda'], { ...broken, DDCOLOR_TEST_UNRESOLVABLE: 'onnxruntime-node' });
   assert.equal(cuda.code, 2, cuda.stderr);
   assert.match(cuda.stderr, /onnxruntime-node, which runs the model, cannot be loaded \(.*\): reinstall ddcolor's dependencies/);
+  // What the messages send the user to: doctor, which must itself run and say which.
+  for (const [pkg, check] of [['sharp', 'sharp'], ['onnxruntime-node', 'onnxruntime']] as const) {
+    const doctor = await runCli(['doctor', '--json'], { ...broken, DDCOLOR_TEST_UNRESOLVABLE: pkg, DDCOLOR_CACHE: 'none' });
+    assert.equal(doctor.code, 1, doctor.stderr);
+    const checks = (JSON.parse(doctor.stdout) as { checks: Array<{ name: string; status: string; detail: string; fix: string | null }> }).checks;
+    const failed = checks.find((c) => c.name === check);
+    assert.equal(failed?.status, 'fail', `${pkg}: ${doctor.stdout}`);
+    assert.match(failed.detail, new RegExp(`${pkg} cannot be loaded`));
+    assert.match(failed.fix ?? '', /npm ci/);
+  }
 });
 
 test('npm says nothing about the project settings (so npx ddcolor runs without its noise)', () => {

@@ -1,23 +1,20 @@
 /**
  * `ddcolor doctor`: one screen that tells a new user what works here, and what to do about what
- * does not. Exit 0 when `colorize` can run, 1 otherwise.
+ * does not. Exit 0 when `colorize` can run, 1 otherwise. onnxruntime, sharp and ioredis are each
+ * loaded by their own check, so an install that cannot load one is told as such, not a crash.
  */
 import { cudaAdvice, findCudaStack, type CudaStack } from '../inference/cuda-libs.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import { cacheKey } from '../cache/keys.js';
 import { describeSpec, openCache, resolveCacheSpec } from '../cache/open.js';
-import { RedisStore, memoryWarnings } from '../cache/redis.js';
-import { errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import { modelDirectory } from '../models/catalog.js';
 import { verifyModels } from '../models/install.js';
 import { locateModel } from '../models/locate.js';
 import { resolveInputSize } from '../inference/presets.js';
-import { CUDA_INSTALL_HELP, cudaProviderInstalled, openSession } from '../inference/session.js';
 import { inspectModel } from '../inference/model-info.js';
 import { tintModel } from '../models/tiny-model.js';
 import { colorize } from '../pipeline/index.js';
@@ -59,7 +56,32 @@ export function cudaLibrariesCheck(stack: CudaStack): Check | null {
     : { name: 'CUDA libraries', status: 'ok', detail: `${about}; the CUDA 12 provider's libraries are all there` };
 }
 
+const REINSTALL = "reinstall ddcolor's dependencies: npm ci in its folder";
+
+/** onnxruntime and its providers; a failed check when this install cannot load it. */
+async function onnxruntime(dir: string): Promise<Check[]> {
+  try {
+    const ort = await import('onnxruntime-node');
+    return [{ name: 'onnxruntime', status: 'ok', detail: `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common}` }, ...(await providers(dir))];
+  } catch (err) {
+    return [{ name: 'onnxruntime', status: 'fail', detail: `onnxruntime-node cannot be loaded: ${errorMessage(err)}`, fix: REINSTALL }];
+  }
+}
+
+/** sharp, what it reads and writes; a failed check when this install cannot load it. */
+async function sharpCheck(): Promise<Check> {
+  try {
+    const { default: sharp } = await import('sharp');
+    const inputs = Object.entries(sharp.format).filter(([, f]) => f.input.file).map(([k]) => k);
+    const outputs = Object.entries(sharp.format).filter(([, f]) => f.output.file).map(([k]) => k);
+    return { name: 'sharp', status: 'ok', detail: `sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; reads ${inputs.join(' ')}; writes ${outputs.join(' ')}` };
+  } catch (err) {
+    return { name: 'sharp', status: 'fail', detail: `sharp cannot be loaded: ${errorMessage(err)}`, fix: REINSTALL };
+  }
+}
+
 async function providers(dir: string): Promise<Check[]> {
+  const { CUDA_INSTALL_HELP, cudaProviderInstalled, openSession } = await import('../inference/session.js');
   const path = join(dir, 'probe.onnx');
   await writeFile(path, tintModel(32));
   const checks: Check[] = [];
@@ -105,8 +127,11 @@ async function cacheCheck(): Promise<Check> {
     try {
       await store.getMany([cacheKey('doctor', 1, '0'.repeat(64))]);
       const ms = performance.now() - t;
-      if (store instanceof RedisStore) {
-        const mem = await store.memoryInfo();
+      if (store.backend === 'redis') {
+        const { RedisStore, memoryWarnings } = await import('../cache/redis.js');
+        const shared = store instanceof RedisStore ? store : 'shared' in store && store.shared instanceof RedisStore ? store.shared : null;
+        if (!shared) throw new Error('the cache says Redis but is not a Redis store');
+        const mem = await shared.memoryInfo();
         const warnings = memoryWarnings(mem);
         return {
           name: 'cache',
@@ -120,8 +145,48 @@ async function cacheCheck(): Promise<Check> {
       await store.close();
     }
   } catch (err) {
+    // An install that cannot load ioredis: colorize stops too.
+    if (err instanceof ConfigError) return { name: 'cache', status: 'fail', detail: `${label}: ${errorMessage(err)}`, fix: REINSTALL };
     return { name: 'cache', status: 'warn', detail: `${label}: ${errorMessage(err)} (colorize would run without it)`, fix: 'start the server or fix the URL' };
   }
+}
+
+/** The model colorize would use, and a one-image smoke run with it; the run is not tried without sharp. */
+async function smokeRun(dir: string, withSharp: boolean): Promise<Check[]> {
+  const checks: Check[] = [];
+  let modelPath: string | null = null;
+  try {
+    const located = locateModel(undefined, await modelDirectory());
+    const model = await inspectModel(located.path);
+    modelPath = located.path;
+    const detail = `${located.name ?? located.path} (id ${model.id}, ${model.fixedSize ? `fixed ${model.fixedSize}px` : 'any size'})`;
+    checks.push(
+      located.warning
+        ? { name: 'colorize model', status: 'warn', detail: `${detail}: ${located.warning}`, fix: 'ddcolor models pull tiny-512-int8' }
+        : { name: 'colorize model', status: 'ok', detail },
+    );
+    if (!withSharp) {
+      checks.push({ name: 'smoke run', status: 'fail', detail: 'not run: sharp cannot be loaded', fix: REINSTALL });
+      return checks;
+    }
+    const { default: sharp } = await import('sharp');
+    const photo = join(dir, 'smoke.png');
+    const gray = Buffer.alloc(64 * 48);
+    for (let i = 0; i < gray.length; i++) gray[i] = (i * 7) % 256;
+    await sharp(gray, { raw: { width: 64, height: 48, channels: 1 } }).png().toFile(photo);
+    const { size } = resolveInputSize(model, 'person', undefined);
+    const t = performance.now();
+    const r = await colorize({ paths: [photo], outDir: join(dir, 'out'), model, size, device: 'auto', batchSize: 1, concurrency: 1, cache: { kind: 'none' }, ttlMs: 0, format: 'png', quality: 90, force: false });
+    const ok = r.totals.inferred === 1;
+    checks.push({
+      name: 'smoke run',
+      status: ok ? 'ok' : 'fail',
+      detail: ok ? `one photo colorized at ${size}px on ${r.model.device?.toUpperCase()} in ${formatDuration(performance.now() - t)}` : r.files[0]?.error ?? 'failed',
+    });
+  } catch (err) {
+    checks.push({ name: modelPath ? 'smoke run' : 'colorize model', status: 'fail', detail: errorMessage(err), fix: 'ddcolor models pull tiny-512-int8' });
+  }
+  return checks;
 }
 
 export async function runDoctor(): Promise<DoctorReport> {
@@ -131,45 +196,17 @@ export async function runDoctor(): Promise<DoctorReport> {
     const major = Number(process.versions.node.split('.')[0]);
     checks.push({ name: 'Node', status: major >= 20 ? 'ok' : 'fail', detail: process.version, ...(major >= 20 ? {} : { fix: 'install Node.js 20 or later' }) });
     checks.push({ name: 'ddcolor', status: 'ok', detail: packageVersion() });
-    checks.push({ name: 'onnxruntime', status: 'ok', detail: `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common}` });
-    checks.push(...(await providers(dir)));
-    const inputs = Object.entries(sharp.format).filter(([, f]) => f.input.file).map(([k]) => k);
-    const outputs = Object.entries(sharp.format).filter(([, f]) => f.output.file).map(([k]) => k);
-    checks.push({ name: 'sharp', status: 'ok', detail: `sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; reads ${inputs.join(' ')}; writes ${outputs.join(' ')}` });
+    checks.push(...(await onnxruntime(dir)));
+    const sharp = await sharpCheck();
+    checks.push(sharp);
     checks.push(await cacheCheck());
 
     for (const v of await verifyModels().catch(() => [])) {
       checks.push({ name: `model ${v.name}`, status: v.ok ? 'ok' : 'fail', detail: v.ok ? `verified: ${v.path}` : v.reason ?? 'does not verify', ...(v.ok ? {} : { fix: `ddcolor models pull ${v.name} --force` }) });
     }
 
-    // The model colorize would use, and a one-image smoke run with it.
-    let modelPath: string | null = null;
-    try {
-      const located = locateModel(undefined, await modelDirectory());
-      const model = await inspectModel(located.path);
-      modelPath = located.path;
-      const detail = `${located.name ?? located.path} (id ${model.id}, ${model.fixedSize ? `fixed ${model.fixedSize}px` : 'any size'})`;
-      checks.push(
-        located.warning
-          ? { name: 'colorize model', status: 'warn', detail: `${detail}: ${located.warning}`, fix: 'ddcolor models pull tiny-512-int8' }
-          : { name: 'colorize model', status: 'ok', detail },
-      );
-      const photo = join(dir, 'smoke.png');
-      const gray = Buffer.alloc(64 * 48);
-      for (let i = 0; i < gray.length; i++) gray[i] = (i * 7) % 256;
-      await sharp(gray, { raw: { width: 64, height: 48, channels: 1 } }).png().toFile(photo);
-      const { size } = resolveInputSize(model, 'person', undefined);
-      const t = performance.now();
-      const r = await colorize({ paths: [photo], outDir: join(dir, 'out'), model, size, device: 'auto', batchSize: 1, concurrency: 1, cache: { kind: 'none' }, ttlMs: 0, format: 'png', quality: 90, force: false });
-      const ok = r.totals.inferred === 1;
-      checks.push({
-        name: 'smoke run',
-        status: ok ? 'ok' : 'fail',
-        detail: ok ? `one photo colorized at ${size}px on ${r.model.device?.toUpperCase()} in ${formatDuration(performance.now() - t)}` : r.files[0]?.error ?? 'failed',
-      });
-    } catch (err) {
-      checks.push({ name: modelPath ? 'smoke run' : 'colorize model', status: 'fail', detail: errorMessage(err), fix: 'ddcolor models pull tiny-512-int8' });
-    }
+    // The model colorize would use, and a one-image smoke run with it (which needs sharp).
+    checks.push(...(await smokeRun(dir, sharp.status === 'ok')));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
