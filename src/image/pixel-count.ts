@@ -1,7 +1,7 @@
 /**
- * A scan's pixel count from its header alone, for the memory budget before it is decoded. The
- * main thread's only use of sharp, which it loads at the first photo that needs one: a run with
- * nothing to decode (an unchanged re-run) never loads it.
+ * A scan's pixel count from its header alone, for the memory budget before it is decoded: a run's
+ * only use of sharp on the main thread (the --html page's thumbnails aside), which loads it at the
+ * first photo that needs one, so that a run with nothing to decode (an unchanged re-run) never does.
  */
 import { open } from 'node:fs/promises';
 import type { Sharp, SharpOptions } from 'sharp';

@@ -38,11 +38,6 @@ export class PixelPool {
     });
   }
 
-  /** Whether the threads were started. */
-  get started(): boolean {
-    return this.pool !== null;
-  }
-
   /** Whether `close` was called: the pool runs nothing more. */
   get closed(): boolean {
     return this.isClosed;
