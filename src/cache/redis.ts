@@ -23,7 +23,6 @@ import { KEY_PREFIX, STATS_KEY, jitteredTtl, lockKeyFor, parseKey } from './keys
 import { DEFAULT_TIMEOUTS, redisLocation, type RedisTimeouts } from './redis-location.js';
 import { hitRate, type CacheEntry, type CacheStats, type CacheStore, type ModelUsage, type RedisMemoryInfo } from './store.js';
 
-
 /** ioredis options that never hang: no offline queue, bounded connect and command times. */
 export function safeRedisOptions(t: RedisTimeouts = DEFAULT_TIMEOUTS): RedisOptions {
   return {

@@ -127,12 +127,11 @@ async function cacheCheck(): Promise<Check> {
     try {
       await store.getMany([cacheKey('doctor', 1, '0'.repeat(64))]);
       const ms = performance.now() - t;
-      if (store.backend === 'redis') {
-        const { RedisStore, memoryWarnings } = await import('../cache/redis.js');
-        const shared = store instanceof RedisStore ? store : 'shared' in store && store.shared instanceof RedisStore ? store.shared : null;
-        if (!shared) throw new Error('the cache says Redis but is not a Redis store');
-        const mem = await shared.memoryInfo();
-        const warnings = memoryWarnings(mem);
+      // Opened without a local level, a Redis cache is the RedisStore itself.
+      const redis = store.backend === 'redis' ? await import('../cache/redis.js') : null;
+      if (redis && store instanceof redis.RedisStore) {
+        const mem = await store.memoryInfo();
+        const warnings = redis.memoryWarnings(mem);
         return {
           name: 'cache',
           status: warnings.length ? 'warn' : 'ok',

@@ -6,7 +6,8 @@
  */
 import { Piscina } from 'piscina';
 import { ConfigError } from '../errors.js';
-import type { Device, ExecutionProvider, ModelSession } from './session.js';
+import type { Device } from './devices.js';
+import type { ExecutionProvider, ModelSession } from './session.js';
 import type { ModelInfo } from './model-info.js';
 
 export type ModelTask =

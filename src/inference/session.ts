@@ -16,7 +16,6 @@ import { fromHalfArray, toHalfArray } from './half.js';
 import { pinnedModel, type ModelInfo } from './model-info.js';
 import { ELEM_FLOAT16 } from './onnx-info.js';
 
-export { DEVICES, type Device } from './devices.js';
 export type ExecutionProvider = 'cuda' | 'cpu';
 
 /** The folder holding onnxruntime-node's native binding for this platform. */

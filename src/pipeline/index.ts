@@ -6,9 +6,8 @@
  */
 export { colorize, colorizeFiles, DEFAULT_LOCK_TTL_MS, type WorkPlace } from './run.js';
 export { checkDevice } from './open-run.js';
-export { checkColorizeOptions, concurrencyFor, defaultConcurrency, type ColorizeOptions, type RunEvent } from './options.js';
+export { checkColorizeOptions, concurrencyFor, type ColorizeOptions, type RunEvent } from './options.js';
 export { PixelPool, pixelThreads } from './pixel-pool.js';
-export { DEFAULT_BATCH } from './batcher.js';
 export { scanPaths, type ScanProblem, type ScannedFile } from './scan.js';
 export { planOutputs, type PlannedFile } from './outputs.js';
 export { FileStates, type SizeTime } from './file-states.js';

@@ -14,7 +14,8 @@ import { atLeast, integerIn, modelSize, nonEmptyString, oneOf } from '../validat
 import type { CacheStore } from '../cache/store.js';
 import type { PhotoFailure } from '../errors.js';
 import type { FormatChoice } from '../image/formats.js';
-import type { Device, ExecutionProvider, ModelSession } from '../inference/session.js';
+import type { Device } from '../inference/devices.js';
+import type { ExecutionProvider, ModelSession } from '../inference/session.js';
 import type { ModelInfo } from '../inference/model-info.js';
 import type { PixelPool } from './pixel-pool.js';
 import type { FileRecord, Totals } from '../report/report.js';
