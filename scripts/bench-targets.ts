@@ -2,6 +2,7 @@
  * The performance targets of BENCHMARKS.md, each measured beside its floor in the same run on
  * this machine (figures are printed and written to bench-results.json, never asserted):
  *   warm run per 12 MP photo  vs  sharp decoding and re-encoding the same files on every core
+ *                             (a fresh run, which starts its pixel threads, and one whose threads run)
  *   one CLI process           vs  the same warm files split over two processes at once
  *   unchanged re-run          vs  Node stat-ing the same files
  *   hashing                   vs  sha256sum on the same files
@@ -26,6 +27,7 @@ import { sha256File } from '../src/io/hash.js';
 import { inspectModel } from '../src/inference/model-info.js';
 import { costModel, costModelMacs, tintModel } from '../src/models/tiny-model.js';
 import { defaultConcurrency } from '../src/pipeline/options.js';
+import { PixelPool, pixelThreads } from '../src/pipeline/pixel-pool.js';
 import type { RunReport } from '../src/report/report.js';
 import { colorize } from '../src/pipeline/run.js';
 import { GB, KB } from '../src/units.js';
@@ -102,6 +104,11 @@ async function warmFigures(dir: string, files: string[], label: string, main: bo
   const floorsOurs: number[] = [];
   const runs: Array<{ ms: number; lookupShare: number; mainMs: number; cores: number }> = [];
   const ones: number[] = [];
+  // The pixel threads of a long-lived caller (a fleet worker, a library user's sharedPixels),
+  // started by a run before the rounds: what a photo costs where no run starts threads.
+  const started = new PixelPool(pixelThreads(base.concurrency));
+  await colorize({ ...base, outDir: `${album}-started`, sharedPixels: started });
+  const startedRuns: number[] = [];
   for (let k = 0; k < 3; k++) {
     // A run of the first photo alone: what a run costs whatever its size (the pixel threads' start, each thread's first photo).
     const t1 = performance.now();
@@ -116,7 +123,11 @@ async function warmFigures(dir: string, files: string[], label: string, main: bo
     // The main thread's busy time (its event loop active), and the cores the run kept busy: every stage's busy time over the wall.
     const mainMs = performance.eventLoopUtilization(loop).active;
     runs.push({ ms, lookupShare: (100 * warm.timings.lookupMs) / warm.durationMs, mainMs, cores: warm.profile.reduce((n, row) => n + row.busyMs, 0) / ms });
+    const t2 = performance.now();
+    await colorize({ ...base, outDir: `${album}-started-${k}`, sharedPixels: started });
+    startedRuns.push(performance.now() - t2);
   }
+  await started.close();
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[1]!;
   const [floor, floorOurs] = [median(floors), median(floorsOurs)];
   const mid = [...runs].sort((a, b) => a.ms - b.ms)[1]!;
@@ -130,6 +141,8 @@ async function warmFigures(dir: string, files: string[], label: string, main: bo
   const each = (mid.ms - one) / (photos - 1);
   report({ name: `  a run of 1 ${label} (median of 3)`, value: one, unit: 'ms', target: '(for comparison)' });
   report({ name: `  each ${label} after the first`, value: each, unit: 'ms', floor, ratio: each / floor, target: '(for comparison)' });
+  const withThreads = median(startedRuns) / photos;
+  report({ name: `  per ${label}, the pixel threads already started (a fleet worker's)`, value: withThreads, unit: 'ms', floor, ratio: withThreads / floor, target: '(for comparison)' });
   report({ name: `  cores used (stages' busy time over wall)`, value: mid.cores, unit: `of ${availableParallelism()}`, target: '(for comparison)' });
 }
 

@@ -355,13 +355,13 @@ export async function until(check: () => Promise<boolean>, ms = 60_000): Promise
 }
 
 /** The embedded store, with `beforeLookup` run as each lookup starts (after the run hashed its photos, before it decodes them). */
-export async function storeWithHook(dir: string, beforeLookup: () => void): Promise<CacheStore> {
+export async function storeWithHook(dir: string, beforeLookup: (keys: readonly string[]) => void): Promise<CacheStore> {
   const store = await new FileStore(dir).open();
   return new Proxy(store, {
     get(target, key) {
       if (key === 'getMany') {
         return (keys: readonly string[]) => {
-          beforeLookup();
+          beforeLookup(keys);
           return target.getMany(keys);
         };
       }

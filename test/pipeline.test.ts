@@ -21,7 +21,7 @@ import { Manifest, MANIFEST_NAME, type ManifestEntry } from '../src/pipeline/man
 import type { RunReport } from '../src/report/report.js';
 import { KINDS, SIZE } from './colour-kinds.js';
 import * as fx from './fixtures.js';
-import { ALBUM, cleanup, tempDir } from './helpers.js';
+import { ALBUM, cleanup, storeWithHook, tempDir } from './helpers.js';
 
 let work: string;
 let tint: ModelInfo;
@@ -685,6 +685,29 @@ test('a lost manifest: outputs holding exactly what the run makes are known as d
   assert.deepEqual(await Promise.all(['cameraman.png', 'coins.png', 'cat.jpg'].map((f) => sha(join(out, f)))), [before[0], retouched, before[2]], 'nothing rewritten');
   const third = await colorize(options([src], out, cache));
   assert.equal(byName(third).get('in/cameraman.png')!.status, 'skipped', 'known again');
+});
+
+test('a warm run looks its photos up a few at first, then in chunks that double: the pixel threads get their first photos once 4 are hashed, not the first 256', async () => {
+  const src = join(work, 'chunks');
+  await mkdir(src);
+  // 14 photos of 14 contents: a gradient each, a gray level apart.
+  const gradient = Buffer.alloc(48 * 32);
+  for (let i = 0; i < 14; i++) {
+    for (let p = 0; p < gradient.length; p++) gradient[p] = (p % 48) * 4 + i;
+    await sharp(gradient, { raw: { width: 48, height: 32, channels: 1 } }).png().toFile(join(src, `g-${String(i).padStart(2, '0')}.png`));
+  }
+  const cacheDir = join(work, 'chunks-cache');
+  const cold = await colorize(options([src], join(work, 'chunks-cold'), { kind: 'file', dir: cacheDir }));
+  assert.equal(cold.totals.inferred, 14);
+  const lookups: number[] = [];
+  const store = await storeWithHook(cacheDir, (keys) => lookups.push(keys.length));
+  try {
+    const warm = await colorize(options([src], join(work, 'chunks-warm'), { kind: 'file', dir: cacheDir }, { openStore: store }));
+    assert.equal(warm.totals.hit, 14, warm.files.map((f) => f.error ?? '').join('\n'));
+    assert.deepEqual(lookups, [4, 8, 2], 'the photos looked up in each round trip');
+  } finally {
+    await store.close();
+  }
 });
 
 test('runs given the caller\'s pixel threads (a fleet worker\'s, or a library user\'s as the README shows) start them at their first photo to decode, leave them running for the next run, whose outputs are the same; a re-run with nothing to do starts none, a run of one photo one', async () => {

@@ -26,8 +26,14 @@ import { prepareChunk } from './stages/state.js';
 
 export { DEFAULT_LOCK_TTL_MS, type WorkPlace } from './open-run.js';
 
-/** Photos stat'ed, hashed and looked up together. */
+/**
+ * Photos stat'ed, hashed and looked up together: FIRST_CHUNK, then twice as many each time up to
+ * CHUNK, so that the pixel threads get their first photos after a few are hashed rather than all
+ * of the first 256 (a few more lookups, each one round trip).
+ */
+const FIRST_CHUNK = 4;
 const CHUNK = 256;
+
 
 export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   checkColorizeOptions(opts);
@@ -70,15 +76,18 @@ async function runAll(ctx: RunContext): Promise<RunReport> {
 async function runChunks(ctx: RunContext, work: PhotoTasks): Promise<void> {
   const { photos } = ctx;
   let preparedUpTo = 0;
-  const chunkAt = (start: number): Promise<Prepared[]> | null => {
+  let size = FIRST_CHUNK;
+  const chunkAt = (start: number, n: number): Promise<Prepared[]> | null => {
     if (start >= photos.length || ctx.stop.stopped) return null;
-    preparedUpTo = Math.min(start + CHUNK, photos.length);
+    preparedUpTo = Math.min(start + n, photos.length);
     return prepareChunk(ctx, photos.slice(start, preparedUpTo));
   };
-  let next = chunkAt(0);
-  for (let start = 0; next; start += CHUNK) {
+  let next = chunkAt(0, size);
+  for (let start = 0; next; ) {
     const items = await next;
-    next = chunkAt(start + CHUNK);
+    start += size;
+    size = Math.min(CHUNK, size * 2);
+    next = chunkAt(start, size);
     await dispatch(ctx, items, work);
     await ctx.limiter.settle();
     if (ctx.stop.stopped && next) {

@@ -14,8 +14,10 @@ export async function dispatch(ctx: RunContext, items: readonly Prepared[], task
   const { results, deferred } = ctx;
   const need = new Set<string>();
   for (const p of items) if (!results.inflight.has(p.sha) && !results.recentValue(p.sha) && !deferred.has(p.sha)) need.add(p.sha);
-  const found = await lookUp(ctx, ctx.opts.force ? [] : [...need], items);
+  const found = await lookUp(ctx, ctx.opts.force ? [] : [...need]);
+  const decoded = new Map<string, AbPlanes | null>();
   const toClaim = new Map<string, Prepared[]>();
+  let ran = performance.now();
   for (const p of items) {
     if (ctx.stop.stopped) {
       p.photo.cancel(ctx.stop.why);
@@ -26,10 +28,12 @@ export async function dispatch(ctx: RunContext, items: readonly Prepared[], task
       tasks.add(afterDuplicate(ctx, p, running));
       continue;
     }
-    const recentValue = results.recentValue(p.sha);
-    const ab = found.get(p.sha) ?? (recentValue ? results.decode(p.sha, p.file.path, recentValue) : null);
+    const ab = decodedOnce(ctx, decoded, p, found.get(p.sha), results.recentValue(p.sha));
     if (ab) {
       tasks.add(fromKnown(ctx, p, ab));
+      // Decoding a chunk's results is the main thread's largest share of a warm run (a few ms
+      // each): the photos given their results start on the pixel threads while it goes on.
+      if (performance.now() - ran > YIELD_AFTER_MS) ran = await nextTurn();
       continue;
     }
     const waiting = deferred.get(p.sha);
@@ -41,22 +45,40 @@ export async function dispatch(ctx: RunContext, items: readonly Prepared[], task
   await claim(ctx, toClaim, tasks);
 }
 
-/** The cached results of `shas`, decoded (damaged values left out), counted as hits and, when `first`, as lookups. */
-async function lookUp(ctx: RunContext, shas: string[], items: readonly Prepared[], first = true): Promise<Map<string, AbPlanes>> {
+/** Synchronous work in a row, on the main thread, before dispatch lets the tasks it added start. */
+const YIELD_AFTER_MS = 8;
+
+/** A turn of the event loop (the tasks added so far start); resolves with the time it ends. */
+function nextTurn(): Promise<number> {
+  return new Promise((resolve) => setImmediate(() => resolve(performance.now())));
+}
+
+/**
+ * The result of `p`'s content from the value the lookup found (or one made earlier in the run),
+ * decoded once for the chunk's photos of that content; null when there is none or it is damaged.
+ * A found value that decodes is the lookup's hit, counted once for its content.
+ */
+function decodedOnce(ctx: RunContext, decoded: Map<string, AbPlanes | null>, p: Prepared, cached: Buffer | undefined, recent: Buffer | undefined): AbPlanes | null {
+  if (decoded.has(p.sha)) return decoded.get(p.sha)!;
+  const value = cached ?? recent;
+  const ab = value ? ctx.results.decode(p.sha, p.file.path, value) : null;
+  if (ab && cached) ctx.counters.lookupHits++;
+  decoded.set(p.sha, ab);
+  return ab;
+}
+
+/** The cached values of `shas` (not decoded), counted as lookups when `first`. */
+async function lookUp(ctx: RunContext, shas: string[], first = true): Promise<Map<string, Buffer>> {
   const t = performance.now();
   const values = await ctx.cache.getMany(shas.map((sha) => keyOf(ctx, sha)));
   ctx.timings.lookupMs += performance.now() - t;
   if (shas.length > 0) ctx.profile.span('lookup', t, performance.now());
-  const pathOf = new Map<string, string>();
-  for (const p of items) if (!pathOf.has(p.sha)) pathOf.set(p.sha, p.file.path);
-  const found = new Map<string, AbPlanes>();
+  const found = new Map<string, Buffer>();
   shas.forEach((sha, i) => {
     const v = values[i];
-    const ab = v ? ctx.results.decode(sha, pathOf.get(sha) ?? sha, v) : null;
-    if (ab) found.set(sha, ab);
+    if (v) found.set(sha, v);
   });
   if (first) ctx.counters.lookups += shas.length;
-  ctx.counters.lookupHits += found.size;
   return found;
 }
 
@@ -119,10 +141,11 @@ export async function settleDeferred(ctx: RunContext, tasks: PhotoTasks): Promis
     const shas = [...deferred.keys()];
     const groups = new Map(shas.map((sha) => [sha, deferred.get(sha)!]));
     deferred.clear();
-    const found = await lookUp(ctx, shas, [...groups.values()].flat(), false);
+    const found = await lookUp(ctx, shas, false);
+    const decoded = new Map<string, AbPlanes | null>();
     const again = new Map<string, Prepared[]>();
     for (const [sha, items] of groups) {
-      const ab = found.get(sha);
+      const ab = decodedOnce(ctx, decoded, items[0]!, found.get(sha), undefined);
       if (ab) for (const p of items) tasks.add(fromKnown(ctx, p, ab));
       else again.set(sha, items);
     }
