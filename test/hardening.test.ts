@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync } from 'node:fs';
-import { copyFile, link, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFileSync, existsSync, symlinkSync, unlinkSync } from 'node:fs';
+import { copyFile, link, mkdir, readdir, readFile, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -233,4 +233,45 @@ test('a scan replaced after it was hashed is refused, not decoded: no output pai
   const next = await run('out-warm', 'cache', false);
   assert.equal(next.totals.inferred, 1);
   assert.equal(next.files[0]!.sha256, await digest(second));
+});
+
+test('inputs read only from inside the roots given (a fleet worker\'s), checked on the file each read opens: a link that leads out, there from the start or swapped in between the hash and the decode, fails that photo alone (OUTSIDE_ROOTS, not its fault); nothing outside is decoded or written', async () => {
+  const dir = await tempDir();
+  const archive = join(dir, 'archive');
+  const outside = join(dir, 'private');
+  await mkdir(archive);
+  await mkdir(outside);
+  await copyFile(join(ALBUM, 'cameraman.png'), join(archive, 'a.png'));
+  // A link out of the archive, put there after the job was checked (checkJob refuses it before).
+  await copyFile(join(ALBUM, 'family', 'cat.jpg'), join(outside, 'secret.jpg'));
+  await symlink(join(outside, 'secret.jpg'), join(archive, 'b.jpg'));
+  // c.png is swapped for a link to a copy of itself outside once it is hashed: the same bytes, but not read from there either.
+  await copyFile(join(ALBUM, 'coins.png'), join(archive, 'c.png'));
+  await copyFile(join(ALBUM, 'coins.png'), join(outside, 'c-copy.png'));
+  const info = await inspectModel(model);
+  const out = join(dir, 'out');
+  let swapped = false;
+  const report = await colorize({
+    paths: ['a.png', 'b.jpg', 'c.png'].map((n) => join(archive, n)), outDir: out, model: info, size: 64, device: 'cpu', concurrency: 2,
+    cache: { kind: 'file', dir: join(dir, 'cache') }, ttlMs: 86_400_000, format: 'same', quality: 90, force: false,
+    inputRoots: [await realpath(archive)],
+    openStore: await storeWithHook(join(dir, 'cache'), () => {
+      if (swapped) return;
+      swapped = true;
+      unlinkSync(join(archive, 'c.png'));
+      symlinkSync(join(outside, 'c-copy.png'), join(archive, 'c.png'));
+    }),
+  });
+  const by = new Map(report.files.map((f) => [f.input.split('/').pop()!, f]));
+  assert.equal(by.get('a.png')!.status, 'inferred', by.get('a.png')!.error ?? '');
+  for (const name of ['b.jpg', 'c.png']) {
+    const f = by.get(name)!;
+    assert.equal(f.status, 'failed', `${name} was read from outside the roots`);
+    assert.equal(f.code, 'OUTSIDE_ROOTS');
+    assert.equal(f.transient, true, 'not the photo\'s fault: never remembered as a bad input');
+    assert.match(f.error ?? '', new RegExp(`${name}: not read: it is no longer inside this worker's input roots`));
+  }
+  assert.match(by.get('b.jpg')!.error ?? '', /it leads to .*private\/secret\.jpg/);
+  assert.equal(by.get('b.jpg')!.sha256, null, 'the file outside was not even hashed');
+  assert.deepEqual((await readdir(out)).filter((n) => !n.startsWith('.')), ['a.png']);
 });

@@ -493,6 +493,8 @@ test('options are checked once, at the entry, naming the option and what was exp
   await closed.close();
   const cases: Array<[Partial<ColorizeOptions>, RegExp]> = [
     [{ sharedPixels: closed }, /^sharedPixels: expected an open PixelPool/],
+    [{ inputRoots: ['archive'] }, /^inputRoots: expected one or more absolute paths of folders/],
+    [{ inputRoots: [] }, /^inputRoots: expected one or more absolute paths of folders/],
     [{ quality: 500 }, /^quality: expected a whole number from 1 to 100, got 500$/],
     [{ size: 100 }, /^size: expected a multiple of 32 from 32 to 4096, got 100$/],
     [{ concurrency: 0 }, /^concurrency: expected a whole number from 1 to 256, got 0$/],

@@ -147,6 +147,8 @@ async function runPhotos(r: Running, job: Job<unknown, JobResult>, checked: Chec
       ...(r.opts.store ? { openStore: r.opts.store } : {}),
       sharedSession: sessionOf(r),
       sharedPixels: r.pixels,
+      // Checked again as each file is opened: a link swapped in since checkJob is not followed out.
+      inputRoots: r.opts.roots.inputs,
       ttlMs: params.ttlMs,
       format: params.format,
       quality: params.quality,

@@ -1,11 +1,22 @@
 /** hash: streaming SHA-256 of a file's bytes (Node's uses the CPU's SHA instructions). */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 
-export function sha256File(path: string): Promise<string> {
+/** A check of a file just opened, before a byte of it is read (io/roots.ts checkOpenedInput, for a fleet worker's inputs). */
+export type OpenedCheck = (handle: FileHandle) => Promise<void>;
+
+export async function sha256File(path: string, check?: OpenedCheck): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    await check?.(handle);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
-    const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+    // The stream closes the file at its end or on an error.
+    const stream = handle.createReadStream({ highWaterMark: 1 << 20 });
     stream.on('data', (chunk) => hash.update(chunk));
     stream.on('error', reject);
     stream.on('end', () => resolve(hash.digest('hex')));

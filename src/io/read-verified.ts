@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import type { OpenedCheck } from './hash.js';
 
 /** The file's content is not what the run hashed: it changed after the state stage read it. */
 export class ChangedFileError extends Error {
@@ -21,13 +22,15 @@ const KEEP_BYTES = 64 * 2 ** 20;
 let kept = Buffer.allocUnsafe(0);
 
 /**
- * The bytes of `path` when their SHA-256 is `sha256`, else a ChangedFileError. The result may be
- * this thread's reused buffer: valid until the next call on the same thread.
+ * The bytes of `path` when their SHA-256 is `sha256`, else a ChangedFileError; `check` sees the
+ * file opened before it is read. The result may be this thread's reused buffer: valid until the
+ * next call on the same thread.
  */
-export async function readVerified(path: string, sha256: string): Promise<Buffer> {
+export async function readVerified(path: string, sha256: string, check?: OpenedCheck): Promise<Buffer> {
   const file = await open(path, 'r');
   let bytes: Buffer;
   try {
+    await check?.(file);
     const { size } = await file.stat();
     // One byte more than the size, so that a file growing as it is read is noticed.
     let buf = size + 1 <= kept.length ? kept : Buffer.allocUnsafe(size + 1);

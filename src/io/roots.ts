@@ -5,9 +5,9 @@
  * that leads out of the root are all refused. Roots are resolved to their real paths once, when
  * they are given.
  */
-import { lstat, realpath, stat } from 'node:fs/promises';
+import { lstat, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
-import { DdcolorError, ConfigError } from '../errors.js';
+import { DdcolorError, ConfigError, EnvironmentError } from '../errors.js';
 
 /** Real, absolute folders: where inputs may be read and where outputs may be written. */
 export interface Roots {
@@ -82,6 +82,25 @@ export async function checkInput(roots: Roots, path: string): Promise<string> {
     throw new OutsideRootsError(path, `outside this worker's input roots (${roots.inputs.join(', ')})${real !== path ? `: it leads to ${real}` : ''}`);
   }
   return path;
+}
+
+/**
+ * The file `handle` was opened from `path`, an input checked when its job was: refused unless
+ * `path` still leads inside one of `inputs`, to that very file (the same device and inode). A link
+ * swapped in after the check, to a file elsewhere, is caught on the file the read holds, whatever
+ * the path says a moment later. Not the photo's fault (its content is not in question): an
+ * EnvironmentError, OUTSIDE_ROOTS.
+ */
+export async function checkOpenedInput(inputs: readonly string[], path: string, handle: FileHandle): Promise<void> {
+  const [opened, real] = await Promise.all([handle.stat(), realpath(path).catch(() => null)]);
+  const there = real !== null && inputs.some((root) => within(root, real)) ? await stat(real).catch(() => null) : null;
+  if (!there) {
+    const where = real !== null && real !== path ? `: it leads to ${real}` : '';
+    throw new EnvironmentError(path, 'OUTSIDE_ROOTS', `not read: it is no longer inside this worker's input roots (${inputs.join(', ')})${where}`);
+  }
+  if (there.dev !== opened.dev || there.ino !== opened.ino) {
+    throw new EnvironmentError(path, 'OUTSIDE_ROOTS', `not read: the file it opened is not the one inside this worker's input roots (a link was swapped as it was read)`);
+  }
 }
 
 /** An output folder the process may write into: absolute, plain, and really (or, where it does not exist yet, its nearest existing folder) inside an output root. Returns its real location. */

@@ -10,6 +10,7 @@ import { DEFAULT_BATCH } from './batcher.js';
 import { FORMAT_CHOICES } from '../image/formats.js';
 import { DEVICES } from '../inference/devices.js';
 import { availableParallelism } from 'node:os';
+import { isAbsolute } from 'node:path';
 import { atLeast, integerIn, modelSize, nonEmptyString, oneOf } from '../validate.js';
 import type { CacheStore } from '../cache/store.js';
 import type { PhotoFailure } from '../errors.js';
@@ -71,6 +72,12 @@ export interface ColorizeOptions {
    * closed by the caller.
    */
   sharedPixels?: PixelPool;
+  /**
+   * Read photos only from inside these folders (real, absolute paths: a fleet worker's input
+   * roots), checked on each file as it is opened to be hashed or decoded: a photo whose path leads
+   * elsewhere by then (a link swapped in since its job was checked) fails, OUTSIDE_ROOTS.
+   */
+  inputRoots?: readonly string[];
   ttlMs: number;
   format: FormatChoice;
   quality: number;
@@ -129,5 +136,8 @@ export function checkColorizeOptions(opts: ColorizeOptions): void {
   if (opts.lockTtlMs !== undefined) atLeast('lockTtlMs', opts.lockTtlMs, 1000, 'at least 1000 ms');
   if (opts.inferenceStallMs !== undefined) atLeast('inferenceStallMs', opts.inferenceStallMs, 1000, 'at least 1000 ms');
   if (opts.cacheRetryMs !== undefined) atLeast('cacheRetryMs', opts.cacheRetryMs, 0, 'milliseconds, 0 or more');
+  if (opts.inputRoots !== undefined && !(Array.isArray(opts.inputRoots) && opts.inputRoots.length > 0 && opts.inputRoots.every((r) => typeof r === 'string' && isAbsolute(r)))) {
+    throw new InvalidOptionError('inputRoots', opts.inputRoots, 'one or more absolute paths of folders (resolveRoots gives them)');
+  }
   if (opts.sharedPixels?.closed) throw new InvalidOptionError('sharedPixels', 'a closed PixelPool', 'an open PixelPool (one whose close() was not called)');
 }

@@ -11,6 +11,7 @@ import { encodeImage } from '../image/encode.js';
 import type { OutputFormat } from '../image/formats.js';
 import type { Provenance } from '../image/xmp.js';
 import { readVerified } from '../io/read-verified.js';
+import { checkOpenedInput } from '../io/roots.js';
 import { preprocess } from '../inference/ddcolor.js';
 
 /** Milliseconds spent in each part of a task. */
@@ -27,6 +28,8 @@ export interface PrepareTask {
   sha256: string;
   size: number;
   maxPixels?: number;
+  /** The folders the file must really be in as it is read (ColorizeOptions.inputRoots). */
+  inputRoots?: readonly string[];
 }
 
 export interface Prepared {
@@ -44,6 +47,8 @@ export interface RenderTask {
   path: string;
   /** The SHA-256 the run took of the file: what is read here must be those bytes. */
   sha256: string;
+  /** The folders the file must really be in as it is read (ColorizeOptions.inputRoots). */
+  inputRoots?: readonly string[];
   decoded?: DecodedImage;
   ab: AbPlanes;
   format: OutputFormat;
@@ -69,11 +74,17 @@ function since(t: number): number {
   return performance.now() - t;
 }
 
+/** The scan's bytes, those the run hashed, from inside the task's input roots when it has them. */
+function readScan(task: PrepareTask | RenderTask): Promise<Buffer> {
+  const roots = task.inputRoots;
+  return readVerified(task.path, task.sha256, roots ? (handle) => checkOpenedInput(roots, task.path, handle) : undefined);
+}
+
 /** Decode a photo and make its model input. */
 export async function prepareForModel(task: PrepareTask): Promise<Prepared> {
   const t = performance.now();
   // Its pixels go back to the main thread (and on to the render task), so into buffers that can move.
-  const bytes = await readVerified(task.path, task.sha256);
+  const bytes = await readScan(task);
   const decoded = ownedPixels(await decodeImage(bytes, task.maxPixels ? { maxPixels: task.maxPixels } : {}));
   const planes = new Float32Array(3 * task.size * task.size);
   preprocess(shrinkForModel(decoded, task.size), planes, 0);
@@ -90,7 +101,7 @@ export async function renderOutput(task: RenderTask): Promise<Rendered> {
   // A scan its cached result says is gray is decoded to one channel straight away.
   const neutralAsGray = task.skipColourAbove !== undefined;
   // The scan's bytes, when they are needed: to decode (a hit), or as the TIFF output's base.
-  const scan = !task.decoded || task.format === 'tiff' ? await readVerified(task.path, task.sha256) : null;
+  const scan = !task.decoded || task.format === 'tiff' ? await readScan(task) : null;
   const decoded = task.decoded ?? (await decodeImage(scan ?? task.path, { ...decodeOptions, neutralAsGray, knownGray: task.ab.scanIsGray === true }));
   const decodeMs = task.decoded ? 0 : since(t);
   let colour: number | null = null;

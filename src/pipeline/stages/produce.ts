@@ -63,6 +63,7 @@ async function render(ctx: RunContext, p: Prepared, decoded: DecodedImage | null
   const rendered = await ctx.pixels.render({
     path: p.file.path,
     sha256: p.sha,
+    ...(ctx.opts.inputRoots ? { inputRoots: ctx.opts.inputRoots } : {}),
     ...(decoded ? { decoded } : {}),
     ab,
     format: p.file.format,
@@ -174,7 +175,13 @@ async function infer(
   let prepared;
   try {
     const start = performance.now();
-    prepared = await ctx.pixels.prepare({ path: p.file.path, sha256: p.sha, size: S, ...(ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {}) });
+    prepared = await ctx.pixels.prepare({
+      path: p.file.path,
+      sha256: p.sha,
+      size: S,
+      ...(ctx.opts.inputRoots ? { inputRoots: ctx.opts.inputRoots } : {}),
+      ...(ctx.opts.maxPixels ? { maxPixels: ctx.opts.maxPixels } : {}),
+    });
     count(ctx, prepared.timings, start, performance.now());
   } catch (err) {
     batcher.cancel();
