@@ -275,3 +275,36 @@ test('inputs read only from inside the roots given (a fleet worker\'s), checked 
   assert.equal(by.get('b.jpg')!.sha256, null, 'the file outside was not even hashed');
   assert.deepEqual((await readdir(out)).filter((n) => !n.startsWith('.')), ['a.png']);
 });
+
+test('outputs confined to the output folder (a fleet worker\'s), checked as each is written: a folder of it swapped for a link out after the job was checked fails that photo (OUTSIDE_ROOTS), and nothing is written outside', async () => {
+  const dir = await tempDir();
+  const archive = join(dir, 'archive');
+  const outside = join(dir, 'elsewhere');
+  await mkdir(join(archive, '1952'), { recursive: true });
+  await mkdir(outside);
+  await copyFile(join(ALBUM, 'cameraman.png'), join(archive, 'a.png'));
+  await copyFile(join(ALBUM, 'coins.png'), join(archive, '1952', 'b.png'));
+  const out = join(await realpath(dir), 'out');
+  const info = await inspectModel(model);
+  let swapped = false;
+  const report = await colorize({
+    paths: [archive], outDir: out, model: info, size: 64, device: 'cpu', concurrency: 2,
+    cache: { kind: 'file', dir: join(dir, 'cache') }, ttlMs: 86_400_000, format: 'same', quality: 90, force: false,
+    inputRoots: [await realpath(archive)], confineOutputs: true,
+    // Once the photos are hashed, out/1952 becomes a link to a folder outside.
+    openStore: await storeWithHook(join(dir, 'cache'), () => {
+      if (swapped) return;
+      swapped = true;
+      symlinkSync(outside, join(out, '1952'));
+    }),
+  });
+  assert.ok(swapped);
+  const by = new Map(report.files.map((f) => [f.input.split('/').slice(-2).join('/'), f]));
+  assert.equal(by.get('archive/a.png')!.status, 'inferred', by.get('archive/a.png')!.error ?? '');
+  const b = by.get('1952/b.png')!;
+  assert.equal(b.status, 'failed', 'written through the link');
+  assert.equal(b.code, 'OUTSIDE_ROOTS');
+  assert.match(b.error ?? '', /b\.png: not written: its output's folder .*1952 leads out of .*out \(to .*elsewhere\)/);
+  assert.deepEqual(await readdir(outside), [], 'nothing written outside');
+  assert.equal(existsSync(join(out, 'a.png')), true);
+});

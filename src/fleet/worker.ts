@@ -149,6 +149,7 @@ async function runPhotos(r: Running, job: Job<unknown, JobResult>, checked: Chec
       sharedPixels: r.pixels,
       // Checked again as each file is opened: a link swapped in since checkJob is not followed out.
       inputRoots: r.opts.roots.inputs,
+      confineOutputs: true,
       ttlMs: params.ttlMs,
       format: params.format,
       quality: params.quality,

@@ -49,11 +49,14 @@ export interface AtomicWriteOptions {
   tmpDir?: string;
   /** Called with the finished temporary file just before it is renamed into place (size and mtime survive the rename). */
   beforeRename?: (tmp: string) => Promise<void>;
+  /** Called with the destination's folder once it exists and again just before the rename: throws where it may not be written. */
+  checkFolder?: (dir: string) => Promise<void>;
 }
 
 /** Write `dest` through `write(tmp)` and a rename; resolves to what `write` resolved to. */
 export async function writeAtomically<T>(dest: string, write: (tmp: string) => Promise<T>, options: AtomicWriteOptions = {}): Promise<T> {
   await mkdir(dirname(dest), { recursive: true });
+  await options.checkFolder?.(dirname(dest));
   const name = `${TMP_PREFIX}${randomBytes(6).toString('hex')}-${basename(dest)}`;
   const tmp = join(options.tmpDir ?? dirname(dest), name);
   const beside = join(dirname(dest), name);
@@ -70,6 +73,7 @@ export async function writeAtomically<T>(dest: string, write: (tmp: string) => P
     }
     await syncPath(ready);
     await options.beforeRename?.(ready);
+    await options.checkFolder?.(dirname(dest));
     await rename(ready, dest);
     await syncPath(dirname(dest));
     return result;

@@ -103,6 +103,19 @@ export async function checkOpenedInput(inputs: readonly string[], path: string, 
   }
 }
 
+/**
+ * `dir`, the folder an output of `photo` is about to be written into, checked as it is written:
+ * refused unless its real location is inside `outDir` (real, checked when the job was). A link
+ * swapped in since then leads the output out (EnvironmentError, OUTSIDE_ROOTS). The rename that
+ * follows is a moment later: Node has no renameat to close that last gap.
+ */
+export async function checkOutputInside(outDir: string, dir: string, photo: string): Promise<void> {
+  const real = await realpath(dir);
+  if (!within(outDir, real)) {
+    throw new EnvironmentError(photo, 'OUTSIDE_ROOTS', `not written: its output's folder ${dir} leads out of ${outDir} (to ${real}); ddcolor does not write through a link`);
+  }
+}
+
 /** An output folder the process may write into: absolute, plain, and really (or, where it does not exist yet, its nearest existing folder) inside an output root. Returns its real location. */
 export async function checkOutputFolder(roots: Roots, dir: string): Promise<string> {
   if (!absoluteAndPlain(dir)) throw new OutsideRootsError(dir, 'not an absolute, plain path (no "..")');

@@ -78,6 +78,12 @@ export interface ColorizeOptions {
    * elsewhere by then (a link swapped in since its job was checked) fails, OUTSIDE_ROOTS.
    */
   inputRoots?: readonly string[];
+  /**
+   * Write each output only where its folder's real location is inside `outDir`, checked as it is
+   * written (a fleet worker's: a link swapped into the job's folder since the job was checked is
+   * not followed out); an output whose folder leads elsewhere fails, OUTSIDE_ROOTS.
+   */
+  confineOutputs?: boolean;
   ttlMs: number;
   format: FormatChoice;
   quality: number;

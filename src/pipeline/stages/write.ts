@@ -6,6 +6,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { BlockedError } from '../../errors.js';
 import { writeAtomically } from '../../io/atomic-write.js';
+import { checkOutputInside } from '../../io/roots.js';
 import { outputParams, type Prepared, type RunContext } from '../context.js';
 import type { ManifestEntry } from '../manifest.js';
 
@@ -36,6 +37,7 @@ function foreignOutput(p: Prepared): BlockedError {
 async function writeNew(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
   await writeAtomically(p.file.output, (tmp) => writeFile(tmp, bytes), {
     tmpDir: ctx.tmpDir,
+    ...(ctx.opts.confineOutputs ? { checkFolder: (dir: string) => checkOutputInside(ctx.outDir, dir, p.file.path) } : {}),
     beforeRename: async (ready) => {
       const out = await stat(ready);
       await p.photo.outputReady(manifestEntry(ctx, p, out));
