@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, symlinkSync, unlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -304,7 +304,27 @@ test('outputs confined to the output folder (a fleet worker\'s), checked as each
   const b = by.get('1952/b.png')!;
   assert.equal(b.status, 'failed', 'written through the link');
   assert.equal(b.code, 'OUTSIDE_ROOTS');
-  assert.match(b.error ?? '', /b\.png: not written: its output's folder .*1952 leads out of .*out \(to .*elsewhere\)/);
+  assert.match(b.error ?? '', /b\.png: not written: the folder .*1952 leads out of .*out \(to .*elsewhere\)/);
   assert.deepEqual(await readdir(outside), [], 'nothing written outside');
   assert.equal(existsSync(join(out, 'a.png')), true);
+  // The run's own temporary folder swapped for a link out: the output is not written through it either.
+  unlinkSync(join(out, '1952'));
+  let again = false;
+  const second = await colorize({
+    paths: [archive], outDir: out, model: info, size: 64, device: 'cpu', concurrency: 2,
+    cache: { kind: 'file', dir: join(dir, 'cache') }, ttlMs: 86_400_000, format: 'same', quality: 90, force: false,
+    inputRoots: [await realpath(archive)], confineOutputs: true,
+    openStore: await storeWithHook(join(dir, 'cache'), () => {
+      if (again) return;
+      again = true;
+      rmSync(join(out, '.ddcolor-tmp'), { recursive: true, force: true });
+      symlinkSync(outside, join(out, '.ddcolor-tmp'));
+    }),
+  });
+  assert.ok(again);
+  const b2 = second.files.find((f) => f.input.endsWith('b.png'))!;
+  assert.equal(b2.status, 'failed', 'written through the temporary folder\'s link');
+  assert.equal(b2.code, 'OUTSIDE_ROOTS');
+  assert.match(b2.error ?? '', /not written: the folder .*\.ddcolor-tmp leads out of/);
+  assert.deepEqual(await readdir(outside), [], 'nothing written outside');
 });

@@ -49,7 +49,7 @@ export interface AtomicWriteOptions {
   tmpDir?: string;
   /** Called with the finished temporary file just before it is renamed into place (size and mtime survive the rename). */
   beforeRename?: (tmp: string) => Promise<void>;
-  /** Called with the destination's folder once it exists and again just before the rename: throws where it may not be written. */
+  /** Called with the destination's folder once it exists and again just before the rename, and with the temporary file's folder before it is written: throws where it may not be written. */
   checkFolder?: (dir: string) => Promise<void>;
 }
 
@@ -63,6 +63,7 @@ export async function writeAtomically<T>(dest: string, write: (tmp: string) => P
   const forgetTmp = removeOnAbandon(tmp);
   const forgetBeside = removeOnAbandon(beside);
   try {
+    if (options.tmpDir) await options.checkFolder?.(options.tmpDir);
     const result = await write(tmp);
     let ready = tmp;
     if (options.tmpDir && (await stat(tmp)).dev !== (await stat(dirname(dest))).dev) {

@@ -104,7 +104,8 @@ export async function checkOpenedInput(inputs: readonly string[], path: string, 
 }
 
 /**
- * `dir`, the folder an output of `photo` is about to be written into, checked as it is written:
+ * `dir`, a folder an output of `photo` is about to be written into (its own, or the run's
+ * temporary folder), checked as it is written:
  * refused unless its real location is inside `outDir` (real, checked when the job was). A link
  * swapped in since then leads the output out (EnvironmentError, OUTSIDE_ROOTS). The rename that
  * follows is a moment later: Node has no renameat to close that last gap.
@@ -112,7 +113,7 @@ export async function checkOpenedInput(inputs: readonly string[], path: string, 
 export async function checkOutputInside(outDir: string, dir: string, photo: string): Promise<void> {
   const real = await realpath(dir);
   if (!within(outDir, real)) {
-    throw new EnvironmentError(photo, 'OUTSIDE_ROOTS', `not written: its output's folder ${dir} leads out of ${outDir} (to ${real}); ddcolor does not write through a link`);
+    throw new EnvironmentError(photo, 'OUTSIDE_ROOTS', `not written: the folder ${dir} leads out of ${outDir} (to ${real}); ddcolor does not write through a link`);
   }
 }
 
