@@ -164,7 +164,7 @@ export class BadPhotoError extends PhotoFailure {
   }
 }
 
-/** The environment's fault (an errno such as ENOSPC, or MODEL, CACHE, RECORDS, CHANGED, OUTSIDE_ROOTS): transient. */
+/** The environment's fault (an errno such as ENOSPC, or MODEL, PIXEL_THREAD, CACHE, RECORDS, CHANGED, OUTSIDE_ROOTS): transient. */
 export class EnvironmentError extends PhotoFailure {
   override readonly name = 'EnvironmentError';
   readonly fault = 'environment';

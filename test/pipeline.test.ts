@@ -9,7 +9,7 @@ import { encodeAb, quantizeAb } from '../src/chroma/codec.js';
 import { cacheKey } from '../src/cache/keys.js';
 import { FileStore } from '../src/cache/file.js';
 import type { CacheSpec } from '../src/cache/open.js';
-import { InvalidOptionError } from '../src/errors.js';
+import { EnvironmentError, InvalidOptionError, photoFailure } from '../src/errors.js';
 import { rgbToLab } from '../src/image/lab.js';
 import { inspectModel, type ModelInfo } from '../src/inference/model-info.js';
 import { packageVersion } from '../src/version.js';
@@ -710,6 +710,22 @@ test('a warm run looks its photos up a few at first, then in chunks that double:
   } finally {
     await store.close();
   }
+});
+
+test('a pixel task the pool itself fails (its thread stopped before it ran) is the machine\'s fault, named and typed, never the photo\'s (a fleet would remember the photo as bad for good)', async () => {
+  const pool = new PixelPool(1);
+  const path = join(ALBUM, 'cameraman.png');
+  const task = pool.prepare({ path, sha256: await sha(path), size: 64 });
+  const failed = assert.rejects(task, (err: unknown) => {
+    assert.ok(err instanceof EnvironmentError, `not typed: ${String(err)}`);
+    assert.equal(err.code, 'PIXEL_THREAD');
+    assert.match(err.message, /cameraman\.png: the pixel thread working on it failed \(.+\)/);
+    assert.equal(err.transient, true);
+    assert.equal(photoFailure(path, err), err, 'kept as it is when a photo fails with it');
+    return true;
+  });
+  await pool.close();
+  await failed;
 });
 
 test('runs given the caller\'s pixel threads (a fleet worker\'s, or a library user\'s as the README shows) start them at their first photo to decode, leave them running for the next run, whose outputs are the same; a re-run with nothing to do starts none, a run of one photo one', async () => {

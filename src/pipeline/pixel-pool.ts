@@ -5,8 +5,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { EnvironmentError, errorMessage } from '../errors.js';
 import { failureError, type PixelFailed } from './pixel-failure.js';
-import type { PrepareTask, Prepared, Rendered, RenderTask } from './pixel-work.js';
+import type { PixelTask, PrepareTask, Prepared, Rendered, RenderTask } from './pixel-work.js';
 
 /** The pixel threads a run with `concurrency` photos in flight uses: one per photo in flight, at most one per core. */
 export function pixelThreads(concurrency: number, cores = availableParallelism()): number {
@@ -48,14 +49,25 @@ export class PixelPool {
     return this.pool ? this.pool.threads.map((t) => t.threadId) : [];
   }
 
-  private running(): Piscina {
+  /**
+   * Run `task` on a thread: its result, or its failure as the typed error it was in the thread.
+   * The pool itself failing (a thread that could not load its modules, died, or was stopped) is
+   * the machine's fault, never the photo's: an EnvironmentError, PIXEL_THREAD.
+   */
+  private async run<T extends object>(task: PixelTask, transferList?: ArrayBuffer[]): Promise<T> {
     this.start();
-    return this.pool!;
+    let r: T | PixelFailed;
+    try {
+      r = (await this.pool!.run(task, transferList ? { transferList } : {})) as T | PixelFailed;
+    } catch (err) {
+      throw threadFailure(task.path, err);
+    }
+    return unwrap(task.path, r);
   }
 
   /** Decode a photo and make its model input; rejects with a BadPhotoError or EnvironmentError naming it. */
   async prepare(task: Omit<PrepareTask, 'kind'>): Promise<Prepared> {
-    return unwrap(task.path, (await this.running().run({ ...task, kind: 'prepare' })) as Prepared | PixelFailed);
+    return this.run<Prepared>({ ...task, kind: 'prepare' });
   }
 
   /** Render from a decoded photo (moved to the worker: the caller must not use it after) or from the file. */
@@ -65,13 +77,23 @@ export class PixelPool {
       transferList.push(task.decoded.pixels.buffer as ArrayBuffer);
       if (task.decoded.alpha) transferList.push(task.decoded.alpha.buffer as ArrayBuffer);
     }
-    return unwrap(task.path, (await this.running().run({ ...task, kind: 'render' }, { transferList })) as Rendered | PixelFailed);
+    return this.run<Rendered>({ ...task, kind: 'render' }, transferList);
   }
 
   async close(): Promise<void> {
     this.isClosed = true;
     await this.pool?.destroy();
   }
+}
+
+/** Errors of a thread whose modules could not be loaded: a damaged install. */
+const LOAD_CODES = new Set(['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND', 'ERR_DLOPEN_FAILED', 'ERR_PACKAGE_PATH_NOT_EXPORTED']);
+
+/** The pool's own failure on the photo at `path`: the machine's, and how to repair it when the install is damaged. */
+function threadFailure(path: string, err: unknown): EnvironmentError {
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  const repair = code !== undefined && LOAD_CODES.has(code) ? ": reinstall ddcolor's dependencies (npm ci in its folder), then check with: ddcolor doctor" : '';
+  return new EnvironmentError(path, 'PIXEL_THREAD', `the pixel thread working on it failed (${errorMessage(err)})${repair}`, err);
 }
 
 /** A task's result, or its failure thrown again as the typed error it was in the worker thread. */
