@@ -224,7 +224,7 @@ export function environmentWords(err: unknown): { code: string; words: string } 
 /**
  * The typed failure of the photo at `file` for whatever `err` is: a PhotoFailure as it is; another
  * file named by a DdcolorError, that file's fault; a transient error or an environment errno, the
- * environment's; a missing file, the photo's. Anything else thrown while the photo was worked on
+ * environment's; the photo's own file missing, the photo's (another path missing, the machine's). Anything else thrown while the photo was worked on
  * (the decoders' own errors are typed where they are caught) is taken as the photo's: DAMAGED.
  * A CancelledError is not a failure and is returned as it is.
  */
@@ -236,6 +236,10 @@ export function photoFailure(file: string, err: unknown): PhotoFailure | Cancell
   if (env) return new EnvironmentError(file, env.code, env.words, err);
   const code = errnoOf(err);
   const missing = code ? MISSING_ERRNOS[code] : undefined;
+  const where = (err as NodeJS.ErrnoException).path;
+  // Only the photo's own file missing is the photo's fault; another path (an output's folder
+  // removed during the run, a file of ddcolor's own install) is the machine's.
+  if (missing && where !== undefined && where !== file) return new EnvironmentError(file, code!, `a file or folder it needs is missing or not what it should be (${code}, ${where})`, err);
   if (missing) return new BadPhotoError(file, missing[0], missing[1], err);
   return new BadPhotoError(file, 'DAMAGED', errorMessage(err), err);
 }

@@ -5,7 +5,7 @@
  * environment's fault, said in words, and never a bad photo.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -91,6 +91,28 @@ test('a full disk (ENOSPC) fails the photos as the environment\'s fault, in word
   await unlink(join(out, '.ddcolor-manifest.ndjson'));
   const again = await colorize(options(src, out));
   assert.equal(again.totals.inferred, 2, again.files.map((f) => f.error).join('\n'));
+});
+
+test('a folder of ddcolor\'s removed while it works (the run\'s temporary folder) fails the photo as the machine\'s fault, not as a photo gone missing; the next run makes it', async () => {
+  const src = join(dir, 'gone-tmp');
+  await mkdir(src);
+  await copyFile(join(ALBUM, 'cameraman.png'), join(src, 'a.png'));
+  const out = join(dir, 'gone-tmp-out');
+  let removed = false;
+  const store = await storeWithHook(join(dir, 'gone-tmp-cache'), () => {
+    if (removed) return;
+    removed = true;
+    rmSync(join(out, '.ddcolor-tmp'), { recursive: true, force: true });
+  });
+  const gone = await colorize(options(src, out, { cache: { kind: 'file', dir: join(dir, 'gone-tmp-cache') }, openStore: store }));
+  assert.ok(removed);
+  const f = gone.files[0]!;
+  assert.equal(f.status, 'failed');
+  assert.equal(f.code, 'ENOENT', f.error ?? '');
+  assert.equal(f.transient, true, 'the machine\'s fault, to be tried again: never a bad input');
+  assert.match(f.error ?? '', /a\.png: a file or folder it needs is missing or not what it should be \(ENOENT, .*\.ddcolor-tmp/);
+  const again = await colorize(options(src, out));
+  assert.equal(again.totals.inferred, 1, again.files.map((r) => r.error).join('\n'));
 });
 
 test('a model replaced while a run starts (models pull --force): the run refuses to load it, and nothing is stored under the old model\'s id', async () => {
