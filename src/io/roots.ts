@@ -105,10 +105,10 @@ export async function checkOpenedInput(inputs: readonly string[], path: string, 
 
 /**
  * `dir`, a folder an output of `photo` is about to be written into (its own, or the run's
- * temporary folder), checked as it is written:
- * refused unless its real location is inside `outDir` (real, checked when the job was). A link
- * swapped in since then leads the output out (EnvironmentError, OUTSIDE_ROOTS). The rename that
- * follows is a moment later: Node has no renameat to close that last gap.
+ * temporary folder), checked as it is written: refused unless its real location is inside
+ * `outDir` (real, checked when the job was). A link swapped in since then would lead the output
+ * out (EnvironmentError, OUTSIDE_ROOTS). The rename that follows is a moment later: Node has no
+ * renameat to close that last gap.
  */
 export async function checkOutputInside(outDir: string, dir: string, photo: string): Promise<void> {
   const real = await realpath(dir);
