@@ -224,8 +224,9 @@ export function environmentWords(err: unknown): { code: string; words: string } 
 /**
  * The typed failure of the photo at `file` for whatever `err` is: a PhotoFailure as it is; another
  * file named by a DdcolorError, that file's fault; a transient error or an environment errno, the
- * environment's; the photo's own file missing, the photo's (another path missing, the machine's). Anything else thrown while the photo was worked on
- * (the decoders' own errors are typed where they are caught) is taken as the photo's: DAMAGED.
+ * environment's; the photo's own file missing, the photo's (another path missing, the machine's).
+ * Anything else thrown while the photo was worked on (the decoders' own errors are typed where
+ * they are caught) is taken as the photo's: DAMAGED.
  * A CancelledError is not a failure and is returned as it is.
  */
 export function photoFailure(file: string, err: unknown): PhotoFailure | CancelledError {

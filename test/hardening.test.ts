@@ -17,6 +17,7 @@ import { tintModel } from '../src/models/tiny-model.js';
 import { colorize } from '../src/pipeline/index.js';
 import { lockOutputFolder } from '../src/pipeline/out-lock.js';
 import { scanPaths } from '../src/pipeline/scan.js';
+import type { RunReport } from '../src/report/report.js';
 import { ALBUM, cleanup, runCli, startRedis, storeWithHook, tempDir } from './helpers.js';
 
 let model: string;
@@ -235,6 +236,26 @@ test('a scan replaced after it was hashed is refused, not decoded: no output pai
   assert.equal(next.files[0]!.sha256, await digest(second));
 });
 
+/**
+ * A run as a fleet worker makes one: inputs read only inside `archive`, outputs confined to `out`.
+ * `once` runs a single time, after the photos are hashed and before any is decoded or written.
+ */
+async function rootedRun(dir: string, paths: string[], archive: string, out: string, once: () => void): Promise<RunReport> {
+  let ran = false;
+  const report = await colorize({
+    paths, outDir: out, model: await inspectModel(model), size: 64, device: 'cpu', concurrency: 2,
+    cache: { kind: 'file', dir: join(dir, 'cache') }, ttlMs: 86_400_000, format: 'same', quality: 90, force: false,
+    inputRoots: [await realpath(archive)], confineOutputs: true,
+    openStore: await storeWithHook(join(dir, 'cache'), () => {
+      if (ran) return;
+      ran = true;
+      once();
+    }),
+  });
+  assert.ok(ran, 'the swap was made');
+  return report;
+}
+
 test('inputs read only from inside the roots given (a fleet worker\'s), checked on the file each read opens: a link that leads out, there from the start or swapped in between the hash and the decode, fails that photo alone (OUTSIDE_ROOTS, not its fault); nothing outside is decoded or written', async () => {
   const dir = await tempDir();
   const archive = join(dir, 'archive');
@@ -248,19 +269,10 @@ test('inputs read only from inside the roots given (a fleet worker\'s), checked 
   // c.png is swapped for a link to a copy of itself outside once it is hashed: the same bytes, but not read from there either.
   await copyFile(join(ALBUM, 'coins.png'), join(archive, 'c.png'));
   await copyFile(join(ALBUM, 'coins.png'), join(outside, 'c-copy.png'));
-  const info = await inspectModel(model);
-  const out = join(dir, 'out');
-  let swapped = false;
-  const report = await colorize({
-    paths: ['a.png', 'b.jpg', 'c.png'].map((n) => join(archive, n)), outDir: out, model: info, size: 64, device: 'cpu', concurrency: 2,
-    cache: { kind: 'file', dir: join(dir, 'cache') }, ttlMs: 86_400_000, format: 'same', quality: 90, force: false,
-    inputRoots: [await realpath(archive)],
-    openStore: await storeWithHook(join(dir, 'cache'), () => {
-      if (swapped) return;
-      swapped = true;
-      unlinkSync(join(archive, 'c.png'));
-      symlinkSync(join(outside, 'c-copy.png'), join(archive, 'c.png'));
-    }),
+  const out = join(await realpath(dir), 'out');
+  const report = await rootedRun(dir, ['a.png', 'b.jpg', 'c.png'].map((n) => join(archive, n)), archive, out, () => {
+    unlinkSync(join(archive, 'c.png'));
+    symlinkSync(join(outside, 'c-copy.png'), join(archive, 'c.png'));
   });
   const by = new Map(report.files.map((f) => [f.input.split('/').pop()!, f]));
   assert.equal(by.get('a.png')!.status, 'inferred', by.get('a.png')!.error ?? '');
@@ -285,20 +297,8 @@ test('outputs confined to the output folder (a fleet worker\'s), checked as each
   await copyFile(join(ALBUM, 'cameraman.png'), join(archive, 'a.png'));
   await copyFile(join(ALBUM, 'coins.png'), join(archive, '1952', 'b.png'));
   const out = join(await realpath(dir), 'out');
-  const info = await inspectModel(model);
-  let swapped = false;
-  const report = await colorize({
-    paths: [archive], outDir: out, model: info, size: 64, device: 'cpu', concurrency: 2,
-    cache: { kind: 'file', dir: join(dir, 'cache') }, ttlMs: 86_400_000, format: 'same', quality: 90, force: false,
-    inputRoots: [await realpath(archive)], confineOutputs: true,
-    // Once the photos are hashed, out/1952 becomes a link to a folder outside.
-    openStore: await storeWithHook(join(dir, 'cache'), () => {
-      if (swapped) return;
-      swapped = true;
-      symlinkSync(outside, join(out, '1952'));
-    }),
-  });
-  assert.ok(swapped);
+  // Once the photos are hashed, out/1952 becomes a link to a folder outside.
+  const report = await rootedRun(dir, [archive], archive, out, () => symlinkSync(outside, join(out, '1952')));
   const by = new Map(report.files.map((f) => [f.input.split('/').slice(-2).join('/'), f]));
   assert.equal(by.get('archive/a.png')!.status, 'inferred', by.get('archive/a.png')!.error ?? '');
   const b = by.get('1952/b.png')!;
@@ -309,19 +309,10 @@ test('outputs confined to the output folder (a fleet worker\'s), checked as each
   assert.equal(existsSync(join(out, 'a.png')), true);
   // The run's own temporary folder swapped for a link out: the output is not written through it either.
   unlinkSync(join(out, '1952'));
-  let again = false;
-  const second = await colorize({
-    paths: [archive], outDir: out, model: info, size: 64, device: 'cpu', concurrency: 2,
-    cache: { kind: 'file', dir: join(dir, 'cache') }, ttlMs: 86_400_000, format: 'same', quality: 90, force: false,
-    inputRoots: [await realpath(archive)], confineOutputs: true,
-    openStore: await storeWithHook(join(dir, 'cache'), () => {
-      if (again) return;
-      again = true;
-      rmSync(join(out, '.ddcolor-tmp'), { recursive: true, force: true });
-      symlinkSync(outside, join(out, '.ddcolor-tmp'));
-    }),
+  const second = await rootedRun(dir, [archive], archive, out, () => {
+    rmSync(join(out, '.ddcolor-tmp'), { recursive: true, force: true });
+    symlinkSync(outside, join(out, '.ddcolor-tmp'));
   });
-  assert.ok(again);
   const b2 = second.files.find((f) => f.input.endsWith('b.png'))!;
   assert.equal(b2.status, 'failed', 'written through the temporary folder\'s link');
   assert.equal(b2.code, 'OUTSIDE_ROOTS');

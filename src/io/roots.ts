@@ -8,6 +8,7 @@
 import { lstat, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { DdcolorError, ConfigError, EnvironmentError } from '../errors.js';
+import type { OpenedCheck } from './hash.js';
 
 /** Real, absolute folders: where inputs may be read and where outputs may be written. */
 export interface Roots {
@@ -101,6 +102,11 @@ export async function checkOpenedInput(inputs: readonly string[], path: string, 
   if (there.dev !== opened.dev || there.ino !== opened.ino) {
     throw new EnvironmentError(path, 'OUTSIDE_ROOTS', `not read: the file it opened is not the one inside this worker's input roots (a link was swapped as it was read)`);
   }
+}
+
+/** The check of `path` as it is opened, for a run given input roots (none without them). */
+export function openedInputCheck(inputs: readonly string[] | undefined, path: string): OpenedCheck | undefined {
+  return inputs ? (handle) => checkOpenedInput(inputs, path, handle) : undefined;
 }
 
 /**

@@ -11,7 +11,7 @@ import { encodeImage } from '../image/encode.js';
 import type { OutputFormat } from '../image/formats.js';
 import type { Provenance } from '../image/xmp.js';
 import { readVerified } from '../io/read-verified.js';
-import { checkOpenedInput } from '../io/roots.js';
+import { openedInputCheck } from '../io/roots.js';
 import { preprocess } from '../inference/ddcolor.js';
 
 /** Milliseconds spent in each part of a task. */
@@ -76,8 +76,7 @@ function since(t: number): number {
 
 /** The scan's bytes, those the run hashed, from inside the task's input roots when it has them. */
 function readScan(task: PrepareTask | RenderTask): Promise<Buffer> {
-  const roots = task.inputRoots;
-  return readVerified(task.path, task.sha256, roots ? (handle) => checkOpenedInput(roots, task.path, handle) : undefined);
+  return readVerified(task.path, task.sha256, openedInputCheck(task.inputRoots, task.path));
 }
 
 /** Decode a photo and make its model input. */

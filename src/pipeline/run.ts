@@ -34,7 +34,6 @@ export { DEFAULT_LOCK_TTL_MS, type WorkPlace } from './open-run.js';
 const FIRST_CHUNK = 4;
 const CHUNK = 256;
 
-
 export async function colorize(opts: ColorizeOptions): Promise<RunReport> {
   checkColorizeOptions(opts);
   return runAll(await openRun(opts));

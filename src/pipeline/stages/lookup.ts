@@ -53,16 +53,20 @@ function nextTurn(): Promise<number> {
   return new Promise((resolve) => setImmediate(() => resolve(performance.now())));
 }
 
+/** A value the lookup found, decoded: the lookup's hit when it decodes, null when it is damaged. */
+function hit(ctx: RunContext, sha: string, path: string, value: Buffer): AbPlanes | null {
+  const ab = ctx.results.decode(sha, path, value);
+  if (ab) ctx.counters.lookupHits++;
+  return ab;
+}
+
 /**
  * The result of `p`'s content from the value the lookup found (or one made earlier in the run),
  * decoded once for the chunk's photos of that content; null when there is none or it is damaged.
- * A found value that decodes is the lookup's hit, counted once for its content.
  */
 function decodedOnce(ctx: RunContext, decoded: Map<string, AbPlanes | null>, p: Prepared, cached: Buffer | undefined, recent: Buffer | undefined): AbPlanes | null {
   if (decoded.has(p.sha)) return decoded.get(p.sha)!;
-  const value = cached ?? recent;
-  const ab = value ? ctx.results.decode(p.sha, p.file.path, value) : null;
-  if (ab && cached) ctx.counters.lookupHits++;
+  const ab = cached ? hit(ctx, p.sha, p.file.path, cached) : recent ? ctx.results.decode(p.sha, p.file.path, recent) : null;
   decoded.set(p.sha, ab);
   return ab;
 }
@@ -142,10 +146,10 @@ export async function settleDeferred(ctx: RunContext, tasks: PhotoTasks): Promis
     const groups = new Map(shas.map((sha) => [sha, deferred.get(sha)!]));
     deferred.clear();
     const found = await lookUp(ctx, shas, false);
-    const decoded = new Map<string, AbPlanes | null>();
     const again = new Map<string, Prepared[]>();
     for (const [sha, items] of groups) {
-      const ab = decodedOnce(ctx, decoded, items[0]!, found.get(sha), undefined);
+      const value = found.get(sha);
+      const ab = value ? hit(ctx, sha, items[0]!.file.path, value) : null;
       if (ab) for (const p of items) tasks.add(fromKnown(ctx, p, ab));
       else again.set(sha, items);
     }

@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { BadPhotoError } from '../../errors.js';
 import { sha256File } from '../../io/hash.js';
-import { checkOpenedInput } from '../../io/roots.js';
+import { openedInputCheck } from '../../io/roots.js';
 import { loadHeaderReader } from '../../image/pixel-count.js';
 import { colourLimit, outputParams, type Prepared, type RunContext } from '../context.js';
 import { Limiter } from '../limiter.js';
@@ -104,9 +104,7 @@ async function preparePhoto(ctx: RunContext, photo: Photo): Promise<Prepared | n
 async function hashPhoto(ctx: RunContext, photo: Photo): Promise<string | null> {
   const t = performance.now();
   try {
-    const roots = ctx.opts.inputRoots;
-    const path = photo.file.path;
-    return await sha256File(path, roots ? (handle) => checkOpenedInput(roots, path, handle) : undefined);
+    return await sha256File(photo.file.path, openedInputCheck(ctx.opts.inputRoots, photo.file.path));
   } catch (err) {
     photo.fail(err);
     return null;
