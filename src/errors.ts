@@ -130,8 +130,8 @@ export class CancelledError extends Error {
   }
 }
 
-/** Whose fault a photo's failure is. */
-export type Fault = 'photo' | 'environment' | 'other-file';
+/** Whose fault a photo's failure is: its own, the machine's, another file's, or ddcolor's own. */
+export type Fault = 'photo' | 'environment' | 'other-file' | 'ddcolor';
 
 /** A photo that could not be done: its file, a stable code, the reason in words. */
 export abstract class PhotoFailure extends DdcolorError {
@@ -148,7 +148,7 @@ export abstract class PhotoFailure extends DdcolorError {
 
   /** Worth trying again without anything changing about the photo. */
   get transient(): boolean {
-    return this.fault === 'environment';
+    return this.fault === 'environment' || this.fault === 'ddcolor';
   }
 }
 
@@ -168,6 +168,25 @@ export class BadPhotoError extends PhotoFailure {
 export class EnvironmentError extends PhotoFailure {
   override readonly name = 'EnvironmentError';
   readonly fault = 'environment';
+}
+
+/**
+ * ddcolor's own failure on a photo (`INTERNAL`): an error no decoder, encoder or system call
+ * raised, so nothing says the photo is to blame (a bug, or memory the process could not get).
+ * Never remembered as a bad photo; tried again, like the machine's faults.
+ */
+export class InternalError extends PhotoFailure {
+  override readonly name = 'InternalError';
+  readonly fault = 'ddcolor';
+  constructor(file: string, reason: string, cause?: unknown) {
+    super(file, 'INTERNAL', reason, cause);
+  }
+
+  /** ddcolor's failure on the photo at `file` with `err`, in words that name the error. */
+  static of(file: string, err: unknown): InternalError {
+    const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return new InternalError(file, `ddcolor itself failed on it (${what}); not the photo's fault: it is tried again; if it keeps failing, report it`, err);
+  }
 }
 
 /** Another file's fault (`OUTPUT_TAKEN`: a file of the user's at the output's place); `blocker` is that file. */
@@ -242,5 +261,5 @@ export function photoFailure(file: string, err: unknown): PhotoFailure | Cancell
   // removed during the run, a file of ddcolor's own install) is the machine's.
   if (missing && where !== undefined && where !== file) return new EnvironmentError(file, code!, `a file or folder it needs is missing or not what it should be (${code}, ${where})`, err);
   if (missing) return new BadPhotoError(file, missing[0], missing[1], err);
-  return new BadPhotoError(file, 'DAMAGED', errorMessage(err), err);
+  return InternalError.of(file, err);
 }

@@ -29,6 +29,7 @@ export {
   PhotoFailure,
   BadPhotoError,
   EnvironmentError,
+  InternalError,
   BlockedError,
   type ErrorKind,
   type Fault,

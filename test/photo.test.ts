@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BadPhotoError, BlockedError, CancelledError, EnvironmentError, TransientError } from '../src/errors.js';
+import { BadPhotoError, BlockedError, CancelledError, EnvironmentError, InternalError, TransientError } from '../src/errors.js';
 import { Ledger } from '../src/pipeline/ledger.js';
 import type { ManifestEntry } from '../src/pipeline/manifest.js';
 import type { RunEvent } from '../src/pipeline/options.js';
@@ -132,8 +132,10 @@ test('a failure keeps its type: the photo\'s own fault, the environment\'s, anot
     [new TransientError('Redis did not answer'), EnvironmentError, 'TRANSIENT', { transient: true }],
     [new BlockedError('/in/a.png', '/out/a.png', 'OUTPUT_TAKEN', 'its output /out/a.png already exists'), BlockedError, 'OUTPUT_TAKEN', { blocked: true }],
     [Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' }), BadPhotoError, 'NOT_FOUND', {}],
-    // A message that reads like a full disk is still the photo's fault: only the errno counts.
-    [new Error('ENOSPC the disk is full'), BadPhotoError, 'DAMAGED', {}],
+    // A message that reads like a full disk is not an errno: only the errno counts. An error no
+    // decoder or system call typed is ddcolor's own, never the photo's: tried again.
+    [new Error('ENOSPC the disk is full'), InternalError, 'INTERNAL', { transient: true }],
+    [new TypeError("Cannot read properties of undefined (reading 'width')"), InternalError, 'INTERNAL', { transient: true }],
   ];
   for (const [err, type, code, flags] of cases) {
     const { photo, ledger } = photoIn('hit');

@@ -1,11 +1,62 @@
 /**
- * What a decoder's failure means, in stable, plain words. libvips (through sharp) says the same
- * damage in several ways ("VipsJpeg: premature end of JPEG image", "Warning treated as error due to
- * failOn setting", "vipspng: libpng read error"), and has no error codes: this is the one place
- * that reads its messages, and it turns them into a code and a sentence a person can act on.
+ * A picture's refusal, typed where it happens: `DecoderError` for what a decoder (libvips through
+ * sharp, or ddcolor's own BMP reader) said about a scan's bytes, `EncoderError` for what the
+ * encoder said about a finished picture. Only these are ever the photo's fault by way of a decoder;
+ * anything else thrown in the pixel work is ddcolor's own (errors.ts, InternalError).
+ *
+ * libvips says the same damage in several ways ("VipsJpeg: premature end of JPEG image", "Warning
+ * treated as error due to failOn setting", "vipspng: libpng read error") and has no error codes:
+ * this is the one place that reads its messages, and it turns them into a code and a sentence a
+ * person can act on. ddcolor's own checks give their code when they throw.
  */
 import { extname } from 'node:path';
 import type { BadPhotoCode } from '../errors.js';
+
+/** A decoder refused a scan's bytes: `code` when ddcolor's own check knows it, else read from libvips' words. */
+export class DecoderError extends Error {
+  override readonly name = 'DecoderError';
+  constructor(
+    message: string,
+    readonly code?: BadPhotoCode,
+    cause?: unknown,
+  ) {
+    super(message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** The encoder refused the finished picture (libvips' words). */
+export class EncoderError extends Error {
+  override readonly name = 'EncoderError';
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+  }
+}
+
+/** An error a system call raised (an errno such as EACCES), not a decoder: it keeps its own type. */
+function systemError(err: unknown): boolean {
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  return typeof code === 'string' && !code.startsWith('ERR_');
+}
+
+/** `call`, its rejection typed as a decoder's; an errno (the file could not be read) stays as it is. */
+export async function decoding<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof DecoderError || systemError(err)) throw err;
+    throw new DecoderError(err instanceof Error ? err.message : String(err), undefined, err);
+  }
+}
+
+/** `call`, its rejection typed as the encoder's; an errno, or a decoder's refusal of the scan it is laid over, stays as it is. */
+export async function encoding<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof DecoderError || systemError(err)) throw err;
+    throw new EncoderError(err instanceof Error ? err.message : String(err), err);
+  }
+}
 
 const TRUNCATED = /premature end|truncat|unexpected end|read error|not enough data|short read|warning treated as error|corrupt|invalid|bad (huffman|marker|header)|crc error/i;
 const NOT_AN_IMAGE = /unsupported image format|not an image|bad seek|not a known file format|unknown file format/i;
@@ -19,12 +70,19 @@ function formatName(path: string): string {
   return names[ext] ?? 'image';
 }
 
-/** The code and the words for a decoder's (or encoder's) error about the photo at `path`. */
-export function decodeFailure(path: string, message: string): { code: BadPhotoCode; reason: string } {
+/** The code and the words for a decoder's refusal of the photo at `path`: ddcolor's own check's words as they are, libvips' read into a code. */
+export function decodeFailure(path: string, err: DecoderError): { code: BadPhotoCode; reason: string } {
+  if (err.code) return { code: err.code, reason: err.message };
+  const message = err.message;
   if (MISSING.test(message)) return { code: 'NOT_FOUND', reason: 'not found (deleted or moved since the scan)' };
   if (TOO_LARGE.test(message)) return { code: 'TOO_LARGE', reason: 'too large: more pixels than ddcolor decodes, or than the output format holds' };
   if (NOT_AN_IMAGE.test(message)) return { code: 'NOT_AN_IMAGE', reason: 'not an image ddcolor can read (its content is not JPEG, PNG, TIFF, WebP, BMP or GIF)' };
   const what = formatName(path);
   if (TRUNCATED.test(message)) return { code: 'DAMAGED', reason: `truncated or damaged ${what} (the picture ends early or has broken data)` };
   return { code: 'DAMAGED', reason: `damaged or unreadable ${what} (the decoder said: ${message})` };
+}
+
+/** The encoder's refusal: too large for the output format is the photo's (TOO_LARGE); anything else is not the photo's (null). */
+export function encodeFailure(err: EncoderError): { code: 'TOO_LARGE'; reason: string } | null {
+  return TOO_LARGE.test(err.message) ? { code: 'TOO_LARGE', reason: 'too large: more pixels than ddcolor decodes, or than the output format holds' } : null;
 }

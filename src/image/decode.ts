@@ -9,10 +9,11 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp, { type Metadata, type Sharp } from 'sharp';
-import { decodeBmp, isBmp } from './bmp.js';
+import { decodeBmp, isBmp, type RawImage } from './bmp.js';
 import { carriedFrom, type CarriedMetadata } from './metadata.js';
 import { resizeLinear } from './resize.js';
 import { packNeutralWasm } from './composite-wasm.js';
+import { DecoderError, decoding } from './decode-errors.js';
 
 /** Refuse pictures with more pixels than this unless told otherwise (sharp's own default). */
 export const DEFAULT_MAX_PIXELS = 268_402_689;
@@ -63,12 +64,21 @@ export async function sharpInput(input: string | Buffer, options: DecodeOptions 
   if (maybeBmp) {
     const bytes = typeof input === 'string' ? await readFile(input) : input;
     if (isBmp(bytes)) {
-      const raw = decodeBmp(bytes);
-      if (raw.width * raw.height > limit) throw new Error(`${raw.width}x${raw.height} pixels is over the limit of ${limit}`);
+      const raw = readBmp(bytes);
+      if (raw.width * raw.height > limit) throw new DecoderError(`too large: ${raw.width}x${raw.height} pixels, more than the ${limit} ddcolor decodes`, 'TOO_LARGE');
       return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels }, limitInputPixels: limit });
     }
   }
   return sharp(input, { pages: 1, limitInputPixels: limit });
+}
+
+/** A BMP's pixels: whatever its reader throws is about the file's bytes, a DecoderError. */
+function readBmp(bytes: Buffer): RawImage {
+  try {
+    return decodeBmp(bytes);
+  } catch (err) {
+    throw err instanceof DecoderError ? err : new DecoderError(`truncated or damaged BMP (${err instanceof Error ? err.message : String(err)})`, 'DAMAGED', err);
+  }
 }
 
 /** The sharp pipeline every read of a scan starts from: first frame, upright. */
@@ -97,12 +107,13 @@ export function ownedPixels(decoded: DecodedImage): DecodedImage {
 
 /**
  * Decode `input` upright: 8-bit gray for a gray scan, else sRGB (an embedded profile or CMYK
- * converted), alpha aside, the first frame. Rejects with sharp's reason when it cannot.
+ * converted), alpha aside, the first frame. Rejects with a DecoderError (decode-errors.ts) when
+ * the decoder refuses the bytes, with the errno when the file cannot be read.
  */
 export async function decodeImage(input: string | Buffer, options: DecodeOptions = {}): Promise<DecodedImage> {
   const source = await sharpInput(input, options);
-  const meta = await source.clone().metadata();
-  if (!meta.format || !meta.width || !meta.height) throw new Error('not an image sharp can read');
+  const meta = await decoding(source.clone().metadata());
+  if (!meta.format || !meta.width || !meta.height) throw new DecoderError('not an image ddcolor can read (the decoder found no picture in it)', 'NOT_AN_IMAGE');
   const colourChannels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
   const oneChannel = colourChannels === 1 && GRAY_SPACES.has(meta.space ?? '');
   const savedAsRgb = !oneChannel && options.knownGray === true && eightBitRgb(meta);
@@ -114,12 +125,12 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
     : savedAsRgb
       ? base.clone().extractChannel(0)
       : base.clone().removeAlpha().toColourspace('srgb');
-  const full = await colour.clone().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const full = await decoding(colour.clone().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
   const channels = full.info.channels as 1 | 3;
-  if (channels !== 1 && channels !== 3) throw new Error(`unexpected ${full.info.channels} channels after decoding`);
+  if (channels !== 1 && channels !== 3) throw new DecoderError(`not an image ddcolor can read (${full.info.channels} channels after decoding)`, 'NOT_AN_IMAGE');
   let alpha: Uint8Array | null = null;
   if (meta.hasAlpha) {
-    alpha = await base.clone().extractChannel(((meta.channels ?? 4) - 1) as 0 | 1 | 2 | 3).raw({ depth: 'uchar' }).toBuffer();
+    alpha = await decoding(base.clone().extractChannel(((meta.channels ?? 4) - 1) as 0 | 1 | 2 | 3).raw({ depth: 'uchar' }).toBuffer());
   }
   // A gray scan saved as RGB (R = G = B everywhere) is kept as one channel: a third of the memory,
   // and the gray path of every later step. Its L is the same either way.

@@ -6,6 +6,7 @@
 import sharp, { type Sharp } from 'sharp';
 import type { OutputFormat } from './formats.js';
 import { openUpright, type DecodeOptions } from './decode.js';
+import { encoding } from './decode-errors.js';
 import { embedMetadata } from './embed.js';
 import { exifForOutput } from './exif.js';
 import { xmpForOutput, type Provenance } from './xmp.js';
@@ -78,10 +79,10 @@ function withAlpha(req: EncodeRequest): { pixels: Uint8Array; channels: 3 | 4 } 
  * libvips, by laying the pixels over the scan; GIF holds none.
  */
 export async function encodeImage(req: EncodeRequest): Promise<Uint8Array> {
-  if (req.format === 'tiff') return copied(await encodeOverSource(req));
+  if (req.format === 'tiff') return copied(await encoding(encodeOverSource(req)));
   const { pixels, channels } = withAlpha(req);
   const raw = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-  const bytes = await withFormat(sharp(raw, { raw: { width: req.width, height: req.height, channels } }), req.format, req.quality).toBuffer();
+  const bytes = await encoding(withFormat(sharp(raw, { raw: { width: req.width, height: req.height, channels } }), req.format, req.quality).toBuffer());
   if (req.format === 'gif') return copied(bytes);
   const { carried } = req;
   // The splice makes a new buffer of JavaScript's own: it moves to the main thread as it is.

@@ -26,7 +26,7 @@ export interface FileRecord {
   reason?: string;
   /** Milliseconds of work on this photo (decoding to writing, its wait for the model included). */
   ms?: number;
-  /** A failed photo's stable code: the photo's own fault (EMPTY, NOT_FOUND, NOT_A_FILE, NOT_AN_IMAGE, DAMAGED, TOO_LARGE), the environment's (an errno such as ENOSPC, or MODEL, PIXEL_THREAD, TRANSIENT, CHANGED, OUTSIDE_ROOTS), another file's (OUTPUT_TAKEN, OTHER_FILE). */
+  /** A failed photo's stable code: the photo's own fault (EMPTY, NOT_FOUND, NOT_A_FILE, NOT_AN_IMAGE, DAMAGED, TOO_LARGE), the environment's (an errno such as ENOSPC, or MODEL, PIXEL_THREAD, TRANSIENT, CHANGED, OUTSIDE_ROOTS), another file's (OUTPUT_TAKEN, OTHER_FILE), ddcolor's own (INTERNAL). */
   code?: string;
   /** A failure of the machine, not of the photo (the model or device failed): trying again may work. */
   transient?: true;
