@@ -13,7 +13,7 @@ import { UsageError, ConfigError } from '../errors.js';
 import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../inference/presets.js';
-import { inspectModel } from '../inference/model-info.js';
+import { inspectRemembered } from './find-model.js';
 import { isSha256, sha256File } from '../io/hash.js';
 import { scanPaths } from '../pipeline/index.js';
 import { parseByteSize, parseSizeFlag } from './parse.js';
@@ -80,7 +80,7 @@ const MODEL_ID = /^[0-9a-f]{16}$/;
 /** A model given as a file (hashed) or as a model id (16 hex digits, as `cache stats` shows). */
 async function modelIdOf(spec: string): Promise<string> {
   if (MODEL_ID.test(spec) && !existsSync(spec)) return spec;
-  return (await inspectModel(locateModel(spec, await modelDirectory()).path)).id;
+  return (await inspectRemembered(locateModel(spec, await modelDirectory()).path)).id;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -165,7 +165,7 @@ async function confirmAll(flags: InvalidateFlags): Promise<boolean> {
 
 /** Drop the results of these photos, for one model and input size. */
 async function dropPhotos(paths: string[], flags: InvalidateFlags): Promise<{ removed: number; scope: string }> {
-  const model = await inspectModel(locateModel(flags.model, await modelDirectory()).path);
+  const model = await inspectRemembered(locateModel(flags.model, await modelDirectory()).path);
   const { size } = resolveInputSize(model, flags.preset, flags.size);
   const scan = await scanPaths(paths);
   for (const p of scan.problems) printMessage(`${p.path}: ${p.reason}`);

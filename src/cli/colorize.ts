@@ -12,7 +12,7 @@ import { modelDirectory } from '../models/catalog.js';
 import { locateModel } from '../models/locate.js';
 import { PRESET_NAMES, resolveInputSize, type Preset } from '../inference/presets.js';
 import { DEVICES, type Device } from '../inference/devices.js';
-import { inspectModel } from '../inference/model-info.js';
+import { inspectRemembered } from './find-model.js';
 import { colorize, concurrencyFor } from '../pipeline/index.js';
 import { isHtmlPage, writeHtmlPage } from '../report/html.js';
 import { writeMetrics } from '../report/metrics.js';
@@ -101,7 +101,7 @@ export async function runColorize(paths: string[], flags: ColorizeFlags, _cmd?: 
   const renderer = new RunRenderer(renderMode(flags));
   const located = locateModel(flags.model, await modelDirectory());
   if (located.warning) renderer.warn(located.warning);
-  const model = await inspectModel(located.path);
+  const model = await inspectRemembered(located.path);
   const { size, note } = resolveInputSize(model, flags.preset, flags.size);
   if (note) renderer.note(note);
   const cache = resolveCacheSpec(flags.cache);

@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { errorMessage, ConfigError } from '../errors.js';
+import { forgetModel, rememberedModel, rememberModel, stampOf, wallClockNs } from './model-memo.js';
 import { ELEM_FLOAT16, ELEM_FLOAT32, readOnnxGraphInfo, TEST_MODEL_PRODUCER, type TensorInfo } from './onnx-info.js';
 
 export interface ModelInfo {
@@ -26,6 +27,8 @@ export interface ModelInfo {
   fixedBatch: number | null;
   /** For one of ddcolor's own test networks, what it does instead ("tints photos sepia; does not colorize"); null for any other model. */
   testModel: string | null;
+  /** The memo file (InspectOptions.memo) this identity was taken from, when the file was not read this time. */
+  memo?: string;
 }
 
 const MISSING_MODEL_HELP =
@@ -71,13 +74,41 @@ export async function pinnedModel(model: ModelInfo): Promise<Uint8Array | string
   }
   const { sha256 } = await digestModel(model.path, bytes, external);
   if (sha256 !== model.sha256) {
+    // A remembered identity that the bytes belie is forgotten, so that the next run hashes the file.
+    if (model.memo) {
+      await forgetModel(model.memo, model.path);
+      throw new ConfigError(`model ${model.path}: its bytes are not those remembered for it (model ${model.id}, in ${model.memo}; now ${sha256.slice(0, 16)}); nothing was made under the remembered id, which is now forgotten: run again`, model.path);
+    }
     throw new ConfigError(`model ${model.path}: the file changed since this run started (model ${model.id}, now ${sha256.slice(0, 16)}); nothing was made with the new file under the old one's id: run again to use it`, model.path);
   }
   return external.length > 0 ? model.path : bytes;
 }
 
-/** Read and check a model file. Throws a `config` DdcolorError naming the file otherwise. */
-export async function inspectModel(path: string): Promise<ModelInfo> {
+export interface InspectOptions {
+  /**
+   * A memo file (model-memo.ts; the CLI's is in its cache folder): a model whose file has not
+   * changed since it was inspected is not read and hashed again, and one that is, is remembered.
+   */
+  memo?: string;
+}
+
+/**
+ * Read and check a model file. Throws a `config` DdcolorError naming the file otherwise. With a
+ * memo, a file unchanged since it was last inspected is not read again (model-memo.ts).
+ */
+export async function inspectModel(path: string, options: InspectOptions = {}): Promise<ModelInfo> {
+  if (!options.memo) return (await readModel(path)).model;
+  const remembered = await rememberedModel(options.memo, path);
+  if (remembered) return remembered;
+  const readFrom = wallClockNs();
+  const before = await stampOf(path);
+  const { model, externalFiles } = await readModel(path);
+  if (before) await rememberModel(options.memo, model, externalFiles, before, readFrom);
+  return model;
+}
+
+/** A model file read, checked and hashed, and the weights files beside it that were hashed with it. */
+async function readModel(path: string): Promise<{ model: ModelInfo; externalFiles: string[] }> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -109,7 +140,7 @@ export async function inspectModel(path: string): Promise<ModelInfo> {
     fixedSize = h as number;
   }
   const { sha256, total } = await digestModel(path, bytes, graph.externalFiles);
-  return {
+  const model: ModelInfo = {
     path,
     id: sha256.slice(0, 16),
     sha256,
@@ -120,5 +151,6 @@ export async function inspectModel(path: string): Promise<ModelInfo> {
     fixedBatch: typeof n === 'number' && n > 0 ? n : null,
     testModel: graph.producer === TEST_MODEL_PRODUCER ? (graph.doc ?? 'a test network, not DDColor') : null,
   };
+  return { model, externalFiles: graph.externalFiles };
 }
 
