@@ -28,6 +28,9 @@ function bigModel(): Buffer {
 const MODEL = bigModel();
 const SHA = createHash('sha256').update(MODEL).digest('hex');
 const OTHER = tintModel(null);
+const OTHER_SHA = createHash('sha256').update(OTHER).digest('hex');
+const NOT_A_MODEL = Buffer.from('an HTML error page a mirror served with status 200\n');
+const NOT_A_MODEL_SHA = createHash('sha256').update(NOT_A_MODEL).digest('hex');
 
 let server: Server;
 let base: string;
@@ -70,7 +73,10 @@ before(async () => {
         }
         return serveBytes(req, res, MODEL, true);
       case '/wrong.onnx':
+      case '/elsewhere/good.onnx':
         return serveBytes(req, res, OTHER, true);
+      case '/broken/good.onnx':
+        return serveBytes(req, res, NOT_A_MODEL, true);
       case '/norange.onnx':
         return serveBytes(req, res, MODEL, false);
       default:
@@ -106,6 +112,30 @@ test('pull <url> --sha256: downloads, verifies, installs, and the first model be
   assert.equal(second.madeDefault, false, 'the default stays');
 });
 
+test('a pull never replaces another installed model\'s file: a URL of the same file name is installed under its own name; a forced pull that is not a model leaves the installed one as it was', async () => {
+  const env = await home();
+  const dir = join(env.DDCOLOR_HOME!, 'models');
+  const mine = await pullModel({ source: `${base}/good.onnx`, sha256: SHA, name: 'mine', env });
+  assert.equal(mine.path, join(dir, 'good.onnx'));
+  // Another export that happens to have the same file name.
+  const other = await pullModel({ source: `${base}/elsewhere/good.onnx`, sha256: OTHER_SHA, name: 'other', env });
+  assert.equal(other.path, join(dir, 'other.onnx'));
+  assert.deepEqual(await readFile(mine.path), MODEL, "mine's file is untouched");
+  assert.deepEqual(await readFile(other.path), OTHER);
+  assert.deepEqual((await verifyModels(undefined, env)).map((v) => [v.name, v.ok]), [['mine', true], ['other', true]]);
+  // A forced pull of 'mine' that turns out not to be a model: refused, and mine is as it was.
+  await assert.rejects(pullModel({ source: `${base}/broken/good.onnx`, sha256: NOT_A_MODEL_SHA, name: 'mine', force: true, env }), /is not a usable DDColor model: .*; deleted/);
+  assert.deepEqual(await readFile(mine.path), MODEL, "mine's file is still there");
+  assert.deepEqual((await verifyModels('mine', env)).map((v) => v.ok), [true]);
+  assert.deepEqual((await readdir(dir)).sort(), ['good.onnx', 'installed.json', 'other.onnx']);
+  // No file name left to install it under (its own name's file is another model's too): refused, nothing downloaded.
+  const registry = await loadRegistry(dir);
+  await writeFile(join(dir, 'installed.json'), JSON.stringify({ ...registry, models: [...registry.models, { ...registry.models[0]!, name: 'y', file: 'x.onnx' }] }));
+  const asked = seen.length;
+  await assert.rejects(pullModel({ source: `${base}/elsewhere/good.onnx`, sha256: OTHER_SHA, name: 'x', env }), /good\.onnx is the file of installed model mine, and x\.onnx of installed model y: give another --name/);
+  assert.equal(seen.length, asked, 'nothing was downloaded');
+});
+
 test('a download cut off midway is resumed with a range request', async () => {
   const env = await home();
   await assert.rejects(pullModel({ source: `${base}/cut.onnx`, sha256: SHA, env }), /cut off after \d+ bytes.*run the same command again/);
@@ -133,7 +163,7 @@ test('a server that refuses ranges: the download starts again from zero', async 
   const dir = join(env.DDCOLOR_HOME!, 'models');
   const { mkdir } = await import('node:fs/promises');
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'norange.onnx.part'), MODEL.subarray(0, 1000));
+  await writeFile(join(dir, 'norange.onnx.pulled.part'), MODEL.subarray(0, 1000));
   const restarts: string[] = [];
   const r = await pullModel({ source: `${base}/norange.onnx`, sha256: SHA, env, onRestart: (why) => restarts.push(why) });
   assert.equal(r.resumedFrom, 0);
@@ -243,6 +273,43 @@ test('the CLI: pull, list, colorize with the default and by name, verify, doctor
   assert.ok(existsSync(path));
   const results = await verifyModels('conv', env);
   assert.equal(results[0]!.ok, false);
+});
+
+test('a damaged installed.json is never taken for an empty one: a pull refuses to write over it, a run that needs it says which file; a run given a model file goes on', async () => {
+  const env = await home();
+  const dir = join(env.DDCOLOR_HOME!, 'models');
+  await pullModel({ source: `${base}/good.onnx`, sha256: SHA, name: 'mine', env });
+  const registry = join(dir, 'installed.json');
+  const good = await readFile(registry, 'utf8');
+  for (const damaged of [good.slice(0, good.length / 2), good.replace('"good.onnx"', '"../../outside.onnx"')]) {
+    await writeFile(registry, damaged);
+    await assert.rejects(pullModel({ source: `${base}/elsewhere/good.onnx`, sha256: OTHER_SHA, name: 'other', env }), (err: Error) => {
+      assert.match(err.message, /installed\.json: not a list of installed models \(.+\); the model files beside it are kept/);
+      return true;
+    });
+    assert.equal(await readFile(registry, 'utf8'), damaged, 'left as it was');
+    await assert.rejects(verifyModels(undefined, env), /installed\.json: not a list of installed models/);
+    const out = join(env.DDCOLOR_HOME!, 'out');
+    let r = await runCli(['colorize', join(ALBUM, 'coins.png'), '-o', out, '--size', '64', '--cache', 'none', '-q'], env as Record<string, string>);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /installed\.json: not a list of installed models/);
+    r = await runCli(['colorize', join(ALBUM, 'coins.png'), '-o', out, '--size', '64', '--cache', 'none', '-q', '--force', '--model', join(dir, 'good.onnx')], env as Record<string, string>);
+    assert.equal(r.code, 0, r.stderr);
+    r = await runCli(['doctor', '--json'], env as Record<string, string>);
+    const doctor = JSON.parse(r.stdout) as { checks: Array<{ name: string; status: string; detail: string }> };
+    const check = doctor.checks.find((c) => c.name === 'installed models');
+    assert.equal(check?.status, 'fail', r.stdout);
+    assert.match(check?.detail ?? '', /installed\.json: not a list of installed models/);
+  }
+  // An older registry without the checksum's source, and with a field this version does not know: read, and kept when saved.
+  const older = JSON.parse(good) as { models: Array<Record<string, unknown>> };
+  delete older.models[0]!.checksum;
+  older.models[0]!.note = 'from a newer ddcolor';
+  await writeFile(registry, JSON.stringify(older));
+  await pullModel({ source: `${base}/elsewhere/good.onnx`, sha256: OTHER_SHA, name: 'other', env });
+  const saved = (await loadRegistry(dir)).models;
+  assert.deepEqual(saved.map((m) => [m.name, m.checksum]), [['mine', 'recorded'], ['other', 'given']]);
+  assert.equal((saved[0] as unknown as { note: string }).note, 'from a newer ddcolor');
 });
 
 test('HTTPS_PROXY: an https download goes through a CONNECT tunnel', async () => {

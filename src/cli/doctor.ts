@@ -188,6 +188,20 @@ async function smokeRun(dir: string, withSharp: boolean): Promise<Check[]> {
   return checks;
 }
 
+/** Each installed model verified; a registry that cannot be read is a failed check of its own. */
+async function installedModels(): Promise<Check[]> {
+  try {
+    return (await verifyModels()).map((v) => ({
+      name: `model ${v.name}`,
+      status: v.ok ? 'ok' : 'fail',
+      detail: v.ok ? `verified: ${v.path}` : v.reason ?? 'does not verify',
+      ...(v.ok ? {} : { fix: `ddcolor models pull ${v.name} --force` }),
+    }));
+  } catch (err) {
+    return [{ name: 'installed models', status: 'fail', detail: errorMessage(err), fix: 'repair installed.json, or move it aside and pull the models again' }];
+  }
+}
+
 export async function runDoctor(): Promise<DoctorReport> {
   const checks: Check[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'ddcolor-doctor-'));
@@ -200,9 +214,7 @@ export async function runDoctor(): Promise<DoctorReport> {
     checks.push(sharp);
     checks.push(await cacheCheck());
 
-    for (const v of await verifyModels().catch(() => [])) {
-      checks.push({ name: `model ${v.name}`, status: v.ok ? 'ok' : 'fail', detail: v.ok ? `verified: ${v.path}` : v.reason ?? 'does not verify', ...(v.ok ? {} : { fix: `ddcolor models pull ${v.name} --force` }) });
-    }
+    checks.push(...(await installedModels()));
 
     // The model colorize would use, and a one-image smoke run with it (which needs sharp).
     checks.push(...(await smokeRun(dir, sharp.status === 'ok')));

@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import * as z from 'zod';
+import { ConfigError, errorMessage } from '../errors.js';
 import { writeFileAtomically } from '../io/atomic-write.js';
+import { parseJson } from '../parse-json.js';
 import type { ModelDirectory } from './locate.js';
 import { PACKAGE_MODELS_DIR } from './package-dir.js';
 
@@ -65,13 +68,43 @@ export interface Registry {
 
 const REGISTRY = 'installed.json';
 
+/** A file name inside the models folder: no folder part, never `.` or `..`. */
+const fileName = z.string().regex(/^(?!\.\.?$)[^/\\\0]+$/, 'a file name inside the models folder');
+// Loose objects: what a newer ddcolor wrote beside these fields is kept when this one saves.
+const registrySchema = z.looseObject({
+  default: z.string().nullable().default(null),
+  models: z.array(
+    z.looseObject({
+      name: z.string().min(1),
+      file: fileName,
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      bytes: z.number().int().nonnegative(),
+      url: z.string(),
+      installedAt: z.string(),
+      checksum: z.enum(['catalog', 'given', 'recorded']).default('recorded'),
+    }),
+  ),
+});
+
+/**
+ * The models installed in `home`: none when it has no `installed.json`. A registry that cannot be
+ * read or is not one is a `config` error naming it, never taken for an empty one (the next pull
+ * would write over it, and every model it lists would be lost to ddcolor).
+ */
 export async function loadRegistry(home: string = modelsHome()): Promise<Registry> {
+  const path = join(home, REGISTRY);
+  let text: string;
   try {
-    const r = JSON.parse(await readFile(join(home, REGISTRY), 'utf8')) as Registry;
-    return { default: r.default ?? null, models: Array.isArray(r.models) ? r.models : [] };
-  } catch {
-    return { default: null, models: [] };
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { default: null, models: [] };
+    throw new ConfigError(`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`, path);
   }
+  const parsed = parseJson(registrySchema, text);
+  if (!parsed.ok) {
+    throw new ConfigError(`${path}: not a list of installed models (${parsed.reason}); the model files beside it are kept: repair it, or move it aside and pull the models again`, path);
+  }
+  return parsed.data;
 }
 
 export async function saveRegistry(registry: Registry, home: string = modelsHome()): Promise<void> {
@@ -85,16 +118,23 @@ export function installedPath(model: InstalledModel, home: string = modelsHome()
 /** The models folder as `locateModel` sees it: installed names, the default, catalog names. */
 export async function modelDirectory(env: NodeJS.ProcessEnv = process.env, catalog: Catalog = loadCatalog()): Promise<ModelDirectory> {
   const home = modelsHome(env);
-  const registry = await loadRegistry(home);
+  // A damaged registry stops only what needs it: a run given a model file never reads it.
+  const loaded = await loadRegistry(home).then(
+    (r) => () => r,
+    (err: unknown) => (): never => {
+      throw err;
+    },
+  );
   const path = (name: string): string | null => {
-    const m = registry.models.find((x) => x.name === name);
+    const m = loaded().models.find((x) => x.name === name);
     return m ? installedPath(m, home) : null;
   };
   return {
     pathOf: path,
     defaultModel: () => {
-      const p = registry.default ? path(registry.default) : null;
-      return p && registry.default ? { name: registry.default, path: p } : null;
+      const name = loaded().default;
+      const p = name ? path(name) : null;
+      return p && name ? { name, path: p } : null;
     },
     isCatalogName: (name) => catalog.models.some((m) => m.name === name),
   };

@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import { EnvHttpProxyAgent, interceptors, stream, type Dispatcher } from 'undici';
 import { ConfigError } from '../errors.js';
 import { sha256File } from '../io/hash.js';
+import { syncPath } from '../io/atomic-write.js';
 
 export interface DownloadProgress {
   received: number;
@@ -158,7 +159,11 @@ export async function download(url: string, dest: string, options: DownloadOptio
     await rm(part, { force: true });
     throw new ConfigError(`download of ${url} is not the expected file: expected sha256 ${options.sha256}, got ${sha256}; deleted, nothing installed`);
   }
+  // On the disk before it has its name, and its name with it: a power cut never leaves a file that
+  // passed its checks with other bytes.
+  await syncPath(part);
   await rename(part, dest);
+  await syncPath(dirname(dest));
   return { path: dest, bytes, sha256, resumedFrom };
 }
 

@@ -2,13 +2,14 @@
  * `ddcolor models pull` and `verify`: installing models into the models folder, verified against
  * the catalog's (or the user's) checksum, and re-checking them later.
  */
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InvalidOptionError, UsageError, ConfigError } from '../errors.js';
-import { findCatalogEntry, installedPath, loadCatalog, loadRegistry, modelsHome, saveRegistry, type Catalog, type InstalledModel } from './catalog.js';
+import { findCatalogEntry, installedPath, loadCatalog, loadRegistry, modelsHome, saveRegistry, type Catalog, type InstalledModel, type Registry } from './catalog.js';
 import { sha256File, isSha256 } from '../io/hash.js';
 import { download, UnreachableError, type DownloadProgress } from './download.js';
 import { inspectModel } from '../inference/model-info.js';
+import { syncPath } from '../io/atomic-write.js';
 
 export interface PullOptions {
   /** A catalog name, or an http(s) URL. */
@@ -73,8 +74,12 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   if (existing && !options.force) {
     return { model: existing, path: installedPath(existing, home), already: true, madeDefault: false, resumedFrom: 0 };
   }
+  file = fileFor(registry, name, file);
   const dest = join(home, file);
-  const result = await download(url, dest, {
+  // Downloaded and checked beside it, put in place only once it is a usable model: a forced pull
+  // that is not one leaves the installed file as it was.
+  const staged = join(home, `${file}.pulled`);
+  const result = await download(url, staged, {
     expectedBytes: bytes,
     sha256,
     env,
@@ -87,17 +92,34 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     throw new UnreachableError(err.url, err.reason, `. Without internet access: ${mirror}, or copy ${file} here by other means and use it with --model <path to ${file}>`);
   });
   try {
-    await inspectModel(dest);
+    await inspectModel(staged);
   } catch (err) {
-    await rm(dest, { force: true });
+    await rm(staged, { force: true });
     throw new ConfigError(`${url} is not a usable DDColor model: ${(err as Error).message}; deleted`);
   }
+  await rename(staged, dest);
+  await syncPath(home);
   const model: InstalledModel = { name, file, sha256: result.sha256, bytes: result.bytes, url, installedAt: new Date().toISOString(), checksum };
   registry.models = [...registry.models.filter((m) => m.name !== name), model];
   const madeDefault = registry.default === null || !registry.models.some((m) => m.name === registry.default);
   if (madeDefault) registry.default = name;
   await saveRegistry(registry, home);
   return { model, path: dest, already: false, madeDefault, resumedFrom: result.resumedFrom };
+}
+
+/**
+ * The file a model named `name` is installed as: `preferred` (the catalog's or the URL's file
+ * name), or `<name>.onnx` when `preferred` is another installed model's file; never another
+ * model's (two exports are often both called ddcolor.onnx).
+ */
+function fileFor(registry: Registry, name: string, preferred: string): string {
+  const owner = (file: string): InstalledModel | undefined => registry.models.find((m) => m.file === file && m.name !== name);
+  const taken = owner(preferred);
+  if (!taken) return preferred;
+  const own = `${name}.onnx`;
+  const alsoTaken = owner(own);
+  if (alsoTaken) throw new UsageError(`models pull: ${preferred} is the file of installed model ${taken.name}, and ${own} of installed model ${alsoTaken.name}: give another --name`);
+  return own;
 }
 
 export interface VerifyResult {
