@@ -5,6 +5,7 @@
  *                             (a fresh run, which starts its pixel threads, and one whose threads run)
  *   one CLI process           vs  the same warm files split over two processes at once
  *   unchanged re-run          vs  Node stat-ing the same files
+ *                             (and through the CLI with a catalog-size model, its hash remembered or not)
  *   hashing                   vs  sha256sum on the same files
  *   Redis lookups and writes  (keys/s, entries/s on loopback)
  *   cache entry size and the colour error of its 8-bit quantization
@@ -303,6 +304,47 @@ async function unchangedRerun(dir: string): Promise<void> {
   report({ name: `unchanged re-run of ${n} files (${skipped} skipped)`, value: median(ours), unit: 'ms', floor: median(floors), ratio: median(ours) / median(floors), target: '< 2000 ms and <= 3x stat-ing them' });
 }
 
+/** `ddcolor` with `args`, its cache folder (the model memo's) at `home`; resolves with the wall time when it exits 0. */
+function timedCli(args: string[], home: string): Promise<number> {
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore', env: { ...process.env, XDG_CACHE_HOME: home } });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(performance.now() - t) : reject(new Error(`ddcolor ${args[0]} exited with ${code}`))));
+  });
+}
+
+/**
+ * The nightly re-run as cron runs it: `ddcolor colorize` of 2,000 unchanged photos with a model
+ * the size of the catalog's (113 MB), its hash remembered from the run before (the memo), against
+ * the same with the memo removed before each run (every run reads and hashes the model), median of
+ * 3 each, alternated. The photos are copies of one, so the first run infers once.
+ */
+async function unchangedRerunCli(dir: string): Promise<void> {
+  const album = join(dir, 'cli-album');
+  await mkdir(album);
+  const photo = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#777' } }).png().toBuffer();
+  for (let i = 0; i < 2000; i += 500) await Promise.all(Array.from({ length: 500 }, (_, k) => writeFile(join(album, `p-${i + k}.png`), photo)));
+  const model = join(dir, 'catalog-size.onnx');
+  await writeFile(model, costModel(null, 512, 12));
+  const home = join(dir, 'cli-home');
+  const args = ['colorize', album, '-o', join(dir, 'cli-out'), '--model', model, '--size', '32', '--cache', 'none', '-q'];
+  // A model file changed less than 2 s before it is hashed is not remembered.
+  await new Promise((r) => setTimeout(r, 2100));
+  await timedCli(args, home);
+  const remembered: number[] = [];
+  const hashed: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    remembered.push(await timedCli(args, home));
+    await rm(join(home, 'ddcolor', 'models-v1.json'), { force: true });
+    hashed.push(await timedCli(args, home));
+  }
+  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[1]!;
+  const mb = (await stat(model)).size / 1e6;
+  report({ name: `unchanged re-run, CLI, 2000 files, ${mb.toFixed(0)} MB model`, value: median(remembered), unit: 'ms', target: '(for comparison)' });
+  report({ name: `  the same, the model hashed every run`, value: median(hashed), unit: 'ms', target: '(for comparison)' });
+}
+
 async function redis(): Promise<void> {
   const port = await new Promise<number>((res) => {
     const srv = createServer().listen(0, '127.0.0.1', () => {
@@ -370,6 +412,7 @@ try {
   await mkdir(join(dir, 'feed'));
   if (wanted('warm')) await warmRun(join(dir, 'warm'));
   if (wanted('rerun')) await unchangedRerun(join(dir, 'rerun'));
+  if (wanted('rerun')) await unchangedRerunCli(join(dir, 'rerun'));
   if (wanted('feed')) await feedRun(join(dir, 'feed'));
   if (wanted('redis')) await redis();
   if (wanted('entry')) cacheEntry();
