@@ -28,6 +28,16 @@ test('an ab value survives encoding: quantized to within half a Lab unit, and sm
   assert.ok(value.length < 2 * size * size, `compressed to ${value.length} bytes`);
 });
 
+test('any bytes at any width survive encoding exactly (rows whose width is not a multiple of 4 too)', () => {
+  let seed = 7;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+  for (const [w, h] of [[1, 1], [3, 2], [7, 5], [510, 3], [512, 4]] as const) {
+    const data = Uint8Array.from({ length: 2 * w * h }, random);
+    const back = decodeAb(encodeAb({ width: w, height: h, data }));
+    assert.deepEqual(back.data, data, `${w}x${h}`);
+  }
+});
+
 test('quantization clamps values outside -128..127', () => {
   const q = quantizeAb(Float32Array.from([-500, 500]), 1, 1);
   assert.deepEqual([...q.data], [0, 255]);
