@@ -62,8 +62,6 @@ export function fileLink(pageDir: string, file: string): string {
   return `./${names.join('/')}`;
 }
 
-
-
 /** A photo's status as the summary says it: "from cache", "skipped: up to date", "not processed". */
 function statusWords(r: Card['record']): string {
   switch (r.status) {
