@@ -424,6 +424,27 @@ test('manifest: many entries round-trip as a stream, a torn line is ignored, an 
   assert.deepEqual(await readdir(odd), [MANIFEST_NAME], 'no temporary file left behind');
 });
 
+test('manifest: a line recorded after a torn last line (a killed run) is read back even if this run is killed too', async () => {
+  const dir = join(work, 'manifest-torn');
+  await mkdir(dir);
+  const line = (name: string): ManifestEntry => ({
+    output: name, input: `/archive/${name}`, inputSize: 10, inputMtimeMs: 1.7e12, sha256: createHash('sha256').update(name).digest('hex'),
+    modelId: '3594b9b53e35242b', modelSize: 512, processing: 2, format: 'png', quality: 90, saturation: 1, outputSize: 50, outputMtimeMs: 1.7e12,
+  });
+  const first = new Manifest(dir);
+  await first.record(line('a.png'));
+  await first.close();
+  // A run killed in the middle of its line.
+  await writeFile(join(dir, MANIFEST_NAME), '{"output":"b.png","inp', { flag: 'a' });
+  const second = await new Manifest(dir).load();
+  await second.record(line('c.png'));
+  // Killed again before its save: only its appended line tells of c.png, whose output is on disk.
+  await second.close();
+  const back = await new Manifest(dir).load();
+  assert.deepEqual([back.get('a.png'), back.get('c.png')], [line('a.png'), line('c.png')]);
+  assert.equal(back.get('b.png'), undefined);
+});
+
 test('outputs ddcolor did not write, or that were edited since, are never overwritten without --overwrite', async () => {
   const dir = join(work, 'foreign');
   const album = join(dir, 'album');

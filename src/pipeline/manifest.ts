@@ -196,11 +196,18 @@ export class Manifest implements OutputRecords {
     this.dirty = true;
   }
 
-  /** Open the manifest for appending; a manifest just created has its folder flushed too (its name must survive a power cut). */
+  /**
+   * Open the manifest for appending; a manifest just created has its folder flushed too (its name
+   * must survive a power cut). One whose last line a killed run tore gets the newline it lacks
+   * first: the next line would otherwise be glued to it, and lost with it.
+   */
   private async openForAppend(): Promise<FileHandle> {
     const existed = await stat(this.path).then(() => true, () => false);
-    const handle = await open(this.path, 'a');
+    const handle = await open(this.path, 'a+');
     if (!existed) await syncPath(dirname(this.path));
+    const { size } = await handle.stat();
+    const last = Buffer.alloc(1);
+    if (size > 0 && (await handle.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a) await handle.write('\n');
     return handle;
   }
 
