@@ -177,10 +177,12 @@ test('an input outside the input roots is not read: that photo fails, naming why
   const r = await runJob(data, 'input-1');
   assert.equal(r.state, 'completed', r.reason);
   assert.deepEqual(await readdir(join(outputs, 'run-in')).then((n) => n.filter((x) => !x.startsWith('.'))), ['a.png']);
-  const part = JSON.parse(await readFile(join(outputs, 'run-in', '.ddcolor-runs', data.run, 'input-1.json'), 'utf8')) as { files: Array<{ input: string; status: string; error: string | null }> };
+  const part = JSON.parse(await readFile(join(outputs, 'run-in', '.ddcolor-runs', data.run, 'input-1.json'), 'utf8')) as { files: Array<{ input: string; status: string; error: string | null; code?: string; transient?: true }> };
   const failed = part.files.filter((f) => f.status === 'failed');
   assert.equal(failed.length, 3);
   for (const f of failed) assert.match(f.error ?? '', /outside this worker's input roots|not an absolute, plain path/);
+  // A code scripts can rely on, as every failed record has; not transient: the job's retries would change nothing.
+  assert.deepEqual(failed.map((f) => [f.code, f.transient]), Array(3).fill(['OUTSIDE_ROOTS', undefined]));
   assert.equal(await conn.exists(`${PREFIX}:bad:${join(outputs, 'run-in')}`), 0, 'not recorded as bad inputs: not the photos\' fault');
 });
 

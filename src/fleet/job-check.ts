@@ -48,7 +48,8 @@ export async function checkJob(roots: Roots, id: string | undefined, raw: unknow
       await checkInput(roots, f.path);
     } catch (err) {
       if (!(err instanceof OutsideRootsError)) throw err;
-      refused.push({ input: f.path, output: null, sha256: null, status: 'failed', error: err.message });
+      // Not the photo's fault, and not one a retry of the job mends: the link or the roots must change first.
+      refused.push({ input: f.path, output: null, sha256: null, status: 'failed', error: err.message, code: 'OUTSIDE_ROOTS' });
       continue;
     }
     // An output inside an input root is never a file of the user's that the job may replace,
