@@ -153,7 +153,8 @@ export abstract class PhotoFailure extends DdcolorError {
 }
 
 /** Codes of a photo's own faults. */
-export type BadPhotoCode = 'EMPTY' | 'NOT_FOUND' | 'NOT_A_FILE' | 'NOT_AN_IMAGE' | 'DAMAGED' | 'TOO_LARGE';
+export const BAD_PHOTO_CODES = ['EMPTY', 'NOT_FOUND', 'NOT_A_FILE', 'NOT_AN_IMAGE', 'DAMAGED', 'TOO_LARGE'] as const;
+export type BadPhotoCode = (typeof BAD_PHOTO_CODES)[number];
 
 /** The photo's own fault: it is empty, not an image, damaged or too large. Remembered by a fleet; never retried unchanged. */
 export class BadPhotoError extends PhotoFailure {

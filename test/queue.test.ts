@@ -23,7 +23,7 @@ import { cleanup, runCli, spawnCli, startCluster, startRedis, tempDir, type CliR
 
 interface Report {
   totals: { files: number; hit: number; inferred: number; skipped: number; failed: number; notProcessed: number };
-  files: Array<{ input: string; output: string | null; status: string; error: string | null; sha256: string | null; transient?: boolean }>;
+  files: Array<{ input: string; output: string | null; status: string; error: string | null; sha256: string | null; transient?: boolean; code?: string }>;
 }
 
 interface Status {
@@ -159,6 +159,10 @@ test('three workers, one killed mid-job: every good photo once and intact, each 
   assert.deepEqual([s.queued, s.jobs, s.upToDate], [0, 0, good + BAD.length]);
   const second = JSON.parse((await runCli(['submit', album, '-o', out, '--redis', redis.url, '--model', model, '--size', '128', '--wait', '--json'])).stdout) as Report;
   assert.deepEqual([second.totals.skipped, second.totals.failed, second.totals.inferred, second.totals.hit], [good, BAD.length, 0, 0]);
+  // Reported again from what the fleet remembers, each with the code it failed with.
+  const codes = (r: Report): Array<string | undefined> => BAD.map((b) => r.files.find((f) => f.input.endsWith(b))!.code);
+  assert.deepEqual(codes(report), ['NOT_AN_IMAGE', 'DAMAGED', 'EMPTY', 'NOT_AN_IMAGE']);
+  assert.deepEqual(codes(second), codes(report));
   assert.equal([...sets.values()].reduce((a, b) => a + b, 0), DISTINCT, 'nothing stored again');
 });
 

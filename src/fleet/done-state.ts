@@ -9,11 +9,12 @@
  * leaves the earlier output on disk, which the earlier entry still describes.
  */
 import * as z from 'zod';
-import { errorMessage, TransientError } from '../errors.js';
+import { BAD_PHOTO_CODES, errorMessage, TransientError } from '../errors.js';
 import { parseJson } from '../parse-json.js';
 import type { QueueConnection } from './connection.js';
 import { badKey, doneKey } from './keys.js';
 import { manifestEntrySchema, type ManifestEntry, type OutputRecords } from '../pipeline/index.js';
+import type { FileRecord } from '../report/report.js';
 
 const BATCH = 1000;
 
@@ -30,8 +31,15 @@ const badInputSchema = z.strictObject({
   size: z.int().min(0),
   mtimeMs: z.number().min(0),
   error: z.string().max(4096),
+  /** Its code, reported again with it (absent in records of older workers). */
+  code: z.enum(BAD_PHOTO_CODES).optional(),
 });
 export type BadInput = z.output<typeof badInputSchema>;
+
+/** The record of an input known to have failed for good, reported again: its words and its code. */
+export function knownBadRecord(input: string, bad: BadInput): FileRecord {
+  return { input, output: null, sha256: null, status: 'failed', error: bad.error, ...(bad.code ? { code: bad.code } : {}) };
+}
 
 /** A value of one of the hashes, parsed, or null when there is none or it does not parse. */
 function parseValue<T>(schema: z.ZodType<T>, value: string | null | undefined): T | null {

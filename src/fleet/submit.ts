@@ -15,7 +15,7 @@ import type { ModelInfo } from '../inference/model-info.js';
 import { FileStates, leftAlone, makingParams, type PlannedFile, planOutputs, scanPaths, type ScanProblem, type SkipReason } from '../pipeline/index.js';
 import type { FileRecord } from '../report/report.js';
 import { openQueueConnection, queueMemoryWarnings, type QueueConnection, type QueueWarning } from './connection.js';
-import { DoneState } from './done-state.js';
+import { DoneState, knownBadRecord } from './done-state.js';
 import { cutIntoJobs, DEFAULT_JOB_LIMITS, jobId, runName, type JobFile, type JobLimits, type JobParams } from './jobs.js';
 import { PREFIX } from './keys.js';
 import { recordsPart, SUBMIT_PART, writeCombined, writePart } from './parts.js';
@@ -129,7 +129,7 @@ function sortPhotos(planned: PlannedFile[], states: FileStates, done: DoneState,
     const sha256 = done.get(f.outputRel)?.sha256 ?? null;
     if (why === 'up to date') leftOut.push({ input: f.path, output: f.output, sha256, status: 'skipped', error: null });
     else if (why) leftOut.push({ input: f.path, output: null, sha256, status: 'skipped', error: null, reason: why });
-    else if (bad) leftOut.push({ input: f.path, output: null, sha256: null, status: 'failed', error: bad.error });
+    else if (bad) leftOut.push(knownBadRecord(f.path, bad));
     else todo.push({ path: f.path, rel: f.rel, outputRel: f.outputRel, format: f.format, size: st?.size ?? 0, mtimeMs: st?.mtimeMs ?? 0 });
   });
   return { leftOut, todo };

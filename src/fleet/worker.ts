@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { DelayedError, Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { describeSpec, type CacheSpec } from '../cache/open.js';
 import type { CacheStore } from '../cache/store.js';
-import { BadPhotoError, errorMessage, type PhotoFailure } from '../errors.js';
+import { BadPhotoError, errorMessage, type BadPhotoCode, type PhotoFailure } from '../errors.js';
 import { processAlive } from '../io/owner.js';
 import { checkOutputFolder, checkOwnFolder, OutsideRootsError, type Roots } from '../io/roots.js';
 import { openThreadedSession } from '../inference/model-thread.js';
@@ -29,7 +29,7 @@ import type { ModelInfo } from '../inference/model-info.js';
 import { colorizeFiles, PixelPool, pixelThreads, type PlannedFile, type RunEvent, TMP_DIR } from '../pipeline/index.js';
 import type { FileRecord, RunReport, Totals } from '../report/report.js';
 import type { QueueConnection } from './connection.js';
-import { DoneState, type BadInput } from './done-state.js';
+import { DoneState, knownBadRecord, type BadInput } from './done-state.js';
 import { checkJob, InvalidJobError, type CheckedJob } from './job-check.js';
 import type { JobData, JobFile } from './jobs.js';
 import { RUN_JOB, runDataSchema, why, type JobResult } from './records.js';
@@ -186,7 +186,7 @@ async function runPhotos(r: Running, job: Job<unknown, JobResult>, checked: Chec
 function badInput(f: FileRecord, failure: PhotoFailure | null, files: Map<string, JobFile>): BadInput | null {
   const file = files.get(f.input);
   if (!(failure instanceof BadPhotoError) || !file) return null;
-  return { size: file.size, mtimeMs: file.mtimeMs, error: failure.message };
+  return { size: file.size, mtimeMs: file.mtimeMs, error: failure.message, code: failure.code as BadPhotoCode };
 }
 
 /** The job's photos known to have failed for good (the same files): reported again, not tried again. */
@@ -197,7 +197,7 @@ function knownBad(data: JobData, planned: PlannedFile[], records: DoneState): { 
   for (const p of planned) {
     const f = files.get(p.path)!;
     const known = data.params.force ? undefined : records.badInput(p.path, f);
-    if (known) bad.push({ input: p.path, output: null, sha256: null, status: 'failed', error: known.error });
+    if (known) bad.push(knownBadRecord(p.path, known));
     else rest.push(p);
   }
   return { bad, rest };
