@@ -1,6 +1,6 @@
 /**
  * "Safe at a power cut" as the system calls show it: a real `ddcolor colorize` runs under strace,
- * and for every file renamed into place (each output, each cache entry, the manifest and the
+ * and for every file renamed (or, a new output, hard-linked) into place (each output, each cache entry, the manifest and the
  * report) the log must show its temporary file flushed (fsync) before the rename and its folder
  * flushed after it, and each manifest line flushed (fdatasync) before its output's rename. A
  * write that only renames (what a killed process survives, but not a power cut) fails here.
@@ -30,7 +30,7 @@ interface Call {
 function calls(log: string): Call[] {
   const out: Call[] = [];
   log.split('\n').forEach((text, line) => {
-    const m = /^\d+\s+(fsync|fdatasync|rename|renameat2?)\((.*)$/.exec(text);
+    const m = /^\d+\s+(fsync|fdatasync|rename|renameat2?|link|linkat)\((.*)$/.exec(text);
     if (m) out.push({ line, name: m[1]!, args: m[2]! });
   });
   return out;
@@ -38,7 +38,7 @@ function calls(log: string): Call[] {
 
 function strace(args: string[], logFile: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn('strace', ['-f', '-y', '-s', '4096', '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2', '-o', logFile, process.execPath, BIN, ...args], {
+    const child = spawn('strace', ['-f', '-y', '-s', '4096', '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat', '-o', logFile, process.execPath, BIN, ...args], {
       stdio: 'ignore',
       env: { ...process.env, DDCOLOR_HOME: join(dir, 'home'), XDG_CACHE_HOME: join(dir, 'xdg') },
     });
@@ -59,7 +59,8 @@ test('every file renamed into place was flushed before its rename, and its folde
   const all = calls(await readFile(log, 'utf8'));
   const renames = all
     .map((c, i) => ({ c, i, paths: [...c.args.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) }))
-    .filter((r) => r.c.name.startsWith('rename') && r.paths.length === 2 && r.paths[0]!.includes('.ddcolor-tmp-'));
+    // Put in place by a rename, or (a new output, which must not replace what appeared there) a hard link.
+    .filter((r) => (r.c.name.startsWith('rename') || r.c.name.startsWith('link')) && r.paths.length === 2 && r.paths[0]!.includes('.ddcolor-tmp-'));
   const dests = renames.map((r) => r.paths[1]!);
   for (const want of [join(out, 'a.png'), join(out, 'b.png'), join(out, '.ddcolor-manifest.ndjson'), join(out, 'ddcolor-report.json')]) {
     assert.ok(dests.includes(want), `${want} renamed into place:\n${dests.join('\n')}`);

@@ -5,9 +5,9 @@
  * environment's fault, said in words, and never a bad photo.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { type ModelSession } from '../src/inference/session.js';
@@ -91,6 +91,31 @@ test('a full disk (ENOSPC) fails the photos as the environment\'s fault, in word
   await unlink(join(out, '.ddcolor-manifest.ndjson'));
   const again = await colorize(options(src, out));
   assert.equal(again.totals.inferred, 2, again.files.map((f) => f.error).join('\n'));
+});
+
+test('a file of the user\'s that appears at an output\'s place while the run works is left as it is: that photo fails as OUTPUT_TAKEN, the others are written', async () => {
+  const src = join(dir, 'appears');
+  await mkdir(src);
+  await copyFile(join(ALBUM, 'cameraman.png'), join(src, 'a.png'));
+  await copyFile(join(ALBUM, 'coins.png'), join(src, 'b.png'));
+  const out = join(dir, 'appears-out');
+  const mine = Buffer.from('the user\'s own picture, saved there during the run');
+  // Once the photos are planned (their output places empty) and hashed, before any output is written.
+  const store = await storeWithHook(join(dir, 'appears-cache'), () => {
+    if (!existsSync(join(out, 'a.png'))) writeFileSync(join(out, 'a.png'), mine);
+  });
+  const report = await colorize(options(src, out, { cache: { kind: 'file', dir: join(dir, 'appears-cache') }, openStore: store }));
+  const by = new Map(report.files.map((f) => [basename(f.input), f]));
+  assert.equal(by.get('a.png')!.status, 'failed');
+  assert.equal(by.get('a.png')!.code, 'OUTPUT_TAKEN');
+  assert.equal(by.get('a.png')!.blocked, true);
+  assert.deepEqual(readFileSync(join(out, 'a.png')), mine, 'the user\'s file is as it was');
+  assert.equal(by.get('b.png')!.status, 'inferred', by.get('b.png')!.error ?? '');
+  // The next run still knows it is not ddcolor's: left alone again, never written over.
+  const next = await colorize(options(src, out));
+  assert.equal(new Map(next.files.map((f) => [basename(f.input), f])).get('a.png')!.code, 'OUTPUT_TAKEN');
+  assert.deepEqual(readFileSync(join(out, 'a.png')), mine);
+  assert.deepEqual((await readdir(join(out, '.ddcolor-tmp')).catch(() => [])), [], 'nothing left in the temporary folder');
 });
 
 test('a folder of ddcolor\'s removed while it works (the run\'s temporary folder) fails the photo as the machine\'s fault, not as a photo gone missing; the next run makes it', async () => {

@@ -14,8 +14,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { copyFile, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { errnoOf } from '../errors.js';
+import { NO_LINKS } from './create-exclusive.js';
 
 const abandonOnExit = new Set<string>();
 
@@ -51,6 +53,12 @@ export interface AtomicWriteOptions {
   beforeRename?: (tmp: string) => Promise<void>;
   /** Called with the destination's folder once it exists and again just before the rename, and with the temporary file's folder before it is written: throws where it may not be written. */
   checkFolder?: (dir: string) => Promise<void>;
+  /**
+   * Put the file in place only if nothing is at `dest` (a hard link, which fails atomically when
+   * the name exists), rejecting with EEXIST otherwise: what appeared there since the caller
+   * looked is never replaced. Without hard links (FAT, some SMB shares), a look just before the rename.
+   */
+  createOnly?: boolean;
 }
 
 /** Write `dest` through `write(tmp)` and a rename; resolves to what `write` resolved to. */
@@ -75,7 +83,7 @@ export async function writeAtomically<T>(dest: string, write: (tmp: string) => P
     await syncPath(ready);
     await options.beforeRename?.(ready);
     await options.checkFolder?.(dirname(dest));
-    await rename(ready, dest);
+    await (options.createOnly ? placeNew(ready, dest) : rename(ready, dest));
     await syncPath(dirname(dest));
     return result;
   } catch (err) {
@@ -86,6 +94,22 @@ export async function writeAtomically<T>(dest: string, write: (tmp: string) => P
     forgetTmp();
     forgetBeside();
   }
+}
+
+/** `ready` put at `dest` only where nothing is there: an EEXIST error whose `path` is `dest` otherwise. */
+async function placeNew(ready: string, dest: string): Promise<void> {
+  const taken = (): Error => Object.assign(new Error(`EEXIST: file already exists, ${dest}`), { code: 'EEXIST', path: dest });
+  try {
+    await link(ready, dest);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === 'EEXIST') throw taken();
+    if (!code || !NO_LINKS.has(code)) throw err;
+    if (await lstat(dest).then(() => true, () => false)) throw taken();
+    await rename(ready, dest);
+    return;
+  }
+  await unlink(ready);
 }
 
 /**

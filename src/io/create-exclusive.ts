@@ -15,7 +15,7 @@ import { errnoOf } from '../errors.js';
 import { removeOnAbandon } from './atomic-write.js';
 
 /** Errnos of a file system that has no hard links. */
-const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+export const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
 
 /** Create `path` holding `data` unless something is there (false then); `tmpDir` must be on the same file system. */
 export async function createExclusive(path: string, data: string, tmpDir: string): Promise<boolean> {

@@ -36,6 +36,8 @@ export interface Prepared {
   hasOutput: boolean;
   /** A file the manifest does not know is at its output's place: written over only if it holds the same bytes. */
   unknownOutput: boolean;
+  /** Nothing was at its output's place when it was planned: its output is put there only if that is still so. */
+  outputAbsent: boolean;
 }
 
 /** Whether the run is stopping, and why: interrupted (the signal) or a fatal configuration error. */

@@ -4,7 +4,7 @@
  * point never leaves an output of its own that the next run does not know as ddcolor's.
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { BlockedError } from '../../errors.js';
+import { BlockedError, errnoOf } from '../../errors.js';
 import { writeAtomically } from '../../io/atomic-write.js';
 import { checkOutputInside } from '../../io/roots.js';
 import { outputParams, type Prepared, type RunContext } from '../context.js';
@@ -33,16 +33,26 @@ function foreignOutput(p: Prepared): BlockedError {
   return new BlockedError(p.file.path, out, 'OUTPUT_TAKEN', `its output ${out} already exists and was not written by ddcolor, or was changed since; left as it is (move it away, or pass --overwrite to replace it)`);
 }
 
-/** Write through the run's temporary folder; the manifest line goes in just before the rename. */
+/**
+ * Write through the run's temporary folder; the manifest line goes in just before the rename. An
+ * output whose place was empty when the photo was planned is put there only if it still is: a
+ * file that appeared there meanwhile (the user's, another program's) is left as it is.
+ */
 async function writeNew(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
-  await writeAtomically(p.file.output, (tmp) => writeFile(tmp, bytes), {
-    tmpDir: ctx.tmpDir,
-    ...(ctx.opts.confineOutputs ? { checkFolder: (dir: string) => checkOutputInside(ctx.outDir, dir, p.file.path) } : {}),
-    beforeRename: async (ready) => {
-      const out = await stat(ready);
-      await p.photo.outputReady(manifestEntry(ctx, p, out));
-    },
-  });
+  try {
+    await writeAtomically(p.file.output, (tmp) => writeFile(tmp, bytes), {
+      tmpDir: ctx.tmpDir,
+      createOnly: p.outputAbsent,
+      ...(ctx.opts.confineOutputs ? { checkFolder: (dir: string) => checkOutputInside(ctx.outDir, dir, p.file.path) } : {}),
+      beforeRename: async (ready) => {
+        const out = await stat(ready);
+        await p.photo.outputReady(manifestEntry(ctx, p, out));
+      },
+    });
+  } catch (err) {
+    if (p.outputAbsent && errnoOf(err) === 'EEXIST' && (err as NodeJS.ErrnoException).path === p.file.output) throw foreignOutput(p);
+    throw err;
+  }
 }
 
 /** What the manifest remembers of a photo's output (`output` null: none written, sizes -1). */
