@@ -118,6 +118,21 @@ test('a file of the user\'s that appears at an output\'s place while the run wor
   assert.deepEqual((await readdir(join(out, '.ddcolor-tmp')).catch(() => [])), [], 'nothing left in the temporary folder');
 });
 
+test('an output of ddcolor\'s that the user retouches while a run remakes it (another quality) is left as the user saved it: that photo fails as OUTPUT_TAKEN', async () => {
+  const src = join(dir, 'retouched');
+  await mkdir(src);
+  await copyFile(join(ALBUM, 'cameraman.png'), join(src, 'a.png'));
+  const out = join(dir, 'retouched-out');
+  assert.equal((await colorize(options(src, out, { cache: { kind: 'file', dir: join(dir, 'retouched-cache') } }))).totals.inferred, 1);
+  const retouched = Buffer.from('the output, retouched by hand during the second run');
+  const store = await storeWithHook(join(dir, 'retouched-cache'), () => {
+    if (readFileSync(join(out, 'a.png')).length !== retouched.length) writeFileSync(join(out, 'a.png'), retouched);
+  });
+  const report = await colorize(options(src, out, { quality: 80, cache: { kind: 'file', dir: join(dir, 'retouched-cache') }, openStore: store }));
+  assert.equal(report.files[0]!.code, 'OUTPUT_TAKEN', report.files[0]!.error ?? '');
+  assert.deepEqual(readFileSync(join(out, 'a.png')), retouched, 'the retouched file is as the user saved it');
+});
+
 test('a folder of ddcolor\'s removed while it works (the run\'s temporary folder) fails the photo as the machine\'s fault, not as a photo gone missing; the next run makes it', async () => {
   const src = join(dir, 'gone-tmp');
   await mkdir(src);

@@ -20,6 +20,7 @@ import type { PlannedFile } from './outputs.js';
 import type { PhotoLocks } from './photo-locks.js';
 import type { StageProfile } from './profile.js';
 import { makingParams } from './up-to-date.js';
+import type { SizeTime } from './file-states.js';
 import type { Photo } from './photo.js';
 import type { PixelPool } from './pixel-pool.js';
 import type { Results } from './results.js';
@@ -36,8 +37,11 @@ export interface Prepared {
   hasOutput: boolean;
   /** A file the manifest does not know is at its output's place: written over only if it holds the same bytes. */
   unknownOutput: boolean;
-  /** Nothing was at its output's place when it was planned: its output is put there only if that is still so. */
-  outputAbsent: boolean;
+  /**
+   * What was at its output's place when it was planned (null: nothing): its output replaces only
+   * that very file, and is put in an empty place only if it is still empty.
+   */
+  outputSeen: SizeTime | null;
 }
 
 /** Whether the run is stopping, and why: interrupted (the signal) or a fatal configuration error. */

@@ -98,7 +98,7 @@ async function preparePhoto(ctx: RunContext, photo: Photo): Promise<Prepared | n
   // know is compared, once this run has made the output, with what it made: the same bytes are
   // ddcolor's (a lost manifest, a copied folder); anything else is the user's and left alone.
   const unknownOutput = onDisk !== null && !ours && (file.keepForeign === true || (!opts.force && !opts.overwrite));
-  return { photo, file, size: st.size, mtimeMs: st.mtimeMs, sha, hasOutput: ours !== undefined, unknownOutput, outputAbsent: onDisk === null };
+  return { photo, file, size: st.size, mtimeMs: st.mtimeMs, sha, hasOutput: ours !== undefined, unknownOutput, outputSeen: onDisk };
 }
 
 async function hashPhoto(ctx: RunContext, photo: Photo): Promise<string | null> {

@@ -34,25 +34,34 @@ function foreignOutput(p: Prepared): BlockedError {
 }
 
 /**
- * Write through the run's temporary folder; the manifest line goes in just before the rename. An
- * output whose place was empty when the photo was planned is put there only if it still is: a
- * file that appeared there meanwhile (the user's, another program's) is left as it is.
+ * Write through the run's temporary folder; the manifest line goes in just before the rename. The
+ * output replaces only the file that was at its place when the photo was planned, and goes to an
+ * empty place only if it is still empty: a file saved there meanwhile (the user's, another
+ * program's) is left as it is, and the photo fails as OUTPUT_TAKEN.
  */
 async function writeNew(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
+  const empty = p.outputSeen === null;
   try {
     await writeAtomically(p.file.output, (tmp) => writeFile(tmp, bytes), {
       tmpDir: ctx.tmpDir,
-      createOnly: p.outputAbsent,
+      createOnly: empty,
       ...(ctx.opts.confineOutputs ? { checkFolder: (dir: string) => checkOutputInside(ctx.outDir, dir, p.file.path) } : {}),
       beforeRename: async (ready) => {
-        const out = await stat(ready);
-        await p.photo.outputReady(manifestEntry(ctx, p, out));
+        if (!empty) await checkStillSeen(p);
+        await p.photo.outputReady(manifestEntry(ctx, p, await stat(ready)));
       },
     });
   } catch (err) {
-    if (p.outputAbsent && errnoOf(err) === 'EEXIST' && (err as NodeJS.ErrnoException).path === p.file.output) throw foreignOutput(p);
+    if (empty && errnoOf(err) === 'EEXIST' && (err as NodeJS.ErrnoException).path === p.file.output) throw foreignOutput(p);
     throw err;
   }
+}
+
+/** The file at the output's place is still the one seen when the photo was planned (or gone): else it is not to be replaced. */
+async function checkStillSeen(p: Prepared): Promise<void> {
+  const now = await stat(p.file.output).catch(() => null);
+  const seen = p.outputSeen;
+  if (now && seen && (now.size !== seen.size || now.mtimeMs !== seen.mtimeMs)) throw foreignOutput(p);
 }
 
 /** What the manifest remembers of a photo's output (`output` null: none written, sizes -1). */
