@@ -118,6 +118,24 @@ test('a file of the user\'s that appears at an output\'s place while the run wor
   assert.deepEqual((await readdir(join(out, '.ddcolor-tmp')).catch(() => [])), [], 'nothing left in the temporary folder');
 });
 
+test('the very output a run makes, put at its place meanwhile (the same job given to two fleet workers at once), is taken as the run\'s own: not a failure, and up to date after', async () => {
+  const src = join(dir, 'twice');
+  await mkdir(src);
+  await copyFile(join(ALBUM, 'cameraman.png'), join(src, 'a.png'));
+  // What the other worker made: the same photo, model and settings, into another folder.
+  await colorize(options(src, join(dir, 'twice-other')));
+  const theirs = readFileSync(join(dir, 'twice-other', 'a.png'));
+  const out = join(dir, 'twice-out');
+  const store = await storeWithHook(join(dir, 'twice-cache'), () => {
+    if (!existsSync(join(out, 'a.png'))) writeFileSync(join(out, 'a.png'), theirs);
+  });
+  const report = await colorize(options(src, out, { cache: { kind: 'file', dir: join(dir, 'twice-cache') }, openStore: store }));
+  assert.equal(report.files[0]!.status, 'inferred', report.files[0]!.error ?? '');
+  assert.deepEqual(readFileSync(join(out, 'a.png')), theirs);
+  const next = await colorize(options(src, out));
+  assert.deepEqual([next.files[0]!.status, next.files[0]!.reason], ['skipped', undefined], 'up to date: its record describes the file in place');
+});
+
 test('an output of ddcolor\'s that the user retouches while a run remakes it (another quality) is left as the user saved it: that photo fails as OUTPUT_TAKEN', async () => {
   const src = join(dir, 'retouched');
   await mkdir(src);

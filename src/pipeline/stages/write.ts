@@ -19,12 +19,14 @@ export async function writeOutput(ctx: RunContext, p: Prepared, bytes: Uint8Arra
 
 /** The output's place holds a file the manifest does not know: ddcolor's if it is these very bytes. */
 async function adoptOrRefuse(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
-  const there = await readFile(p.file.output).catch(() => null);
-  if (there && Buffer.compare(there, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) === 0) {
-    await p.photo.outputReady(manifestEntry(ctx, p, await stat(p.file.output)));
-    return;
-  }
-  throw foreignOutput(p);
+  if (!(await holds(p.file.output, bytes))) throw foreignOutput(p);
+  await p.photo.outputReady(manifestEntry(ctx, p, await stat(p.file.output)));
+}
+
+/** Whether the file at `path` holds exactly `bytes`. */
+async function holds(path: string, bytes: Uint8Array): Promise<boolean> {
+  const there = await readFile(path).catch(() => null);
+  return there !== null && Buffer.compare(there, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) === 0;
 }
 
 /** A file of the user's at an output's place: the photo fails (the file's fault, not the photo's), the file is left as it is. */
@@ -37,7 +39,8 @@ function foreignOutput(p: Prepared): BlockedError {
  * Write through the run's temporary folder; the manifest line goes in just before the rename. The
  * output replaces only the file that was at its place when the photo was planned, and goes to an
  * empty place only if it is still empty: a file saved there meanwhile (the user's, another
- * program's) is left as it is, and the photo fails as OUTPUT_TAKEN.
+ * program's) is left as it is, and the photo fails as OUTPUT_TAKEN, unless it holds the very bytes
+ * the photo made.
  */
 async function writeNew(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
   const empty = p.outputSeen === null;
@@ -52,8 +55,10 @@ async function writeNew(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promis
       },
     });
   } catch (err) {
-    if (empty && errnoOf(err) === 'EEXIST' && (err as NodeJS.ErrnoException).path === p.file.output) throw foreignOutput(p);
-    throw err;
+    if (!empty || errnoOf(err) !== 'EEXIST' || (err as NodeJS.ErrnoException).path !== p.file.output) throw err;
+    // The very bytes it made (another worker given the same job): its output, recorded as such.
+    if (await holds(p.file.output, bytes)) return p.photo.foundInPlace(manifestEntry(ctx, p, await stat(p.file.output)));
+    throw foreignOutput(p);
   }
 }
 
