@@ -90,23 +90,6 @@ test('every transition of a photo\'s life works, and every other one throws Ille
   }
 });
 
-test('an output found already in place (the same bytes) is recorded again only while the photo is writing; the photo then ends written', async () => {
-  const found = { ...ENTRY, outputSize: 7 } as ManifestEntry;
-  for (const from of STATES) {
-    const { photo, recorded } = photoIn(from);
-    if (from === 'writing') {
-      await photo.foundInPlace(found);
-      assert.deepEqual(recorded.at(-1), found);
-      assert.equal(photo.state, 'writing');
-      photo.written();
-      assert.equal(photo.state, 'written');
-    } else {
-      await assert.rejects(photo.foundInPlace(found), IllegalTransitionError, from);
-      assert.ok(!recorded.includes(found), `${from}: nothing recorded`);
-    }
-  }
-});
-
 test('a photo ends once: the ledger counts it once, and its record says how it ended', async () => {
   const cases: Array<[PhotoState, (p: Photo) => unknown, string]> = [
     ['hit', async (p) => (await p.outputReady(ENTRY), p.written()), 'hit'],

@@ -177,15 +177,6 @@ export class Photo {
     await this.writers.record(entry);
   }
 
-  /**
-   * Its output turned out to be in place already, the very bytes it made (the same job given to
-   * two fleet workers at once): `entry`, that file's record, replaces the one written for it.
-   */
-  async foundInPlace(entry: ManifestEntry): Promise<void> {
-    this.check('written');
-    await this.writers.record(entry);
-  }
-
   /** Its output is in place. */
   written(): void {
     this.end('written');

@@ -35,12 +35,15 @@ function foreignOutput(p: Prepared): BlockedError {
   return new BlockedError(p.file.path, out, 'OUTPUT_TAKEN', `its output ${out} already exists and was not written by ddcolor, or was changed since; left as it is (move it away, or pass --overwrite to replace it)`);
 }
 
+/** Thrown at the rename when the output's place holds the very bytes the photo made: its output is in place already. */
+class AlreadyInPlace extends Error {}
+
 /**
  * Write through the run's temporary folder; the manifest line goes in just before the rename. The
  * output replaces only the file that was at its place when the photo was planned, and goes to an
  * empty place only if it is still empty: a file saved there meanwhile (the user's, another
  * program's) is left as it is, and the photo fails as OUTPUT_TAKEN, unless it holds the very bytes
- * the photo made.
+ * the photo made (the same job given to two fleet workers at once): that file is then its output.
  */
 async function writeNew(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promise<void> {
   const empty = p.outputSeen === null;
@@ -50,23 +53,25 @@ async function writeNew(ctx: RunContext, p: Prepared, bytes: Uint8Array): Promis
       createOnly: empty,
       ...(ctx.opts.confineOutputs ? { checkFolder: (dir: string) => checkOutputInside(ctx.outDir, dir, p.file.path) } : {}),
       beforeRename: async (ready) => {
-        if (!empty) await checkStillSeen(p);
+        await checkPlace(p, bytes);
         await p.photo.outputReady(manifestEntry(ctx, p, await stat(ready)));
       },
     });
   } catch (err) {
-    if (!empty || errnoOf(err) !== 'EEXIST' || (err as NodeJS.ErrnoException).path !== p.file.output) throw err;
-    // The very bytes it made (another worker given the same job): its output, recorded as such.
-    if (await holds(p.file.output, bytes)) return p.photo.foundInPlace(manifestEntry(ctx, p, await stat(p.file.output)));
-    throw foreignOutput(p);
+    if (err instanceof AlreadyInPlace) return p.photo.outputReady(manifestEntry(ctx, p, await stat(p.file.output)));
+    // A file that appeared in the instant between that look and the link.
+    if (empty && errnoOf(err) === 'EEXIST' && (err as NodeJS.ErrnoException).path === p.file.output) throw foreignOutput(p);
+    throw err;
   }
 }
 
-/** The file at the output's place is still the one seen when the photo was planned (or gone): else it is not to be replaced. */
-async function checkStillSeen(p: Prepared): Promise<void> {
+/** The output's place is as the photo's planning saw it (or empty now); else AlreadyInPlace for its very bytes, or OUTPUT_TAKEN. */
+async function checkPlace(p: Prepared, bytes: Uint8Array): Promise<void> {
   const now = await stat(p.file.output).catch(() => null);
   const seen = p.outputSeen;
-  if (now && seen && (now.size !== seen.size || now.mtimeMs !== seen.mtimeMs)) throw foreignOutput(p);
+  if (!now || (seen && now.size === seen.size && now.mtimeMs === seen.mtimeMs)) return;
+  if (await holds(p.file.output, bytes)) throw new AlreadyInPlace();
+  throw foreignOutput(p);
 }
 
 /** What the manifest remembers of a photo's output (`output` null: none written, sizes -1). */
