@@ -134,6 +134,14 @@ test('the very output a run makes, put at its place meanwhile (the same job give
   assert.deepEqual(readFileSync(join(out, 'a.png')), theirs);
   const next = await colorize(options(src, out));
   assert.deepEqual([next.files[0]!.status, next.files[0]!.reason], ['skipped', undefined], 'up to date: its record describes the file in place');
+  // The same over an older output of its own: the other worker's new output is taken, not refused.
+  await colorize(options(src, join(dir, 'twice-other-80'), { quality: 80 }));
+  const theirs80 = readFileSync(join(dir, 'twice-other-80', 'a.png'));
+  const store80 = await storeWithHook(join(dir, 'twice-cache'), () => writeFileSync(join(out, 'a.png'), theirs80));
+  const remade = await colorize(options(src, out, { quality: 80, cache: { kind: 'file', dir: join(dir, 'twice-cache') }, openStore: store80 }));
+  assert.equal(remade.files[0]!.status, 'hit', remade.files[0]!.error ?? '');
+  assert.deepEqual(readFileSync(join(out, 'a.png')), theirs80);
+  assert.equal((await colorize(options(src, out, { quality: 80 }))).files[0]!.status, 'skipped');
 });
 
 test('an output of ddcolor\'s that the user retouches while a run remakes it (another quality) is left as the user saved it: that photo fails as OUTPUT_TAKEN', async () => {
