@@ -5,6 +5,7 @@
  * it could not get) is never the photo's: it is `INTERNAL`, tried again, never remembered as bad.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,7 +13,8 @@ import sharp from 'sharp';
 import { BadPhotoError, EnvironmentError, InternalError, photoFailure } from '../src/errors.js';
 import { compositeWasm } from '../src/image/composite-wasm.js';
 import { inspectModel, type ModelInfo } from '../src/inference/model-info.js';
-import { ChangedFileError } from '../src/io/read-verified.js';
+import { sha256File } from '../src/io/hash.js';
+import { ChangedFileError, readVerified } from '../src/io/read-verified.js';
 import { tintModel } from '../src/models/tiny-model.js';
 import { settled } from '../src/fleet/parts.js';
 import { colorize, type ColorizeOptions } from '../src/pipeline/index.js';
@@ -135,4 +137,20 @@ test('an error of ddcolor\'s own in the pixel work (the kernel, memory it cannot
   const eacces = Object.assign(new Error('EACCES: permission denied, open'), { code: 'EACCES', path });
   assert.deepEqual([describeFailure(path, eacces).fault, describeFailure(path, eacces).code], ['environment', 'EACCES']);
   assert.ok(failureError(path, describeFailure(path, new ChangedFileError(path))) instanceof EnvironmentError);
+});
+
+test('a pipe or a device where a photo was (put there after the scan) is NOT_A_FILE at once: never a hang, never an endless read', async () => {
+  const fifo = join(dir, 'pipe.png');
+  execFileSync('mkfifo', [fifo]);
+  for (const path of [fifo, '/dev/zero']) {
+    for (const read of [() => sha256File(path), () => readVerified(path, '0'.repeat(64))]) {
+      await assert.rejects(read(), (err: unknown) => {
+        assert.ok(err instanceof BadPhotoError, String(err));
+        assert.equal(err.code, 'NOT_A_FILE');
+        assert.match(err.message, /is not a regular file \(a device, a pipe or a socket\)$/);
+        return true;
+      });
+    }
+  }
+  await assert.rejects(sha256File(dir), (err: unknown) => err instanceof BadPhotoError && err.code === 'NOT_A_FILE' && /is a folder, not a file$/.test(err.message));
 });

@@ -5,8 +5,7 @@
  * decoded: its pixels would be paired with another picture's colours, and stored under its key.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
-import type { OpenedCheck } from './hash.js';
+import { openPhoto, type OpenedCheck } from './hash.js';
 
 /** The file's content is not what the run hashed: it changed after the state stage read it. */
 export class ChangedFileError extends Error {
@@ -27,7 +26,7 @@ let kept = Buffer.allocUnsafe(0);
  * next call on the same thread.
  */
 export async function readVerified(path: string, sha256: string, check?: OpenedCheck): Promise<Buffer> {
-  const file = await open(path, 'r');
+  const file = await openPhoto(path);
   let bytes: Buffer;
   try {
     await check?.(file);
