@@ -7,6 +7,7 @@ import { open } from 'node:fs/promises';
 import type { Sharp, SharpOptions } from 'sharp';
 import { unloadable } from '../errors.js';
 import { isBmp } from './bmp.js';
+import { openPhoto } from '../io/hash.js';
 
 type SharpFn = (input: string, options: SharpOptions) => Sharp;
 
@@ -31,6 +32,12 @@ export function loadHeaderReader(): Promise<SharpFn> {
  * before decoding it; 0 when the header cannot be read (decoding will then say why).
  */
 export async function pixelCount(path: string): Promise<number> {
+  // Not a regular file any more (a pipe put in its place would block the header's read): decoding says why.
+  const regular = await openPhoto(path).then(
+    (h) => h.close().then(() => true),
+    () => false,
+  );
+  if (!regular) return 0;
   const sharp = await loadHeaderReader();
   try {
     const m = await sharp(path, { pages: 1, limitInputPixels: false }).metadata();
