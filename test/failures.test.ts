@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { BadPhotoError, EnvironmentError, InternalError, photoFailure } from '../src/errors.js';
 import { compositeWasm } from '../src/image/composite-wasm.js';
 import { pixelCount } from '../src/image/pixel-count.js';
+import { thumbnail, uprightSize } from '../src/image/thumbnail.js';
 import { inspectModel, type ModelInfo } from '../src/inference/model-info.js';
 import { sha256File } from '../src/io/hash.js';
 import { ChangedFileError, readVerified } from '../src/io/read-verified.js';
@@ -154,6 +155,8 @@ test('a pipe or a device where a photo was (put there after the scan) is NOT_A_F
     }
   }
   await assert.rejects(sha256File(dir), (err: unknown) => err instanceof BadPhotoError && err.code === 'NOT_A_FILE' && /is a folder, not a file$/.test(err.message));
-  // The memory budget's look at the header, on the main thread, does not block on the pipe either.
+  // The memory budget's look at the header, and the --html page's previews, do not block on the pipe either.
   assert.equal(await pixelCount(fifo), 0);
+  assert.equal(await uprightSize(fifo), null);
+  await assert.rejects(thumbnail(fifo, join(dir, 'pipe-thumb.jpg')), BadPhotoError);
 });

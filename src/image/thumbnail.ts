@@ -4,8 +4,15 @@
  */
 import sharp from 'sharp';
 import { sharpInput } from './decode.js';
+import { openPhoto } from '../io/hash.js';
+
+/** Rejects for a file that is not a regular one any more (a pipe in its place would block libvips' read). */
+async function regularFile(path: string): Promise<void> {
+  await (await openPhoto(path)).close();
+}
 
 export async function thumbnail(input: string, dest: string, side = 360): Promise<{ width: number; height: number }> {
+  await regularFile(input);
   const info = await (await sharpInput(input))
     .rotate()
     .resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true })
@@ -18,6 +25,7 @@ export async function thumbnail(input: string, dest: string, side = 360): Promis
 /** The upright size of a scan, from its header. */
 export async function uprightSize(input: string): Promise<{ width: number; height: number } | null> {
   try {
+    await regularFile(input);
     const m = await sharp(input, { pages: 1, limitInputPixels: false }).metadata();
     if (!m.width || !m.height) return null;
     const turned = (m.orientation ?? 1) >= 5;
