@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import type { Sharp, SharpOptions } from 'sharp';
 import { unloadable } from '../errors.js';
 import { isBmp } from './bmp.js';
-import { openPhoto } from '../io/hash.js';
+import { checkRegularFile } from '../io/hash.js';
 
 type SharpFn = (input: string, options: SharpOptions) => Sharp;
 
@@ -33,11 +33,7 @@ export function loadHeaderReader(): Promise<SharpFn> {
  */
 export async function pixelCount(path: string): Promise<number> {
   // Not a regular file any more (a pipe put in its place would block the header's read): decoding says why.
-  const regular = await openPhoto(path).then(
-    (h) => h.close().then(() => true),
-    () => false,
-  );
-  if (!regular) return 0;
+  if (!(await checkRegularFile(path).then(() => true, () => false))) return 0;
   const sharp = await loadHeaderReader();
   try {
     const m = await sharp(path, { pages: 1, limitInputPixels: false }).metadata();

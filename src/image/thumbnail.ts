@@ -4,15 +4,11 @@
  */
 import sharp from 'sharp';
 import { sharpInput } from './decode.js';
-import { openPhoto } from '../io/hash.js';
+import { checkRegularFile } from '../io/hash.js';
 
-/** Rejects for a file that is not a regular one any more (a pipe in its place would block libvips' read). */
-async function regularFile(path: string): Promise<void> {
-  await (await openPhoto(path)).close();
-}
-
+/** A preview of `input` at `dest`; rejects for a file that is not a regular one any more (a pipe there would block libvips' read). */
 export async function thumbnail(input: string, dest: string, side = 360): Promise<{ width: number; height: number }> {
-  await regularFile(input);
+  await checkRegularFile(input);
   const info = await (await sharpInput(input))
     .rotate()
     .resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true })
@@ -25,7 +21,7 @@ export async function thumbnail(input: string, dest: string, side = 360): Promis
 /** The upright size of a scan, from its header. */
 export async function uprightSize(input: string): Promise<{ width: number; height: number } | null> {
   try {
-    await regularFile(input);
+    await checkRegularFile(input);
     const m = await sharp(input, { pages: 1, limitInputPixels: false }).metadata();
     if (!m.width || !m.height) return null;
     const turned = (m.orientation ?? 1) >= 5;

@@ -25,6 +25,11 @@ export async function openPhoto(path: string): Promise<FileHandle> {
   return handle;
 }
 
+/** Rejects as openPhoto does when `path` is not a regular file (for a reader that opens it by its path: libvips). */
+export async function checkRegularFile(path: string): Promise<void> {
+  await (await openPhoto(path)).close();
+}
+
 export async function sha256File(path: string, check?: OpenedCheck): Promise<string> {
   const handle = await openPhoto(path);
   try {
