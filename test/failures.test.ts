@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { BadPhotoError, EnvironmentError, InternalError, photoFailure } from '../src/errors.js';
 import { compositeWasm } from '../src/image/composite-wasm.js';
+import { DecoderError, EncoderError } from '../src/image/decode-errors.js';
 import { pixelCount } from '../src/image/pixel-count.js';
 import { thumbnail, uprightSize } from '../src/image/thumbnail.js';
 import { inspectModel, type ModelInfo } from '../src/inference/model-info.js';
@@ -135,6 +136,15 @@ test('an error of ddcolor\'s own in the pixel work (the kernel, memory it cannot
     assert.ok(onMain instanceof InternalError);
     assert.equal(onMain.code, 'INTERNAL');
   }
+  // The decoder or the encoder out of memory (libvips' and libjpeg's own words) is the machine's: the scan is tried again.
+  for (const err of [new DecoderError('vips_tracked: out of memory --- size == 1536MB'), new DecoderError('VipsJpeg: Insufficient memory (case 4)'), new EncoderError('vips_tracked: out of memory --- size == 96MB')]) {
+    const crossed = describeFailure(path, err);
+    assert.deepEqual([crossed.fault, crossed.code], ['environment', 'ENOMEM'], err.message);
+    assert.match(crossed.reason, /^out of memory \(ENOMEM; the (de|en)coder said: /);
+    assert.equal(failureError(path, crossed).transient, true);
+  }
+  // A damaged file is still the photo's.
+  assert.deepEqual([describeFailure(path, new DecoderError('VipsJpeg: Premature end of JPEG file')).fault], ['photo']);
   // The machine's faults stay the machine's.
   const eacces = Object.assign(new Error('EACCES: permission denied, open'), { code: 'EACCES', path });
   assert.deepEqual([describeFailure(path, eacces).fault, describeFailure(path, eacces).code], ['environment', 'EACCES']);

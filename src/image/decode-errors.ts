@@ -62,12 +62,24 @@ const TRUNCATED = /premature end|truncat|unexpected end|read error|not enough da
 const NOT_AN_IMAGE = /unsupported image format|not an image|bad seek|not a known file format|unknown file format/i;
 const TOO_LARGE = /exceeds pixel limit|over the limit|too large/i;
 const MISSING = /input file is missing/i;
+/** libvips' "out of memory --- size == …", libjpeg's "Insufficient memory (case …)", and their kin. */
+const OUT_OF_MEMORY = /out of memory|insufficient memory|cannot allocate|failed to allocate|memory allocation failed/i;
 
 /** The format a file's name says it is, for the words ("JPEG", "PNG"). */
 function formatName(path: string): string {
   const ext = extname(path).slice(1).toLowerCase();
   const names: Record<string, string> = { jpg: 'JPEG', jpeg: 'JPEG', png: 'PNG', tif: 'TIFF', tiff: 'TIFF', webp: 'WebP', bmp: 'BMP', gif: 'GIF' };
   return names[ext] ?? 'image';
+}
+
+/**
+ * The decoder or the encoder ran out of memory: the machine's fault (ENOMEM), never the photo's,
+ * whose file is then tried again; null for any other refusal.
+ */
+export function outOfMemory(err: DecoderError | EncoderError): { code: 'ENOMEM'; reason: string } | null {
+  if (err instanceof DecoderError && err.code) return null;
+  const who = err instanceof EncoderError ? 'encoder' : 'decoder';
+  return OUT_OF_MEMORY.test(err.message) ? { code: 'ENOMEM', reason: `out of memory (ENOMEM; the ${who} said: ${err.message})` } : null;
 }
 
 /** The code and the words for a decoder's refusal of the photo at `path`: ddcolor's own check's words as they are, libvips' read into a code. */

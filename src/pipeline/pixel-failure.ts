@@ -5,7 +5,7 @@
  * XMP parser) to read a failure.
  */
 import { BadPhotoError, CancelledError, EnvironmentError, InternalError, photoFailure, type BadPhotoCode, type PhotoFailure } from '../errors.js';
-import { decodeFailure, DecoderError, encodeFailure, EncoderError } from '../image/decode-errors.js';
+import { decodeFailure, DecoderError, encodeFailure, EncoderError, outOfMemory } from '../image/decode-errors.js';
 import { ChangedFileError } from '../io/read-verified.js';
 
 /** A task's failure, as it crosses back from the worker thread: whose fault, a code, the words. */
@@ -15,13 +15,15 @@ export interface PixelFailed {
 
 /**
  * A failure in the worker thread, typed before it crosses to the main thread: the file changed
- * since it was hashed, or the machine failed (an errno such as EACCES or EMFILE), is the
- * environment's; a missing file, what the decoder refused, or a picture too large for the output
- * format, is the photo's; anything else (the kernel, a bug, memory that could not be had) is
- * ddcolor's own, never the photo's.
+ * since it was hashed, or the machine failed (an errno such as EACCES or EMFILE, or the decoder
+ * or the encoder out of memory), is the environment's; a missing file, what the decoder refused,
+ * or a picture too large for the output format, is the photo's; anything else (the kernel, a bug,
+ * memory that JavaScript could not have) is ddcolor's own, never the photo's.
  */
 export function describeFailure(path: string, err: unknown): PixelFailed['failed'] {
   if (err instanceof ChangedFileError) return { fault: 'environment', code: 'CHANGED', reason: err.message };
+  const memory = err instanceof DecoderError || err instanceof EncoderError ? outOfMemory(err) : null;
+  if (memory) return { fault: 'environment', ...memory };
   if (err instanceof DecoderError) return { fault: 'photo', ...decodeFailure(path, err) };
   const tooLarge = err instanceof EncoderError ? encodeFailure(err) : null;
   if (tooLarge) return { fault: 'photo', ...tooLarge };
