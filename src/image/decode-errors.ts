@@ -10,7 +10,7 @@
  * person can act on. ddcolor's own checks give their code when they throw.
  */
 import { extname } from 'node:path';
-import type { BadPhotoCode } from '../errors.js';
+import { errnoOf, type BadPhotoCode } from '../errors.js';
 
 /** A decoder refused a scan's bytes: `code` when ddcolor's own check knows it, else read from libvips' words. */
 export class DecoderError extends Error {
@@ -34,8 +34,8 @@ export class EncoderError extends Error {
 
 /** An error a system call raised (an errno such as EACCES), not a decoder: it keeps its own type. */
 function systemError(err: unknown): boolean {
-  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
-  return typeof code === 'string' && !code.startsWith('ERR_');
+  const code = errnoOf(err);
+  return code !== null && !code.startsWith('ERR_');
 }
 
 /** `call`, its rejection typed as a decoder's; an errno (the file could not be read) stays as it is. */
